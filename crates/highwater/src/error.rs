@@ -1,0 +1,306 @@
+//! Stream errors, carrying Node's error codes.
+//!
+//! Node's error codes (`ERR_STREAM_WRITE_AFTER_END`, `ERR_STREAM_DESTROYED`, …)
+//! are its stable API; the messages may change between versions. [`Error`]
+//! keeps both: [`Error::code`] returns exactly the string Node puts in
+//! `err.code`, and `Display` prints Node's message.
+//!
+//! One error is often delivered to several places (the write callbacks of
+//! every buffered chunk, the `'error'` listeners, an awaiting future), so
+//! [`Error`] is a cheap, `Clone`-able handle around an `Arc`. Clones compare
+//! equal with [`Error::same`], which is how a test can tell that two
+//! deliveries are the very same error, as `===` would in JavaScript.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// What went wrong: one variant per Node error code that streams produce,
+/// plus user errors and operating-system errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `ERR_STREAM_WRITE_AFTER_END`: `write()` (or `end(chunk)`) after `end()`.
+    #[error("write after end")]
+    WriteAfterEnd,
+    /// `ERR_STREAM_DESTROYED`: the named method was called on a destroyed
+    /// stream, or a pending write/end was failed by `destroy()`.
+    #[error("Cannot call {0} after a stream was destroyed")]
+    Destroyed(&'static str),
+    /// `ERR_MULTIPLE_CALLBACK`: an implementation hook called its callback twice.
+    #[error("Callback called multiple times")]
+    MultipleCallback,
+    /// `ERR_STREAM_ALREADY_FINISHED`: the named method was called after `'finish'`.
+    #[error("Cannot call {0} after a stream was finished")]
+    AlreadyFinished(&'static str),
+    /// `ERR_STREAM_PREMATURE_CLOSE`: a stream closed before it ended or finished.
+    #[error("Premature close")]
+    PrematureClose,
+    /// `ERR_STREAM_PUSH_AFTER_EOF`: `push()` after `push(None)`.
+    #[error("stream.push() after EOF")]
+    PushAfterEof,
+    /// `ERR_STREAM_UNSHIFT_AFTER_END_EVENT`: `unshift()` after `'end'`.
+    #[error("stream.unshift() after end event")]
+    UnshiftAfterEndEvent,
+    /// `ERR_INVALID_ARG_VALUE`: an option has a value Node would reject.
+    #[error("The property '{name}' is invalid. Received {value}")]
+    InvalidArgValue {
+        /// The option's name as Node spells it, e.g. `options.highWaterMark`.
+        name: &'static str,
+        /// The rejected value, rendered for the message.
+        value: String,
+    },
+    /// An error raised by user code (a sink, a hook), with an optional code.
+    #[error("{message}")]
+    Custom {
+        /// The code, as Node's `err.code`; `None` for a plain `new Error(msg)`.
+        code: Option<String>,
+        /// The human-readable message.
+        message: String,
+    },
+    /// An operating-system error, reported as Node does: `code` from errno
+    /// (`ENOENT`, `EACCES`, …), with the failing `syscall` and the `path`.
+    #[error("{code}: {source}, {syscall}{}", path_suffix(path))]
+    Io {
+        /// Node's code for the errno, e.g. `ENOENT`.
+        code: String,
+        /// The underlying error.
+        source: io::Error,
+        /// The system call that failed (`open`, `read`, `write`, …).
+        syscall: &'static str,
+        /// The path involved, if any.
+        path: Option<String>,
+    },
+}
+
+fn path_suffix(path: &Option<String>) -> String {
+    match path {
+        Some(p) => format!(" '{p}'"),
+        None => String::new(),
+    }
+}
+
+/// A stream error: a cheap `Clone` handle to an [`ErrorKind`].
+///
+/// # Examples
+///
+/// ```
+/// use highwater::Error;
+///
+/// let e = Error::custom("EIO", "disk on fire");
+/// assert_eq!(e.code(), "EIO");
+/// assert_eq!(e.to_string(), "disk on fire");
+/// assert!(e.same(&e.clone()));
+/// ```
+#[derive(Clone)]
+pub struct Error {
+    kind: Arc<ErrorKind>,
+}
+
+impl Error {
+    /// Wraps an [`ErrorKind`].
+    pub fn new(kind: ErrorKind) -> Self {
+        Error {
+            kind: Arc::new(kind),
+        }
+    }
+
+    /// A user error with a code and a message, like
+    /// `Object.assign(new Error(message), { code })` in JavaScript.
+    pub fn custom(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Custom {
+            code: Some(code.into()),
+            message: message.into(),
+        })
+    }
+
+    /// A user error with a message and no code, like `new Error(message)`.
+    pub fn msg(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Custom {
+            code: None,
+            message: message.into(),
+        })
+    }
+
+    /// An operating-system error from `syscall` on `path`, coded like Node.
+    pub fn io(source: io::Error, syscall: &'static str, path: Option<String>) -> Self {
+        let code = errno_code(&source).to_string();
+        Error::new(ErrorKind::Io {
+            code,
+            source,
+            syscall,
+            path,
+        })
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Node's `err.code` for this error (`ERR_STREAM_DESTROYED`, `ENOENT`, …).
+    /// A user error without a code returns its message, which is what the
+    /// conformance traces print for such errors.
+    pub fn code(&self) -> &str {
+        match &*self.kind {
+            ErrorKind::WriteAfterEnd => "ERR_STREAM_WRITE_AFTER_END",
+            ErrorKind::Destroyed(_) => "ERR_STREAM_DESTROYED",
+            ErrorKind::MultipleCallback => "ERR_MULTIPLE_CALLBACK",
+            ErrorKind::AlreadyFinished(_) => "ERR_STREAM_ALREADY_FINISHED",
+            ErrorKind::PrematureClose => "ERR_STREAM_PREMATURE_CLOSE",
+            ErrorKind::PushAfterEof => "ERR_STREAM_PUSH_AFTER_EOF",
+            ErrorKind::UnshiftAfterEndEvent => "ERR_STREAM_UNSHIFT_AFTER_END_EVENT",
+            ErrorKind::InvalidArgValue { .. } => "ERR_INVALID_ARG_VALUE",
+            ErrorKind::Custom {
+                code: Some(code), ..
+            } => code,
+            ErrorKind::Custom { code: None, message } => message,
+            ErrorKind::Io { code, .. } => code,
+        }
+    }
+
+    /// True when `self` and `other` are clones of one error (JavaScript's `===`).
+    pub fn same(&self, other: &Error) -> bool {
+        Arc::ptr_eq(&self.kind, &other.kind)
+    }
+
+    pub(crate) fn write_after_end() -> Self {
+        Error::new(ErrorKind::WriteAfterEnd)
+    }
+
+    pub(crate) fn destroyed(method: &'static str) -> Self {
+        Error::new(ErrorKind::Destroyed(method))
+    }
+
+    pub(crate) fn already_finished(method: &'static str) -> Self {
+        Error::new(ErrorKind::AlreadyFinished(method))
+    }
+
+    pub(crate) fn multiple_callback() -> Self {
+        Error::new(ErrorKind::MultipleCallback)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error({}: {})", self.code(), self.kind)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&*self.kind, f)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &*self.kind {
+            ErrorKind::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match e.kind() {
+            ErrorKind::Io { source, .. } => source.kind(),
+            ErrorKind::WriteAfterEnd | ErrorKind::Destroyed(_) => io::ErrorKind::BrokenPipe,
+            ErrorKind::PrematureClose => io::ErrorKind::UnexpectedEof,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+/// Node's name for the errno behind an `io::Error` (`ENOENT`, `EACCES`, …);
+/// `EIO`-style names for the common ones, `UNKNOWN` otherwise.
+fn errno_code(e: &io::Error) -> &'static str {
+    const NAMES: &[(i32, &str)] = &[
+        (1, "EPERM"),
+        (2, "ENOENT"),
+        (4, "EINTR"),
+        (5, "EIO"),
+        (9, "EBADF"),
+        (11, "EAGAIN"),
+        (12, "ENOMEM"),
+        (13, "EACCES"),
+        (17, "EEXIST"),
+        (20, "ENOTDIR"),
+        (21, "EISDIR"),
+        (22, "EINVAL"),
+        (24, "EMFILE"),
+        (27, "EFBIG"),
+        (28, "ENOSPC"),
+        (29, "ESPIPE"),
+        (30, "EROFS"),
+        (32, "EPIPE"),
+        (104, "ECONNRESET"),
+        (110, "ETIMEDOUT"),
+        (111, "ECONNREFUSED"),
+    ];
+    if let Some(raw) = e.raw_os_error() {
+        if let Some((_, name)) = NAMES.iter().find(|(n, _)| *n == raw) {
+            return name;
+        }
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound => "ENOENT",
+        io::ErrorKind::PermissionDenied => "EACCES",
+        io::ErrorKind::BrokenPipe => "EPIPE",
+        io::ErrorKind::AlreadyExists => "EEXIST",
+        io::ErrorKind::ConnectionRefused => "ECONNREFUSED",
+        io::ErrorKind::ConnectionReset => "ECONNRESET",
+        _ => "UNKNOWN",
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_node() {
+        assert_eq!(Error::write_after_end().code(), "ERR_STREAM_WRITE_AFTER_END");
+        assert_eq!(Error::destroyed("write").code(), "ERR_STREAM_DESTROYED");
+        assert_eq!(
+            Error::destroyed("write").to_string(),
+            "Cannot call write after a stream was destroyed"
+        );
+        assert_eq!(Error::already_finished("end").code(), "ERR_STREAM_ALREADY_FINISHED");
+        assert_eq!(Error::multiple_callback().code(), "ERR_MULTIPLE_CALLBACK");
+        assert_eq!(Error::msg("boom").code(), "boom");
+    }
+
+    #[test]
+    fn io_errors_get_errno_names() {
+        let e = Error::io(
+            io::Error::from_raw_os_error(2),
+            "open",
+            Some("nope.txt".into()),
+        );
+        assert_eq!(e.code(), "ENOENT");
+        assert!(e.to_string().starts_with("ENOENT: "));
+        assert!(e.to_string().ends_with("open 'nope.txt'"));
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn clones_are_the_same_error() {
+        let a = Error::custom("EIO", "x");
+        let b = Error::custom("EIO", "x");
+        assert!(a.same(&a.clone()));
+        assert!(!a.same(&b));
+    }
+}

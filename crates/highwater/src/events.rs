@@ -1,0 +1,139 @@
+//! Listener lists with Node's `EventEmitter` semantics.
+//!
+//! Listeners run synchronously, in registration order, when the stream emits;
+//! a listener added during an emit does not run in that emit, and one removed
+//! during it still does (Node copies the listener array before calling). A
+//! `once` listener is removed just before it runs. No borrow is held while a
+//! listener runs, so a listener may call back into the stream, add or remove
+//! listeners, or emit again.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// Identifies one registered listener, for [`off`](crate::Writable::off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+thread_local! {
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+}
+
+fn next_id() -> ListenerId {
+    NEXT_ID.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        ListenerId(id)
+    })
+}
+
+struct Entry<A: ?Sized> {
+    id: ListenerId,
+    once: bool,
+    f: Rc<dyn Fn(&A)>,
+}
+
+impl<A: ?Sized> Clone for Entry<A> {
+    fn clone(&self) -> Self {
+        Entry {
+            id: self.id,
+            once: self.once,
+            f: self.f.clone(),
+        }
+    }
+}
+
+/// The listeners of one event, whose argument is `&A`.
+pub(crate) struct Listeners<A: ?Sized> {
+    list: RefCell<Vec<Entry<A>>>,
+}
+
+impl<A: ?Sized> Default for Listeners<A> {
+    fn default() -> Self {
+        Listeners {
+            list: RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<A: ?Sized> Listeners<A> {
+    /// Adds a listener at the end (`on`/`once`) or the front (`prepend`).
+    pub(crate) fn add(&self, f: Rc<dyn Fn(&A)>, once: bool, prepend: bool) -> ListenerId {
+        let id = next_id();
+        let e = Entry { id, once, f };
+        let mut list = self.list.borrow_mut();
+        if prepend {
+            list.insert(0, e);
+        } else {
+            list.push(e);
+        }
+        id
+    }
+
+    /// Removes the listener `id`; returns whether it was here.
+    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+        let mut list = self.list.borrow_mut();
+        match list.iter().position(|e| e.id == id) {
+            Some(i) => {
+                list.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.list.borrow().len()
+    }
+
+    /// Calls every listener registered now, in order. Returns whether there
+    /// was any.
+    pub(crate) fn emit(&self, arg: &A) -> bool {
+        let snapshot: Vec<Entry<A>> = {
+            let list = self.list.borrow();
+            if list.is_empty() {
+                return false;
+            }
+            list.clone()
+        };
+        for e in snapshot {
+            if e.once {
+                self.remove(e.id);
+            }
+            (e.f)(arg);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emit_order_once_and_reentrant_changes() {
+        let l: Rc<Listeners<i32>> = Rc::new(Listeners::default());
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let lg = log.clone();
+        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("a{v}"))), false, false);
+        let lg = log.clone();
+        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("once{v}"))), true, false);
+        let lg = log.clone();
+        let l2 = l.clone();
+        l.add(
+            Rc::new(move |v| {
+                lg.borrow_mut().push(format!("c{v}"));
+                // Added during an emit: not called in this one.
+                let lg2 = lg.clone();
+                l2.add(Rc::new(move |v| lg2.borrow_mut().push(format!("late{v}"))), true, false);
+            }),
+            true,
+            false,
+        );
+        let lg = log.clone();
+        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("first{v}"))), true, true);
+        assert!(l.emit(&1));
+        assert!(l.emit(&2));
+        assert_eq!(*log.borrow(), ["first1", "a1", "once1", "c1", "a2", "late2"]);
+        assert_eq!(l.count(), 1);
+    }
+}

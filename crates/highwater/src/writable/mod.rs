@@ -1,0 +1,869 @@
+//! Writable streams: a sink behind a buffer bounded by a high-water mark.
+//!
+//! A [`Writable`] accepts chunks with [`write`](Writable::write) and hands them
+//! one at a time (or in batches, see [`WritableImpl::writev`]) to the sink that
+//! implements it. While the sink is busy, chunks wait in the stream's buffer.
+//! This module is Node's `lib/internal/streams/writable.js`, transition for
+//! transition; the state machine lives in `machine.rs`, free of I/O.
+//!
+//! # Backpressure
+//!
+//! `write()` returns `false` once the bytes accepted and not yet completed
+//! (the in-flight chunk included) reach the high-water mark: the producer
+//! should stop and wait for `'drain'`, which comes when the buffer is empty
+//! again. The chunk is accepted either way; the mark is advice, and ignoring
+//! it lets the buffer grow without bound. The rule is Node's exactly:
+//! `length < mark || length == 0`, computed *after* the sink was called, so a
+//! sink that completes synchronously never causes backpressure.
+//!
+//! In async code, [`write_async`](Writable::write_async) does the waiting:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use highwater::{Writable, WritableOptions};
+//!
+//! highwater::block_on(async {
+//!     let w = Writable::from_fn(WritableOptions::default().high_water_mark(4), |_c: Bytes| Ok(()));
+//!     for _ in 0..10 {
+//!         w.write_async(Bytes::from_static(b"data")).await?;
+//!     }
+//!     w.end_async().await
+//! })
+//! .unwrap();
+//! ```
+//!
+//! # Ending and finishing
+//!
+//! [`end`](Writable::end) says no more chunks will come. Once every chunk has
+//! been completed, the sink's [`final_`](WritableImpl::final_) hook runs (if
+//! it has one), `'prefinish'` and then `'finish'` are emitted (always on a
+//! later tick than `end()`), and with `auto_destroy` the stream is destroyed
+//! and emits `'close'`.
+//!
+//! # Errors
+//!
+//! Errors carry Node's codes ([`Error::code`]). A sink error fails the write's
+//! callback first, then every buffered write, then is emitted as `'error'`
+//! (and the stream destroyed, unless `auto_destroy` is off). Misuse is not a
+//! panic: `write()` after `end()` returns `false`, its callback gets
+//! `ERR_STREAM_WRITE_AFTER_END` and the stream errors; `write()` after
+//! `destroy()` gets `ERR_STREAM_DESTROYED`.
+//!
+//! # Differences from Node, on purpose
+//!
+//! * Chunks are typed: a byte stream takes any [`ByteLen`] type (`Bytes`,
+//!   `Vec<u8>`, `String`), an object stream any `T`. Node's `write(null)` and
+//!   `write(42)` (which throw in Node) cannot be written, and there are no
+//!   string encodings: a `String` is its UTF-8 bytes.
+//! * A mark is a `usize`, so Node's invalid marks (`-1`, `1.5`, `NaN`) cannot
+//!   be expressed and there is nothing to throw.
+//! * An `'error'` emitted with no listener does not crash the process (Node
+//!   throws it as an uncaught exception); it stays readable through
+//!   [`errored`](Writable::errored) and fails the awaitable methods.
+//! * There is no `_construct`; a sink that must open something first does so
+//!   before the stream is created, or in its first `write`.
+
+mod machine;
+mod sinks;
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::callback::{Callback, Cb};
+use crate::events::{ListenerId, Listeners};
+use crate::{default_high_water_mark, Error};
+
+pub use sinks::AsyncSink;
+
+use machine::State;
+
+/// How a byte stream measures a chunk: its length in bytes.
+///
+/// Implemented for the usual byte containers; implement it for your own
+/// chunk type to use it in a byte-mode stream.
+pub trait ByteLen {
+    /// The chunk's length in bytes.
+    fn byte_len(&self) -> usize;
+}
+
+impl ByteLen for Bytes {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for BytesMut {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for Vec<u8> {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for Box<[u8]> {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for String {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for &'static [u8] {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+impl ByteLen for &'static str {
+    fn byte_len(&self) -> usize {
+        self.len()
+    }
+}
+
+/// Options of a [`Writable`], as Node's `new Writable(options)`.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::WritableOptions;
+///
+/// let o = WritableOptions::default().high_water_mark(1024).auto_destroy(false);
+/// assert_eq!(o.high_water_mark, Some(1024));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritableOptions {
+    /// The mark in bytes (items in object mode); `None` takes
+    /// [`default_high_water_mark`](crate::default_high_water_mark).
+    pub high_water_mark: Option<usize>,
+    /// Count each chunk as 1 instead of its byte length.
+    pub object_mode: bool,
+    /// Destroy the stream after `'finish'` (and after an error). Default true.
+    pub auto_destroy: bool,
+    /// Emit `'close'` once destroyed. Default true.
+    pub emit_close: bool,
+}
+
+impl Default for WritableOptions {
+    fn default() -> Self {
+        WritableOptions {
+            high_water_mark: None,
+            object_mode: false,
+            auto_destroy: true,
+            emit_close: true,
+        }
+    }
+}
+
+impl WritableOptions {
+    /// Sets `high_water_mark`.
+    pub fn high_water_mark(mut self, hwm: usize) -> Self {
+        self.high_water_mark = Some(hwm);
+        self
+    }
+    /// Sets `object_mode`.
+    pub fn object_mode(mut self, on: bool) -> Self {
+        self.object_mode = on;
+        self
+    }
+    /// Sets `auto_destroy`.
+    pub fn auto_destroy(mut self, on: bool) -> Self {
+        self.auto_destroy = on;
+        self
+    }
+    /// Sets `emit_close`.
+    pub fn emit_close(mut self, on: bool) -> Self {
+        self.emit_close = on;
+        self
+    }
+}
+
+/// The sink behind a [`Writable`]: Node's `_write`, `_writev`, `_final` and
+/// `_destroy`.
+///
+/// Each hook gets a [`Done`] to call when the work is complete: before
+/// returning (a synchronous sink) or later (an asynchronous one). The stream
+/// calls `write`/`writev` for one chunk or batch at a time and waits for its
+/// `Done` before the next. Hooks take `&self` because the stream may call them
+/// re-entrantly (a hook's own `Done` can start the next write); keep mutable
+/// state in a `Cell`/`RefCell` and do not hold a borrow while calling `Done`.
+///
+/// # Examples
+///
+/// ```
+/// use std::cell::RefCell;
+/// use bytes::Bytes;
+/// use highwater::{Done, Writable, WritableImpl, WritableOptions};
+///
+/// #[derive(Default)]
+/// struct Collect(RefCell<Vec<u8>>);
+///
+/// impl WritableImpl<Bytes> for Collect {
+///     fn write(&self, chunk: Bytes, done: Done) {
+///         self.0.borrow_mut().extend_from_slice(&chunk);
+///         done.ok();
+///     }
+/// }
+///
+/// let w = Writable::new(WritableOptions::default(), Collect::default());
+/// assert!(w.write(Bytes::from_static(b"hi")));
+/// ```
+pub trait WritableImpl<T>: 'static {
+    /// Writes one chunk; call `done` when it is written.
+    fn write(&self, chunk: T, done: Done);
+
+    /// Writes several buffered chunks at once. Called only if
+    /// [`has_writev`](Self::has_writev) returns true, when two or more chunks
+    /// are buffered. The default writes nothing and fails, which a sink that
+    /// says `has_writev` must not rely on.
+    fn writev(&self, chunks: Vec<T>, done: Done) {
+        drop(chunks);
+        done.err(Error::msg("the _writev() method is not implemented"));
+    }
+
+    /// Whether [`writev`](Self::writev) is implemented. Read once, when the
+    /// stream is created.
+    fn has_writev(&self) -> bool {
+        false
+    }
+
+    /// Runs once every chunk is written, before `'prefinish'`/`'finish'`
+    /// (Node's `_final`). Called only if [`has_final`](Self::has_final).
+    fn final_(&self, done: Done) {
+        done.ok();
+    }
+
+    /// Whether [`final_`](Self::final_) is implemented. Read once, when the
+    /// stream is created.
+    fn has_final(&self) -> bool {
+        false
+    }
+
+    /// Releases resources when the stream is destroyed (Node's `_destroy`);
+    /// call `done` with the error to report (usually `err` itself).
+    fn destroy(&self, err: Option<Error>, done: Done) {
+        done.call(err.map_or(Ok(()), Err));
+    }
+}
+
+pub(crate) enum DoneKind {
+    Write,
+    Final,
+    /// `_destroy`'s callback, which is `once`: the flag says it ran.
+    Destroy(Rc<Cell<bool>>),
+}
+
+/// The state machine's entry points for the completions, without `T`.
+trait Completions {
+    fn on_write(self: Rc<Self>, err: Option<Error>);
+    fn on_final(self: Rc<Self>, err: Option<Error>);
+    fn on_destroy(self: Rc<Self>, err: Option<Error>);
+}
+
+impl<T: 'static> Completions for Inner<T> {
+    fn on_write(self: Rc<Self>, err: Option<Error>) {
+        machine::on_write(&self, err)
+    }
+    fn on_final(self: Rc<Self>, err: Option<Error>) {
+        machine::on_final(&self, err)
+    }
+    fn on_destroy(self: Rc<Self>, err: Option<Error>) {
+        machine::on_destroy(&self, err)
+    }
+}
+
+/// The callback a [`WritableImpl`] hook calls when its work is complete.
+///
+/// Call it exactly once. Calling a write's `Done` again (through a clone) is
+/// Node's double callback: the stream errors with `ERR_MULTIPLE_CALLBACK`.
+#[derive(Clone)]
+pub struct Done {
+    stream: Rc<dyn Completions>,
+    kind: Rc<DoneKind>,
+}
+
+impl Done {
+    fn new<T: 'static>(inner: &Rc<Inner<T>>, kind: DoneKind) -> Self {
+        Done {
+            stream: inner.clone(),
+            kind: Rc::new(kind),
+        }
+    }
+
+    /// Reports the outcome: `Ok(())`, or the error that fails the write (and
+    /// the stream).
+    pub fn call(self, result: Result<(), Error>) {
+        let err = result.err();
+        match &*self.kind {
+            DoneKind::Write => self.stream.on_write(err),
+            DoneKind::Final => self.stream.on_final(err),
+            DoneKind::Destroy(called) => {
+                if !called.replace(true) {
+                    self.stream.on_destroy(err)
+                }
+            }
+        }
+    }
+
+    /// Reports success.
+    pub fn ok(self) {
+        self.call(Ok(()))
+    }
+
+    /// Reports failure.
+    pub fn err(self, e: Error) {
+        self.call(Err(e))
+    }
+}
+
+impl fmt::Debug for Done {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &*self.kind {
+            DoneKind::Write => "write",
+            DoneKind::Final => "final",
+            DoneKind::Destroy(_) => "destroy",
+        };
+        write!(f, "Done({kind})")
+    }
+}
+
+/// The events of a Writable that carry no value. `'error'` has its own
+/// methods ([`Writable::on_error`]) because it carries the error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WritableEvent {
+    /// The buffer emptied after a `write()` returned `false`.
+    Drain,
+    /// Everything is written and `_final` (if any) is done; `'finish'` is next.
+    Prefinish,
+    /// `end()` was called and every chunk is written.
+    Finish,
+    /// The stream is destroyed and released its resources.
+    Close,
+}
+
+pub(crate) use WritableEvent as WEvent;
+
+#[derive(Default)]
+struct Events {
+    drain: Listeners<()>,
+    prefinish: Listeners<()>,
+    finish: Listeners<()>,
+    close: Listeners<()>,
+    error: Listeners<Error>,
+}
+
+impl Events {
+    fn of(&self, ev: WEvent) -> &Listeners<()> {
+        match ev {
+            WEvent::Drain => &self.drain,
+            WEvent::Prefinish => &self.prefinish,
+            WEvent::Finish => &self.finish,
+            WEvent::Close => &self.close,
+        }
+    }
+}
+
+pub(crate) struct Inner<T> {
+    state: RefCell<State<T>>,
+    imp: Box<dyn WritableImpl<T>>,
+    events: Events,
+}
+
+impl<T: 'static> Inner<T> {
+    fn emit(&self, ev: WEvent) {
+        self.events.of(ev).emit(&());
+    }
+
+    fn emit_error(&self, err: &Error) {
+        self.events.error.emit(err);
+    }
+}
+
+/// A Writable stream of chunks `T` (bytes by default).
+///
+/// A cheap handle: clones refer to the same stream, so listeners and hooks
+/// can hold one. It is `!Send`; it lives on the thread that created it, whose
+/// [event loop](crate::event_loop) runs its deferred work.
+///
+/// # Examples
+///
+/// Backpressure and `'drain'`, with a sink that completes later:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::{Done, Writable, WritableEvent, WritableImpl, WritableOptions};
+///
+/// // A sink that holds each write until we complete it by hand.
+/// #[derive(Default, Clone)]
+/// struct Slow(Rc<RefCell<Vec<Done>>>);
+/// impl WritableImpl<Bytes> for Slow {
+///     fn write(&self, _chunk: Bytes, done: Done) { self.0.borrow_mut().push(done) }
+/// }
+///
+/// let sink = Slow::default();
+/// let w = Writable::new(WritableOptions::default().high_water_mark(4), sink.clone());
+/// let drained = Rc::new(RefCell::new(false));
+/// let d = drained.clone();
+/// w.on(WritableEvent::Drain, move || *d.borrow_mut() = true);
+///
+/// assert!(w.write(Bytes::from_static(b"ab")));   // 2 < 4
+/// assert!(!w.write(Bytes::from_static(b"cd")));  // 4: stop writing
+/// assert!(w.writable_need_drain());
+/// let first = sink.0.borrow_mut().remove(0);
+/// first.ok();                                     // "cd" goes to the sink
+/// let second = sink.0.borrow_mut().remove(0);
+/// second.ok();                                    // empty: 'drain'
+/// assert!(*drained.borrow());
+/// ```
+pub struct Writable<T: 'static = Bytes> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T: 'static> Clone for Writable<T> {
+    fn clone(&self) -> Self {
+        Writable {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Writable<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.inner.state.borrow();
+        f.debug_struct("Writable")
+            .field("object_mode", &st.object_mode)
+            .field("high_water_mark", &st.hwm)
+            .field("length", &st.length)
+            .field("need_drain", &st.need_drain)
+            .field("corked", &st.corked)
+            .field("ending", &st.ending)
+            .field("finished", &st.finished)
+            .field("destroyed", &st.destroyed)
+            .finish()
+    }
+}
+
+impl<T: ByteLen + 'static> Writable<T> {
+    /// Creates a stream over `imp`. In byte mode (the default) each chunk
+    /// counts its [`ByteLen`]; with `object_mode` each counts 1.
+    pub fn new(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
+        let len_of: fn(&T) -> usize = if opts.object_mode {
+            |_| 1
+        } else {
+            T::byte_len
+        };
+        Self::build(opts, len_of, Box::new(imp))
+    }
+}
+
+impl<T: 'static> Writable<T> {
+    /// Creates an object-mode stream over `imp`: chunks of any type, each
+    /// counting 1 toward the mark (default mark: 16 items).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// #[derive(Debug)]
+    /// struct Row { id: u32 }
+    ///
+    /// let w = Writable::from_fn_object(WritableOptions::default(), |_r: Row| Ok(()));
+    /// assert_eq!(w.writable_high_water_mark(), 16);
+    /// assert!(w.write(Row { id: 1 }));
+    /// ```
+    pub fn new_object(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
+        Self::build(opts.object_mode(true), |_| 1, Box::new(imp))
+    }
+
+    fn build(opts: WritableOptions, len_of: fn(&T) -> usize, imp: Box<dyn WritableImpl<T>>) -> Self {
+        let hwm = opts
+            .high_water_mark
+            .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
+        let state = State::new(
+            opts.object_mode,
+            hwm,
+            len_of,
+            imp.has_writev(),
+            imp.has_final(),
+            opts.emit_close,
+            opts.auto_destroy,
+        );
+        Writable {
+            inner: Rc::new(Inner {
+                state: RefCell::new(state),
+                imp,
+                events: Events::default(),
+            }),
+        }
+    }
+
+    /// Writes a chunk. Returns `false` when the caller should stop writing
+    /// until `'drain'` (the buffer reached the mark), or when the stream is
+    /// ended, destroyed or errored.
+    ///
+    /// The chunk is accepted even when this returns `false` (unless the
+    /// stream is ended or destroyed, in which case the stream errors as Node's
+    /// does). Prefer [`write_async`](Self::write_async) in async code.
+    #[must_use = "write() returns false when the producer must wait for 'drain'"]
+    pub fn write(&self, chunk: T) -> bool {
+        matches!(machine::write_(&self.inner, chunk, Cb::Nop), Ok(true))
+    }
+
+    /// Writes a chunk with a callback, called once the chunk is written (or
+    /// with the error that failed it). Returns as [`write`](Self::write).
+    ///
+    /// A sink that completes synchronously has the callback called on the
+    /// next tick; one that completes later has it called right then.
+    #[must_use = "write_cb() returns false when the producer must wait for 'drain'"]
+    pub fn write_cb(&self, chunk: T, cb: impl Into<Callback>) -> bool {
+        matches!(
+            machine::write_(&self.inner, chunk, cb.into().0),
+            Ok(true)
+        )
+    }
+
+    /// Says no more chunks will be written (Node's `end()`). Fully uncorks.
+    pub fn end(&self) {
+        machine::end(&self.inner, None, Cb::Nop);
+    }
+
+    /// Writes a last chunk (without a callback) and ends, like `end(chunk)`.
+    pub fn end_with_chunk(&self, chunk: T) {
+        machine::end(&self.inner, Some(chunk), Cb::Nop);
+    }
+
+    /// The general `end([chunk][, cb])`: `cb` is called just before
+    /// `'finish'`, or with the error that prevents it: the stream's error,
+    /// `ERR_STREAM_ALREADY_FINISHED`, `ERR_STREAM_DESTROYED`.
+    ///
+    /// As in Node, after a plain `destroy()` (no error) the callback is never
+    /// called; use [`end_async`](Self::end_async) if that matters.
+    pub fn end_with(&self, chunk: Option<T>, cb: Option<Callback>) {
+        machine::end(&self.inner, chunk, Cb::from_opt(cb));
+    }
+
+    /// Buffers writes until [`uncork`](Self::uncork) (as many uncorks as corks).
+    pub fn cork(&self) {
+        self.inner.state.borrow_mut().corked += 1;
+    }
+
+    /// Undoes one [`cork`](Self::cork); at zero, hands the buffered chunks to
+    /// the sink (as one `writev` batch if the sink has one).
+    pub fn uncork(&self) {
+        machine::uncork(&self.inner);
+    }
+
+    /// Destroys the stream: no more writes, `'close'` on the next tick
+    /// (after `'error'` if `err` is given). Buffered writes fail with `err`
+    /// or `ERR_STREAM_DESTROYED`. Destroying twice does nothing.
+    pub fn destroy(&self, err: Option<Error>) {
+        machine::destroy(&self.inner, err);
+    }
+
+    /// Adds a listener for `event`, called each time it is emitted.
+    pub fn on(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
+        self.inner.events.of(event).add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Adds a listener called the next time `event` is emitted, then removed.
+    pub fn once(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
+        self.inner.events.of(event).add(Rc::new(move |_| f()), true, false)
+    }
+
+    /// Adds a listener that runs before those already registered (Node's
+    /// `prependListener`).
+    pub fn prepend(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
+        self.inner.events.of(event).add(Rc::new(move |_| f()), false, true)
+    }
+
+    /// Adds an `'error'` listener.
+    pub fn on_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
+        self.inner.events.error.add(Rc::new(f), false, false)
+    }
+
+    /// Adds an `'error'` listener called at most once.
+    pub fn once_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
+        self.inner.events.error.add(Rc::new(f), true, false)
+    }
+
+    /// Removes a listener added by any of the `on`/`once` methods. Returns
+    /// whether it was registered.
+    pub fn off(&self, id: ListenerId) -> bool {
+        let ev = &self.inner.events;
+        ev.drain.remove(id)
+            || ev.prefinish.remove(id)
+            || ev.finish.remove(id)
+            || ev.close.remove(id)
+            || ev.error.remove(id)
+    }
+
+    /// How many listeners `event` has (`None` counts `'error'` listeners).
+    pub fn listener_count(&self, event: Option<WritableEvent>) -> usize {
+        match event {
+            Some(e) => self.inner.events.of(e).count(),
+            None => self.inner.events.error.count(),
+        }
+    }
+
+    /// Bytes (items) accepted and not yet written, in-flight chunk included.
+    pub fn writable_length(&self) -> usize {
+        self.inner.state.borrow().length
+    }
+
+    /// The mark `write()` compares against.
+    pub fn writable_high_water_mark(&self) -> usize {
+        self.inner.state.borrow().hwm
+    }
+
+    /// A `write()` returned `false` and `'drain'` has not come yet (false once
+    /// ended or destroyed, since no `'drain'` will come then).
+    pub fn writable_need_drain(&self) -> bool {
+        let st = self.inner.state.borrow();
+        st.need_drain && !st.destroyed && !st.ending
+    }
+
+    /// The cork depth.
+    pub fn writable_corked(&self) -> u32 {
+        self.inner.state.borrow().corked
+    }
+
+    /// `end()` was called (Node's `writableEnded`).
+    pub fn writable_ended(&self) -> bool {
+        self.inner.state.borrow().ending
+    }
+
+    /// `'finish'` was emitted.
+    pub fn writable_finished(&self) -> bool {
+        self.inner.state.borrow().finished
+    }
+
+    /// Whether the stream is in object mode.
+    pub fn writable_object_mode(&self) -> bool {
+        self.inner.state.borrow().object_mode
+    }
+
+    /// Whether `write()` may be called: not ended, destroyed or errored.
+    pub fn writable(&self) -> bool {
+        let st = self.inner.state.borrow();
+        !st.ending && !st.ended && !st.destroyed && st.errored.is_none()
+    }
+
+    /// `destroy()` was called (or an error destroyed the stream).
+    pub fn destroyed(&self) -> bool {
+        self.inner.state.borrow().destroyed
+    }
+
+    /// The sink's destroy hook has called back (`'close'` is due or emitted).
+    pub fn closed(&self) -> bool {
+        self.inner.state.borrow().closed
+    }
+
+    /// The error the stream failed with, if any.
+    pub fn errored(&self) -> Option<Error> {
+        self.inner.state.borrow().errored.clone()
+    }
+
+    /// Destroyed or errored before `'finish'` (Node's `writableAborted`).
+    pub fn writable_aborted(&self) -> bool {
+        let st = self.inner.state.borrow();
+        (st.destroyed || st.errored.is_some()) && !st.finished
+    }
+
+    /// Whether both handles refer to the same stream.
+    pub fn ptr_eq(&self, other: &Writable<T>) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Resolves once the producer may write again: at once when no `'drain'`
+    /// is pending, else at the `'drain'`. Fails with the stream's error (or
+    /// `ERR_STREAM_DESTROYED`) if the stream errors or is destroyed first.
+    ///
+    /// It cannot miss its wake-up: it checks the state each time it is
+    /// polled, and `'drain'` wakes every waiting future.
+    pub fn drained(&self) -> Drained<T> {
+        Drained {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Writes a chunk and waits until the producer may write again (the
+    /// stream's buffer is below its mark, or drained). This is the
+    /// backpressure-respecting loop of Node, `if (!w.write(c)) await
+    /// once(w, 'drain')`, in one call.
+    ///
+    /// # Errors
+    ///
+    /// `ERR_STREAM_WRITE_AFTER_END` / `ERR_STREAM_DESTROYED` when the stream
+    /// no longer accepts writes; the stream's error if it fails while waiting.
+    pub async fn write_async(&self, chunk: T) -> Result<(), Error> {
+        let refused = {
+            let st = self.inner.state.borrow();
+            if st.ending {
+                Some(Error::write_after_end())
+            } else if st.destroyed {
+                Some(Error::destroyed("write"))
+            } else {
+                st.errored.clone()
+            }
+        };
+        let ok = self.write(chunk);
+        if let Some(e) = refused {
+            return Err(e);
+        }
+        if ok {
+            Ok(())
+        } else {
+            self.drained().await
+        }
+    }
+
+    /// Ends the stream and resolves on `'finish'`.
+    ///
+    /// # Errors
+    ///
+    /// The stream's error if it fails before finishing;
+    /// `ERR_STREAM_PREMATURE_CLOSE` if it is destroyed without an error
+    /// before finishing.
+    pub async fn end_async(&self) -> Result<(), Error> {
+        if !self.writable_ended() {
+            self.end();
+        }
+        self.finished().await
+    }
+
+    /// Resolves on `'finish'` without ending the stream (Node's
+    /// `finished(w)` for the writable side).
+    ///
+    /// # Errors
+    ///
+    /// As [`end_async`](Self::end_async).
+    pub fn finished(&self) -> Finished<T> {
+        Finished {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: ByteLen + 'static> Writable<T> {
+    /// A byte stream whose sink is a synchronous closure, called once per
+    /// chunk; an `Err` fails the write and the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// let out = Rc::new(RefCell::new(String::new()));
+    /// let o = out.clone();
+    /// let w = Writable::from_fn(WritableOptions::default(), move |s: String| {
+    ///     o.borrow_mut().push_str(&s);
+    ///     Ok(())
+    /// });
+    /// assert!(w.write("hello ".to_string()));
+    /// w.end_with_chunk("world".to_string());
+    /// assert_eq!(*out.borrow(), "hello world");
+    /// ```
+    pub fn from_fn(
+        opts: WritableOptions,
+        f: impl FnMut(T) -> Result<(), Error> + 'static,
+    ) -> Self {
+        Self::new(opts, sinks::FnSink::new(f))
+    }
+
+    /// A byte stream whose sink is an [`AsyncSink`]: each chunk is awaited
+    /// on a task of the event loop before the next is handed over, so the
+    /// mark bounds what waits in between.
+    pub fn from_async(opts: WritableOptions, sink: impl AsyncSink<T>) -> Self {
+        Self::new(opts, sinks::AsyncDriver::spawn(sink))
+    }
+}
+
+impl<T: 'static> Writable<T> {
+    /// An object-mode stream whose sink is a synchronous closure.
+    pub fn from_fn_object(
+        opts: WritableOptions,
+        f: impl FnMut(T) -> Result<(), Error> + 'static,
+    ) -> Self {
+        Self::new_object(opts, sinks::FnSink::new(f))
+    }
+
+    /// An object-mode stream whose sink is an [`AsyncSink`].
+    pub fn from_async_object(opts: WritableOptions, sink: impl AsyncSink<T>) -> Self {
+        Self::new_object(opts, sinks::AsyncDriver::spawn(sink))
+    }
+}
+
+/// The future of [`Writable::drained`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Drained<T: 'static> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T: 'static> fmt::Debug for Drained<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Drained")
+    }
+}
+
+impl<T: 'static> Future for Drained<T> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.inner.state.borrow_mut();
+        if let Some(e) = &st.errored {
+            return Poll::Ready(Err(e.clone()));
+        }
+        if st.destroyed {
+            return Poll::Ready(Err(Error::destroyed("write")));
+        }
+        if !st.need_drain || st.ending {
+            return Poll::Ready(Ok(()));
+        }
+        st.wakers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// The future of [`Writable::finished`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Finished<T: 'static> {
+    inner: Rc<Inner<T>>,
+}
+
+impl<T: 'static> fmt::Debug for Finished<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Finished")
+    }
+}
+
+impl<T: 'static> Future for Finished<T> {
+    type Output = Result<(), Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.inner.state.borrow_mut();
+        if st.finished {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(e) = &st.errored {
+            return Poll::Ready(Err(e.clone()));
+        }
+        if st.destroyed {
+            return Poll::Ready(Err(Error::new(crate::ErrorKind::PrematureClose)));
+        }
+        st.wakers.push(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests;
