@@ -84,7 +84,6 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     let drains = Rc::new(Cell::new(0usize));
     {
         let drains = drains.clone();
-        let say = say.clone();
         let w2 = w.clone();
         w.on(WritableEvent::Drain, move || {
             drains.set(drains.get() + 1);
@@ -130,8 +129,16 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     let total = args.chunks * args.chunk_size;
     println!();
     println!("summary");
-    println!("  bytes written        {} ({} chunks), all received: {}", kib(total), args.chunks, received.get() == total);
-    println!("  write() returned     false {falses} times, true {} times", args.chunks - falses);
+    println!(
+        "  bytes written        {} ({} chunks), all received: {}",
+        kib(total),
+        args.chunks,
+        received.get() == total
+    );
+    println!(
+        "  write() returned     false {falses} times, true {} times",
+        args.chunks - falses
+    );
     println!("  'drain' events       {}", drains.get());
     println!(
         "  peak buffered        {} against a mark of {} (mark + one chunk = {})",
@@ -139,9 +146,15 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         kib(args.high_water_mark),
         kib(args.high_water_mark + args.chunk_size)
     );
-    println!("  producer paused      {:.0?} of {:.0?}", paused_for, elapsed);
+    println!(
+        "  producer paused      {:.0?} of {:.0?}",
+        paused_for, elapsed
+    );
     if received.get() != total {
-        return Err(format!("the sink received {} of {total} bytes", received.get()));
+        return Err(format!(
+            "the sink received {} of {total} bytes",
+            received.get()
+        ));
     }
     Ok(())
 }

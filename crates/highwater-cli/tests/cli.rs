@@ -11,8 +11,22 @@ fn highwater(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn demo_narrates_backpressure_and_respects_the_mark() {
-    let out = highwater(&["demo", "--chunks", "12", "--chunk-size", "1024", "--high-water-mark", "4096", "--delay-ms", "1"]);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let out = highwater(&[
+        "demo",
+        "--chunks",
+        "12",
+        "--chunk-size",
+        "1024",
+        "--high-water-mark",
+        "4096",
+        "--delay-ms",
+        "1",
+    ]);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     // 4 KiB mark, 1 KiB chunks, a sink that completes later: every 4th write
     // reaches the mark and returns false, then 'drain' empties the buffer.
@@ -22,7 +36,10 @@ fn demo_narrates_backpressure_and_respects_the_mark() {
     assert!(text.contains("false 3 times, true 9 times"), "{text}");
     assert!(text.contains("'drain' events       3"), "{text}");
     assert!(text.contains("all received: true"), "{text}");
-    assert!(text.contains("peak buffered        4 KiB against a mark of 4 KiB"), "{text}");
+    assert!(
+        text.contains("peak buffered        4 KiB against a mark of 4 KiB"),
+        "{text}"
+    );
 }
 
 #[test]

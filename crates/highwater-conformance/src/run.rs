@@ -149,7 +149,9 @@ struct Sink {
 
 impl Sink {
     fn hook_with_callback(&self, name: &str, fields: Vec<(&str, Value)>, done: Done) {
-        let Some(ctx) = self.ctx.upgrade() else { return };
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
         if ctx.stopped() {
             return;
         }
@@ -193,7 +195,9 @@ impl WritableImpl<Val> for Sink {
     }
 
     fn final_(&self, done: Done) {
-        let Some(ctx) = self.ctx.upgrade() else { return };
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
         if ctx.stopped() {
             return;
         }
@@ -256,7 +260,9 @@ fn callback_for(ctx: &Rc<Ctx>, cb: &CbSpec, s: usize, m: &'static str, top: usiz
             let name = ctx.streams[s].name.clone();
             Callback::once(move |r| {
                 if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "cb", "s": name, "m": m, "step": top, "err": render_err(&r)}));
+                    c.trace(
+                        json!({"t": "cb", "s": name, "m": m, "step": top, "err": render_err(&r)}),
+                    );
                 }
             })
         }
@@ -283,7 +289,12 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             let s = *s;
             let Some(v) = to_val(chunk) else {
                 // Node throws ERR_STREAM_NULL_VALUES; a Rust chunk cannot be null.
-                call_line(ctx, s, "write", Some(("throw", json!("ERR_STREAM_NULL_VALUES"))));
+                call_line(
+                    ctx,
+                    s,
+                    "write",
+                    Some(("throw", json!("ERR_STREAM_NULL_VALUES"))),
+                );
                 return;
             };
             let w = ctx.w(s);
@@ -313,17 +324,28 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             ctx.w(*s).destroy(error.as_deref().map(make_error));
             call_line(ctx, *s, "destroy", None);
         }
-        Step::Complete { s, error, value: _, again } => {
+        Step::Complete {
+            s,
+            error,
+            value: _,
+            again,
+        } => {
             let st = &ctx.streams[*s];
             let done = if *again {
                 if !st.pending.borrow().is_empty() {
-                    ctx.stop(format!("{}: \"again\" on {} while a callback is pending", l.at, st.name));
+                    ctx.stop(format!(
+                        "{}: \"again\" on {} while a callback is pending",
+                        l.at, st.name
+                    ));
                     return;
                 }
                 match st.last_completed.borrow().clone() {
                     Some(d) => d,
                     None => {
-                        ctx.stop(format!("{}: \"again\" on {} with nothing completed yet", l.at, st.name));
+                        ctx.stop(format!(
+                            "{}: \"again\" on {} with nothing completed yet",
+                            l.at, st.name
+                        ));
                         return;
                     }
                 }
@@ -335,7 +357,10 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
                         d
                     }
                     None => {
-                        ctx.stop(format!("{}: \"complete\" on {} with nothing pending", l.at, st.name));
+                        ctx.stop(format!(
+                            "{}: \"complete\" on {} with nothing pending",
+                            l.at, st.name
+                        ));
                         return;
                     }
                 }
@@ -347,13 +372,21 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             let st = &ctx.streams[*s];
             let pending = st.pending_final.borrow_mut().take();
             let Some(done) = pending else {
-                ctx.stop(format!("{}: \"completeFinal\" on {} with nothing pending", l.at, st.name));
+                ctx.stop(format!(
+                    "{}: \"completeFinal\" on {} with nothing pending",
+                    l.at, st.name
+                ));
                 return;
             };
             done.call(error.as_deref().map_or(Ok(()), |e| Err(make_error(e))));
             call_line(ctx, *s, "completeFinal", None);
         }
-        Step::On { s, event, once, then } => {
+        Step::On {
+            s,
+            event,
+            once,
+            then,
+        } => {
             let s = *s;
             let m = if *once { "once" } else { "on" };
             if event.starts_with('_') {
@@ -441,13 +474,19 @@ fn trace_state(ctx: &Ctx) {
 /// What of the scenario highwater cannot run yet, if anything.
 fn unsupported(sc: &Scenario) -> Option<String> {
     if let Some(s) = sc.streams.iter().find(|s| s.kind != Kind::Writable) {
-        return Some(format!("stream {} is a {:?}: only writable streams are implemented", s.name, s.kind));
+        return Some(format!(
+            "stream {} is a {:?}: only writable streams are implemented",
+            s.name, s.kind
+        ));
     }
     fn walk(steps: &[Located]) -> Option<String> {
         for l in steps {
             match &l.step {
                 Step::Finished { .. } | Step::Pipeline { .. } => {
-                    return Some(format!("{}: finished/pipeline are not implemented yet", l.at))
+                    return Some(format!(
+                        "{}: finished/pipeline are not implemented yet",
+                        l.at
+                    ))
                 }
                 Step::On { then, .. } => {
                     if let Some(u) = walk(then) {

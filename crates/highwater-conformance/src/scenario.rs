@@ -109,24 +109,78 @@ pub enum CbSpec {
 #[allow(missing_docs)]
 #[derive(Debug, Clone)]
 pub enum Step {
-    Write { s: usize, chunk: ChunkSpec, cb: Option<CbSpec> },
-    End { s: usize, chunk: Option<ChunkSpec>, cb: Option<CbSpec> },
-    Cork { s: usize },
-    Uncork { s: usize },
-    Destroy { s: usize, error: Option<String> },
-    Complete { s: usize, error: Option<String>, value: Option<ChunkSpec>, again: bool },
-    CompleteFinal { s: usize, error: Option<String> },
-    Push { s: usize, chunk: ChunkSpec },
-    Unshift { s: usize, chunk: ChunkSpec },
-    Read { s: usize, n: Option<usize> },
-    ReadAll { s: usize },
-    Pause { s: usize },
-    Resume { s: usize },
-    Pipe { from: usize, to: usize, end: Option<bool> },
-    Unpipe { from: usize, to: Option<usize> },
-    Pipeline { streams: Vec<usize> },
-    Finished { s: usize },
-    On { s: usize, event: String, once: bool, then: Rc<Vec<Located>> },
+    Write {
+        s: usize,
+        chunk: ChunkSpec,
+        cb: Option<CbSpec>,
+    },
+    End {
+        s: usize,
+        chunk: Option<ChunkSpec>,
+        cb: Option<CbSpec>,
+    },
+    Cork {
+        s: usize,
+    },
+    Uncork {
+        s: usize,
+    },
+    Destroy {
+        s: usize,
+        error: Option<String>,
+    },
+    Complete {
+        s: usize,
+        error: Option<String>,
+        value: Option<ChunkSpec>,
+        again: bool,
+    },
+    CompleteFinal {
+        s: usize,
+        error: Option<String>,
+    },
+    Push {
+        s: usize,
+        chunk: ChunkSpec,
+    },
+    Unshift {
+        s: usize,
+        chunk: ChunkSpec,
+    },
+    Read {
+        s: usize,
+        n: Option<usize>,
+    },
+    ReadAll {
+        s: usize,
+    },
+    Pause {
+        s: usize,
+    },
+    Resume {
+        s: usize,
+    },
+    Pipe {
+        from: usize,
+        to: usize,
+        end: Option<bool>,
+    },
+    Unpipe {
+        from: usize,
+        to: Option<usize>,
+    },
+    Pipeline {
+        streams: Vec<usize>,
+    },
+    Finished {
+        s: usize,
+    },
+    On {
+        s: usize,
+        event: String,
+        once: bool,
+        then: Rc<Vec<Located>>,
+    },
     Tick,
 }
 
@@ -163,9 +217,25 @@ pub struct Scenario {
     pub labels: HashMap<String, Label>,
 }
 
-const COMMON: &[&str] = &["kind", "highWaterMark", "objectMode", "autoDestroy", "emitClose"];
-const WRITABLE_EVENTS: &[&str] = &["drain", "prefinish", "finish", "close", "error", "pipe", "unpipe"];
-const READABLE_EVENTS: &[&str] = &["end", "close", "error", "pause", "resume", "data", "readable"];
+const COMMON: &[&str] = &[
+    "kind",
+    "highWaterMark",
+    "objectMode",
+    "autoDestroy",
+    "emitClose",
+];
+const WRITABLE_EVENTS: &[&str] = &[
+    "drain",
+    "prefinish",
+    "finish",
+    "close",
+    "error",
+    "pipe",
+    "unpipe",
+];
+const READABLE_EVENTS: &[&str] = &[
+    "end", "close", "error", "pause", "resume", "data", "readable",
+];
 const HOOKS: &[&str] = &["_write", "_writev", "_final", "_read", "_transform"];
 
 fn check_keys(o: &Map<String, Value>, allowed: &[&str], at: &str) -> R<()> {
@@ -202,7 +272,10 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
                 None => bad(at, "{\"size\": N} needs an integer N >= 0"),
             }
         }
-        other => bad(at, format!("byte-mode chunk must be a string or {{\"size\": N}}, got {other}")),
+        other => bad(
+            at,
+            format!("byte-mode chunk must be a string or {{\"size\": N}}, got {other}"),
+        ),
     }
 }
 
@@ -224,12 +297,21 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
     let extra: &[&str] = match kind {
         Kind::Writable => &["write", "writev", "final"],
         Kind::Readable => &["read", "source"],
-        Kind::Transform => &["transform", "flush", "readableHighWaterMark", "writableHighWaterMark"],
+        Kind::Transform => &[
+            "transform",
+            "flush",
+            "readableHighWaterMark",
+            "writableHighWaterMark",
+        ],
         Kind::PassThrough => &[],
     };
     let allowed: Vec<&str> = COMMON.iter().chain(extra).copied().collect();
     check_keys(o, &allowed, &at)?;
-    for k in ["highWaterMark", "readableHighWaterMark", "writableHighWaterMark"] {
+    for k in [
+        "highWaterMark",
+        "readableHighWaterMark",
+        "writableHighWaterMark",
+    ] {
         if let Some(v) = o.get(k) {
             if natural(v).is_none() {
                 return bad(&format!("{at}.{k}"), "must be an integer >= 0");
@@ -263,7 +345,11 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
         object_mode: flag("objectMode", false),
         auto_destroy: flag("autoDestroy", true),
         emit_close: flag("emitClose", true),
-        write: if write == "sync" { Mode::Sync } else { Mode::Manual },
+        write: if write == "sync" {
+            Mode::Sync
+        } else {
+            Mode::Manual
+        },
         writev: flag("writev", false),
         final_: match final_.as_str() {
             "sync" => Some(Mode::Sync),
@@ -281,7 +367,10 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             || o.contains_key("writableHighWaterMark")
             || o.get("readableHighWaterMark").and_then(Value::as_u64) == Some(0);
         if (spec.has_r() && !r_marked) || (spec.has_w() && !w_marked) {
-            return bad(&at, "byte-mode side without a highWaterMark (Node's default differs between versions)");
+            return bad(
+                &at,
+                "byte-mode side without a highWaterMark (Node's default differs between versions)",
+            );
         }
     }
     if let Some(src) = o.get("source") {
@@ -289,7 +378,10 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             return bad(&format!("{at}.source"), "source needs read: \"sync\"");
         }
         let Some(items) = src.as_array() else {
-            return bad(&format!("{at}.source"), "must be an array of chunks and null");
+            return bad(
+                &format!("{at}.source"),
+                "must be an array of chunks and null",
+            );
         };
         for (i, c) in items.iter().enumerate() {
             check_chunk(&spec, c, &format!("{at}.source[{i}]"), true)?;
@@ -336,9 +428,16 @@ struct Parser {
 
 impl Parser {
     fn stream(&self, o: &Map<String, Value>, k: &str, at: &str) -> R<usize> {
-        match o.get(k).and_then(Value::as_str).and_then(|n| self.index.get(n)) {
+        match o
+            .get(k)
+            .and_then(Value::as_str)
+            .and_then(|n| self.index.get(n))
+        {
             Some(&i) => Ok(i),
-            None => bad(&format!("{at}.{k}"), format!("unknown stream {}", o.get(k).unwrap_or(&Value::Null))),
+            None => bad(
+                &format!("{at}.{k}"),
+                format!("unknown stream {}", o.get(k).unwrap_or(&Value::Null)),
+            ),
         }
     }
 
@@ -366,7 +465,10 @@ impl Parser {
             "tick" => (&[], &[], None),
             other => return bad(at, format!("unknown step {other:?}")),
         };
-        let allowed: Vec<&str> = std::iter::once("do").chain(req.iter().copied()).chain(opt.iter().copied()).collect();
+        let allowed: Vec<&str> = std::iter::once("do")
+            .chain(req.iter().copied())
+            .chain(opt.iter().copied())
+            .collect();
         check_keys(o, &allowed, at)?;
         for k in req {
             if !o.contains_key(*k) {
@@ -379,10 +481,16 @@ impl Parser {
         let need_side = |p: &Parser, s: usize, side: char, k: &str| -> R<()> {
             let st = &p.streams[s];
             if side == 'w' && !st.has_w() {
-                return bad(&format!("{at}.{k}"), format!("\"{kind}\" needs a writable side"));
+                return bad(
+                    &format!("{at}.{k}"),
+                    format!("\"{kind}\" needs a writable side"),
+                );
             }
             if side == 'r' && !st.has_r() {
-                return bad(&format!("{at}.{k}"), format!("\"{kind}\" needs a readable side"));
+                return bad(
+                    &format!("{at}.{k}"),
+                    format!("\"{kind}\" needs a readable side"),
+                );
             }
             Ok(())
         };
@@ -406,7 +514,10 @@ impl Parser {
                         self.labels.insert(l.clone(), Label { s, m, step: top });
                     }
                     Some(first) if first.s != s || first.m != m => {
-                        return bad(&format!("{at}.cb"), format!("label {l:?} is shared across streams or steps"));
+                        return bad(
+                            &format!("{at}.cb"),
+                            format!("label {l:?} is shared across streams or steps"),
+                        );
                     }
                     Some(_) => {}
                 }
@@ -415,7 +526,12 @@ impl Parser {
             Some(_) => return bad(&format!("{at}.cb"), "cb must be true or a label string"),
         };
         let chunk = match (o.get("chunk"), s) {
-            (Some(c), Some(s)) => Some(check_chunk(&self.streams[s], c, &format!("{at}.chunk"), kind != "end")?),
+            (Some(c), Some(s)) => Some(check_chunk(
+                &self.streams[s],
+                c,
+                &format!("{at}.chunk"),
+                kind != "end",
+            )?),
             _ => None,
         };
         let error = match o.get("error") {
@@ -425,8 +541,16 @@ impl Parser {
         };
         let stream = s.unwrap_or(0);
         let step = match kind {
-            "write" => Step::Write { s: stream, chunk: chunk.unwrap_or(ChunkSpec::Null), cb },
-            "end" => Step::End { s: stream, chunk, cb },
+            "write" => Step::Write {
+                s: stream,
+                chunk: chunk.unwrap_or(ChunkSpec::Null),
+                cb,
+            },
+            "end" => Step::End {
+                s: stream,
+                chunk,
+                cb,
+            },
             "cork" => Step::Cork { s: stream },
             "uncork" => Step::Uncork { s: stream },
             "destroy" => Step::Destroy { s: stream, error },
@@ -441,28 +565,57 @@ impl Parser {
                     None => None,
                     Some(v) => {
                         if !(st.kind == Kind::Transform && st.write == Mode::Manual) {
-                            return bad(&format!("{at}.value"), "\"value\" only on a manual transform");
+                            return bad(
+                                &format!("{at}.value"),
+                                "\"value\" only on a manual transform",
+                            );
                         }
                         Some(check_chunk(st, v, &format!("{at}.value"), false)?)
                     }
                 };
                 if !matches!(st.kind, Kind::Writable | Kind::Transform) {
-                    return bad(&format!("{at}.stream"), "\"complete\" needs a writable or transform");
+                    return bad(
+                        &format!("{at}.stream"),
+                        "\"complete\" needs a writable or transform",
+                    );
                 }
                 if st.write == Mode::Sync && !again {
-                    return bad(at, format!("\"complete\" without \"again\" on {}, whose hook completes by itself", st.name));
+                    return bad(
+                        at,
+                        format!(
+                            "\"complete\" without \"again\" on {}, whose hook completes by itself",
+                            st.name
+                        ),
+                    );
                 }
-                Step::Complete { s: stream, error, value, again }
+                Step::Complete {
+                    s: stream,
+                    error,
+                    value,
+                    again,
+                }
             }
             "completeFinal" => {
                 let st = &self.streams[stream];
                 if st.kind != Kind::Writable || st.final_.is_none() {
-                    return bad(&format!("{at}.stream"), format!("\"completeFinal\" needs a writable with \"final\", {} has none", st.name));
+                    return bad(
+                        &format!("{at}.stream"),
+                        format!(
+                            "\"completeFinal\" needs a writable with \"final\", {} has none",
+                            st.name
+                        ),
+                    );
                 }
                 Step::CompleteFinal { s: stream, error }
             }
-            "push" => Step::Push { s: stream, chunk: chunk.unwrap_or(ChunkSpec::Null) },
-            "unshift" => Step::Unshift { s: stream, chunk: chunk.unwrap_or(ChunkSpec::Null) },
+            "push" => Step::Push {
+                s: stream,
+                chunk: chunk.unwrap_or(ChunkSpec::Null),
+            },
+            "unshift" => Step::Unshift {
+                s: stream,
+                chunk: chunk.unwrap_or(ChunkSpec::Null),
+            },
             "read" => {
                 let n = match o.get("n") {
                     None => None,
@@ -501,7 +654,10 @@ impl Parser {
                     return bad(&format!("{at}.streams"), "must be an array of stream names");
                 };
                 if names.len() < 2 {
-                    return bad(&format!("{at}.streams"), "pipeline needs at least 2 streams");
+                    return bad(
+                        &format!("{at}.streams"),
+                        "pipeline needs at least 2 streams",
+                    );
                 }
                 let mut idx = Vec::new();
                 for (i, n) in names.iter().enumerate() {
@@ -510,13 +666,22 @@ impl Parser {
                     };
                     let st = &self.streams[s];
                     if i == 0 && !st.has_r() {
-                        return bad(&format!("{at}.streams[0]"), "first pipeline stream is not readable");
+                        return bad(
+                            &format!("{at}.streams[0]"),
+                            "first pipeline stream is not readable",
+                        );
                     }
                     if i == names.len() - 1 && !st.has_w() {
-                        return bad(&format!("{at}.streams[{i}]"), "last pipeline stream is not writable");
+                        return bad(
+                            &format!("{at}.streams[{i}]"),
+                            "last pipeline stream is not writable",
+                        );
                     }
                     if i > 0 && i < names.len() - 1 && !st.duplex() {
-                        return bad(&format!("{at}.streams[{i}]"), "middle pipeline stream is not a duplex");
+                        return bad(
+                            &format!("{at}.streams[{i}]"),
+                            "middle pipeline stream is not a duplex",
+                        );
                     }
                     idx.push(s);
                 }
@@ -530,7 +695,10 @@ impl Parser {
                     || (st.has_r() && READABLE_EVENTS.contains(&ev))
                     || (HOOKS.contains(&ev) && st.hooks.contains(ev));
                 if !valid {
-                    return bad(&format!("{at}.event"), format!("unknown event {ev:?} for {}", st.name));
+                    return bad(
+                        &format!("{at}.event"),
+                        format!("unknown event {ev:?} for {}", st.name),
+                    );
                 }
                 let mut then = Vec::new();
                 if let Some(t) = o.get("then") {
@@ -541,11 +709,20 @@ impl Parser {
                         then.push(self.step(s, &format!("{at}.then[{i}]"), top, true)?);
                     }
                 }
-                Step::On { s: stream, event: ev.to_string(), once: kind == "once", then: Rc::new(then) }
+                Step::On {
+                    s: stream,
+                    event: ev.to_string(),
+                    once: kind == "once",
+                    then: Rc::new(then),
+                }
             }
             _ => Step::Tick,
         };
-        Ok(Located { step, top, at: at.to_string() })
+        Ok(Located {
+            step,
+            top,
+            at: at.to_string(),
+        })
     }
 }
 

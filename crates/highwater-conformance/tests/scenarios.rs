@@ -35,14 +35,16 @@ fn trace_path(scenario: &Path) -> PathBuf {
 fn parse_lines(text: &str, what: &str) -> Vec<Value> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: bad JSON line {l:?}: {e}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("{what}: bad JSON line {l:?}: {e}"))
+        })
         .collect()
 }
 
 /// `None` when equal; else both traces from the first differing line.
 fn diff(expected: &[Value], actual: &[Value]) -> Option<String> {
-    let first = (0..expected.len().max(actual.len()))
-        .find(|&i| expected.get(i) != actual.get(i))?;
+    let first =
+        (0..expected.len().max(actual.len())).find(|&i| expected.get(i) != actual.get(i))?;
     let show = |t: &[Value]| {
         t.iter()
             .skip(first)
@@ -62,7 +64,9 @@ fn diff(expected: &[Value], actual: &[Value]) -> Option<String> {
 }
 
 fn name(p: &Path) -> String {
-    p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs a scenario on a fresh thread (the event loop is per thread).
@@ -75,7 +79,11 @@ fn run_isolated(text: String) -> Outcome {
 #[test]
 fn every_scenario_matches_its_node_trace() {
     let scenarios = files("scenarios", ".json");
-    assert!(scenarios.len() >= 50, "expected the scenario suite, found {}", scenarios.len());
+    assert!(
+        scenarios.len() >= 50,
+        "expected the scenario suite, found {}",
+        scenarios.len()
+    );
     let mut failures = Vec::new();
     let mut unsupported = Vec::new();
     let mut passed = 0;
@@ -89,7 +97,9 @@ fn every_scenario_matches_its_node_trace() {
                 None => passed += 1,
                 Some(d) => failures.push(format!("{}: {d}", name(sc))),
             },
-            Outcome::Malformed(_, why) => failures.push(format!("{}: refused as malformed: {why}", name(sc))),
+            Outcome::Malformed(_, why) => {
+                failures.push(format!("{}: refused as malformed: {why}", name(sc)))
+            }
             Outcome::Unsupported(why) => {
                 // Only scenarios that need the Readable side may be skipped.
                 let v: Value = serde_json::from_str(&text).expect("valid JSON");
@@ -97,7 +107,10 @@ fn every_scenario_matches_its_node_trace() {
                     .as_object()
                     .is_some_and(|s| s.values().all(|s| s["kind"] == "writable"));
                 if all_writable {
-                    failures.push(format!("{}: a writable-only scenario was refused: {why}", name(sc)));
+                    failures.push(format!(
+                        "{}: a writable-only scenario was refused: {why}",
+                        name(sc)
+                    ));
                 } else {
                     unsupported.push(name(sc));
                 }
@@ -109,7 +122,13 @@ fn every_scenario_matches_its_node_trace() {
         unsupported.len(),
         unsupported.join(", ")
     );
-    assert!(failures.is_empty(), "{} of {} scenarios failed:\n\n{}", failures.len(), scenarios.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios failed:\n\n{}",
+        failures.len(),
+        scenarios.len(),
+        failures.join("\n\n")
+    );
     assert!(passed >= 50, "only {passed} scenarios ran");
 }
 
@@ -117,14 +136,22 @@ fn every_scenario_matches_its_node_trace() {
 fn every_trace_has_its_scenario() {
     for t in files("scenarios", ".trace.jsonl") {
         let s = t.to_string_lossy().replace(".trace.jsonl", ".json");
-        assert!(Path::new(&s).exists(), "{}: a trace without a scenario", name(&t));
+        assert!(
+            Path::new(&s).exists(),
+            "{}: a trace without a scenario",
+            name(&t)
+        );
     }
 }
 
 #[test]
 fn malformed_scenarios_are_refused() {
     let bad = files("malformed", ".json");
-    assert!(bad.len() >= 10, "expected malformed examples, found {}", bad.len());
+    assert!(
+        bad.len() >= 10,
+        "expected malformed examples, found {}",
+        bad.len()
+    );
     for f in bad {
         let text = std::fs::read_to_string(&f).expect("readable");
         match run_isolated(text) {
@@ -135,7 +162,10 @@ fn malformed_scenarios_are_refused() {
 }
 
 fn node_available() -> bool {
-    let ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ok && std::env::var_os("HIGHWATER_REQUIRE_NODE").is_some() {
         panic!("HIGHWATER_REQUIRE_NODE is set but `node` cannot be run");
     }
@@ -169,11 +199,23 @@ fn committed_traces_are_still_what_node_prints() {
     let runner = conformance_dir().join("node/runner.mjs");
     let scenarios = files("scenarios", ".json");
     let failures = parallel(&scenarios, |sc| {
-        let out = Command::new("node").arg(&runner).arg(sc).output().expect("node runs");
+        let out = Command::new("node")
+            .arg(&runner)
+            .arg(sc)
+            .output()
+            .expect("node runs");
         if !out.status.success() {
-            return Some(format!("{}: node runner exited {}: {}", name(sc), out.status, String::from_utf8_lossy(&out.stderr)));
+            return Some(format!(
+                "{}: node runner exited {}: {}",
+                name(sc),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
-        let expected = parse_lines(&std::fs::read_to_string(trace_path(sc)).expect("trace"), &name(sc));
+        let expected = parse_lines(
+            &std::fs::read_to_string(trace_path(sc)).expect("trace"),
+            &name(sc),
+        );
         let actual = parse_lines(&String::from_utf8_lossy(&out.stdout), "node");
         diff(&expected, &actual).map(|d| format!("{} (committed vs Node now): {d}", name(sc)))
     });
@@ -189,8 +231,18 @@ fn node_runner_refuses_malformed_scenarios() {
     let runner = conformance_dir().join("node/runner.mjs");
     let bad = files("malformed", ".json");
     let failures = parallel(&bad, |f| {
-        let out = Command::new("node").arg(&runner).arg(f).output().expect("node runs");
-        (out.status.code() != Some(2)).then(|| format!("{}: node runner exited {:?}, expected 2", name(f), out.status.code()))
+        let out = Command::new("node")
+            .arg(&runner)
+            .arg(f)
+            .output()
+            .expect("node runs");
+        (out.status.code() != Some(2)).then(|| {
+            format!(
+                "{}: node runner exited {:?}, expected 2",
+                name(f),
+                out.status.code()
+            )
+        })
     });
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -209,6 +261,9 @@ fn the_binary_prints_the_trace_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("malformed"));
 
-    let out = Command::new(bin).arg("no-such-file.json").output().expect("runs");
+    let out = Command::new(bin)
+        .arg("no-such-file.json")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }

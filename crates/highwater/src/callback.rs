@@ -124,9 +124,7 @@ impl Cb {
     pub(crate) fn same(&self, other: &Cb) -> bool {
         match (self, other) {
             (Cb::Nop, Cb::Nop) => true,
-            (Cb::Shared(a), Cb::Shared(b)) => {
-                std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
-            }
+            (Cb::Shared(a), Cb::Shared(b)) => std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b)),
             _ => false,
         }
     }

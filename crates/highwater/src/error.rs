@@ -154,7 +154,10 @@ impl Error {
             ErrorKind::Custom {
                 code: Some(code), ..
             } => code,
-            ErrorKind::Custom { code: None, message } => message,
+            ErrorKind::Custom {
+                code: None,
+                message,
+            } => message,
             ErrorKind::Io { code, .. } => code,
         }
     }
@@ -271,13 +274,19 @@ mod tests {
 
     #[test]
     fn codes_match_node() {
-        assert_eq!(Error::write_after_end().code(), "ERR_STREAM_WRITE_AFTER_END");
+        assert_eq!(
+            Error::write_after_end().code(),
+            "ERR_STREAM_WRITE_AFTER_END"
+        );
         assert_eq!(Error::destroyed("write").code(), "ERR_STREAM_DESTROYED");
         assert_eq!(
             Error::destroyed("write").to_string(),
             "Cannot call write after a stream was destroyed"
         );
-        assert_eq!(Error::already_finished("end").code(), "ERR_STREAM_ALREADY_FINISHED");
+        assert_eq!(
+            Error::already_finished("end").code(),
+            "ERR_STREAM_ALREADY_FINISHED"
+        );
         assert_eq!(Error::multiple_callback().code(), "ERR_MULTIPLE_CALLBACK");
         assert_eq!(Error::msg("boom").code(), "boom");
     }

@@ -425,7 +425,10 @@ mod tests {
         let _u = spawn(async move { p("other-task") });
         run_until_idle();
         // task-1 parks itself (pending! wakes nobody), so task-2 never runs.
-        assert_eq!(*l.borrow(), ["tick", "task-1", "tick-from-task", "other-task"]);
+        assert_eq!(
+            *l.borrow(),
+            ["tick", "task-1", "tick-from-task", "other-task"]
+        );
     }
 
     #[test]

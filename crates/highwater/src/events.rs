@@ -114,9 +114,17 @@ mod tests {
         let l: Rc<Listeners<i32>> = Rc::new(Listeners::default());
         let log = Rc::new(RefCell::new(Vec::new()));
         let lg = log.clone();
-        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("a{v}"))), false, false);
+        l.add(
+            Rc::new(move |v| lg.borrow_mut().push(format!("a{v}"))),
+            false,
+            false,
+        );
         let lg = log.clone();
-        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("once{v}"))), true, false);
+        l.add(
+            Rc::new(move |v| lg.borrow_mut().push(format!("once{v}"))),
+            true,
+            false,
+        );
         let lg = log.clone();
         let l2 = l.clone();
         l.add(
@@ -124,16 +132,27 @@ mod tests {
                 lg.borrow_mut().push(format!("c{v}"));
                 // Added during an emit: not called in this one.
                 let lg2 = lg.clone();
-                l2.add(Rc::new(move |v| lg2.borrow_mut().push(format!("late{v}"))), true, false);
+                l2.add(
+                    Rc::new(move |v| lg2.borrow_mut().push(format!("late{v}"))),
+                    true,
+                    false,
+                );
             }),
             true,
             false,
         );
         let lg = log.clone();
-        l.add(Rc::new(move |v| lg.borrow_mut().push(format!("first{v}"))), true, true);
+        l.add(
+            Rc::new(move |v| lg.borrow_mut().push(format!("first{v}"))),
+            true,
+            true,
+        );
         assert!(l.emit(&1));
         assert!(l.emit(&2));
-        assert_eq!(*log.borrow(), ["first1", "a1", "once1", "c1", "a2", "late2"]);
+        assert_eq!(
+            *log.borrow(),
+            ["first1", "a1", "once1", "c1", "a2", "late2"]
+        );
         assert_eq!(l.count(), 1);
     }
 }

@@ -253,6 +253,7 @@ pub trait WritableImpl<T>: 'static {
     }
 }
 
+#[derive(Clone)]
 pub(crate) enum DoneKind {
     Write,
     Final,
@@ -286,14 +287,14 @@ impl<T: 'static> Completions for Inner<T> {
 #[derive(Clone)]
 pub struct Done {
     stream: Rc<dyn Completions>,
-    kind: Rc<DoneKind>,
+    kind: DoneKind,
 }
 
 impl Done {
     fn new<T: 'static>(inner: &Rc<Inner<T>>, kind: DoneKind) -> Self {
         Done {
             stream: inner.clone(),
-            kind: Rc::new(kind),
+            kind,
         }
     }
 
@@ -301,7 +302,7 @@ impl Done {
     /// the stream).
     pub fn call(self, result: Result<(), Error>) {
         let err = result.err();
-        match &*self.kind {
+        match &self.kind {
             DoneKind::Write => self.stream.on_write(err),
             DoneKind::Final => self.stream.on_final(err),
             DoneKind::Destroy(called) => {
@@ -325,7 +326,7 @@ impl Done {
 
 impl fmt::Debug for Done {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match &*self.kind {
+        let kind = match &self.kind {
             DoneKind::Write => "write",
             DoneKind::Final => "final",
             DoneKind::Destroy(_) => "destroy",
@@ -455,11 +456,7 @@ impl<T: ByteLen + 'static> Writable<T> {
     /// Creates a stream over `imp`. In byte mode (the default) each chunk
     /// counts its [`ByteLen`]; with `object_mode` each counts 1.
     pub fn new(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
-        let len_of: fn(&T) -> usize = if opts.object_mode {
-            |_| 1
-        } else {
-            T::byte_len
-        };
+        let len_of: fn(&T) -> usize = if opts.object_mode { |_| 1 } else { T::byte_len };
         Self::build(opts, len_of, Box::new(imp))
     }
 }
@@ -484,7 +481,11 @@ impl<T: 'static> Writable<T> {
         Self::build(opts.object_mode(true), |_| 1, Box::new(imp))
     }
 
-    fn build(opts: WritableOptions, len_of: fn(&T) -> usize, imp: Box<dyn WritableImpl<T>>) -> Self {
+    fn build(
+        opts: WritableOptions,
+        len_of: fn(&T) -> usize,
+        imp: Box<dyn WritableImpl<T>>,
+    ) -> Self {
         let hwm = opts
             .high_water_mark
             .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
@@ -525,10 +526,7 @@ impl<T: 'static> Writable<T> {
     /// next tick; one that completes later has it called right then.
     #[must_use = "write_cb() returns false when the producer must wait for 'drain'"]
     pub fn write_cb(&self, chunk: T, cb: impl Into<Callback>) -> bool {
-        matches!(
-            machine::write_(&self.inner, chunk, cb.into().0),
-            Ok(true)
-        )
+        matches!(machine::write_(&self.inner, chunk, cb.into().0), Ok(true))
     }
 
     /// Says no more chunks will be written (Node's `end()`). Fully uncorks.
@@ -571,18 +569,27 @@ impl<T: 'static> Writable<T> {
 
     /// Adds a listener for `event`, called each time it is emitted.
     pub fn on(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner.events.of(event).add(Rc::new(move |_| f()), false, false)
+        self.inner
+            .events
+            .of(event)
+            .add(Rc::new(move |_| f()), false, false)
     }
 
     /// Adds a listener called the next time `event` is emitted, then removed.
     pub fn once(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner.events.of(event).add(Rc::new(move |_| f()), true, false)
+        self.inner
+            .events
+            .of(event)
+            .add(Rc::new(move |_| f()), true, false)
     }
 
     /// Adds a listener that runs before those already registered (Node's
     /// `prependListener`).
     pub fn prepend(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner.events.of(event).add(Rc::new(move |_| f()), false, true)
+        self.inner
+            .events
+            .of(event)
+            .add(Rc::new(move |_| f()), false, true)
     }
 
     /// Adds an `'error'` listener.
@@ -773,10 +780,7 @@ impl<T: ByteLen + 'static> Writable<T> {
     /// w.end_with_chunk("world".to_string());
     /// assert_eq!(*out.borrow(), "hello world");
     /// ```
-    pub fn from_fn(
-        opts: WritableOptions,
-        f: impl FnMut(T) -> Result<(), Error> + 'static,
-    ) -> Self {
+    pub fn from_fn(opts: WritableOptions, f: impl FnMut(T) -> Result<(), Error> + 'static) -> Self {
         Self::new(opts, sinks::FnSink::new(f))
     }
 
