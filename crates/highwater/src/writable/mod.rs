@@ -141,7 +141,7 @@ impl ByteLen for &'static str {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WritableOptions {
     /// The mark in bytes (items in object mode); `None` takes
-    /// [`default_high_water_mark`](crate::default_high_water_mark).
+    /// [`default_high_water_mark`].
     pub high_water_mark: Option<usize>,
     /// Count each chunk as 1 instead of its byte length.
     pub object_mode: bool,
