@@ -42,7 +42,10 @@ fn main() {
     }
     highwater::run_until_idle();
     let s = t.elapsed().as_secs_f64();
-    println!("sync sink:  {n} writes in {s:.3}s = {:.1} M writes/s", n as f64 / s / 1e6);
+    println!(
+        "sync sink:  {n} writes in {s:.3}s = {:.1} M writes/s",
+        n as f64 / s / 1e6
+    );
 
     let m = n / 10;
     let w = Writable::new(WritableOptions::default(), Later::default());
@@ -55,5 +58,8 @@ fn main() {
         highwater::run_until_idle();
     }
     let s = t.elapsed().as_secs_f64();
-    println!("later sink: {m} writes in {s:.3}s = {:.1} M writes/s", m as f64 / s / 1e6);
+    println!(
+        "later sink: {m} writes in {s:.3}s = {:.1} M writes/s",
+        m as f64 / s / 1e6
+    );
 }

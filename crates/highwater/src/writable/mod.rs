@@ -691,8 +691,10 @@ impl<T: 'static> Writable<T> {
     }
 
     /// Resolves once the producer may write again: at once when no `'drain'`
-    /// is pending, else at the `'drain'`. Fails with the stream's error (or
-    /// `ERR_STREAM_DESTROYED`) if the stream errors or is destroyed first.
+    /// is pending, else at the `'drain'` (or at `end()`, after which no
+    /// `'drain'` comes). Fails with the stream's error (or
+    /// `ERR_STREAM_DESTROYED`) if the stream errors or is destroyed while the
+    /// `'drain'` is still pending.
     ///
     /// It cannot miss its wake-up: it checks the state each time it is
     /// polled, and `'drain'` wakes every waiting future.
@@ -712,24 +714,22 @@ impl<T: 'static> Writable<T> {
     /// `ERR_STREAM_WRITE_AFTER_END` / `ERR_STREAM_DESTROYED` when the stream
     /// no longer accepts writes; the stream's error if it fails while waiting.
     pub async fn write_async(&self, chunk: T) -> Result<(), Error> {
-        let refused = {
+        if self.write(chunk) {
+            return Ok(());
+        }
+        // `false` because this write failed (after end, after destroy, or a
+        // sink that failed synchronously), or because the buffer is full.
+        let failed = {
             let st = self.inner.state.borrow();
-            if st.ending {
-                Some(Error::write_after_end())
-            } else if st.destroyed {
-                Some(Error::destroyed("write"))
-            } else {
-                st.errored.clone()
+            match &st.errored {
+                Some(e) => Some(e.clone()),
+                None if st.destroyed => Some(Error::destroyed("write")),
+                None => None,
             }
         };
-        let ok = self.write(chunk);
-        if let Some(e) = refused {
-            return Err(e);
-        }
-        if ok {
-            Ok(())
-        } else {
-            self.drained().await
+        match failed {
+            Some(e) => Err(e),
+            None => self.drained().await,
         }
     }
 
@@ -824,14 +824,17 @@ impl<T: 'static> Future for Drained<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut st = self.inner.state.borrow_mut();
+        // No 'drain' pending any more: it came, or the stream was ended and
+        // none will come. Checked first, so that a stream that drained and
+        // then finished (and was auto-destroyed) still reports success.
+        if !st.need_drain || st.ending {
+            return Poll::Ready(Ok(()));
+        }
         if let Some(e) = &st.errored {
             return Poll::Ready(Err(e.clone()));
         }
         if st.destroyed {
             return Poll::Ready(Err(Error::destroyed("write")));
-        }
-        if !st.need_drain || st.ending {
-            return Poll::Ready(Ok(()));
         }
         st.wakers.push(cx.waker().clone());
         Poll::Pending
