@@ -1749,7 +1749,7 @@ fn a_shared_callback_is_called_once_per_write_and_finish_waits_for_all() {
 }
 
 // ---------------------------------------------------------------------------
-// Known bugs (ignored until fixed)
+// Regressions: success after a drain followed by a normal finish
 // ---------------------------------------------------------------------------
 
 #[test]
