@@ -269,3 +269,53 @@ fn the_binary_prints_the_trace_and_exit_codes() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `conformance/divergences/`: where highwater differs from Node on purpose.
+#[test]
+fn deliberate_divergences_hold_both_ways() {
+    let scenarios = files("divergences", ".json");
+    assert!(
+        !scenarios.is_empty(),
+        "the divergences folder lists at least one scenario"
+    );
+    let node = node_available();
+    let runner = conformance_dir().join("node/runner.mjs");
+    for sc in scenarios {
+        let ours_path = PathBuf::from(sc.to_string_lossy().replace(".json", ".highwater.jsonl"));
+        let ours = parse_lines(
+            &std::fs::read_to_string(&ours_path).expect("highwater trace"),
+            &name(&sc),
+        );
+        let nodes = parse_lines(
+            &std::fs::read_to_string(trace_path(&sc)).expect("Node trace"),
+            &name(&sc),
+        );
+        assert!(
+            diff(&nodes, &ours).is_some(),
+            "{}: the traces are equal: not a divergence any more",
+            name(&sc)
+        );
+        match run_isolated(std::fs::read_to_string(&sc).expect("scenario")) {
+            Outcome::Ran(actual) => {
+                if let Some(d) = diff(&ours, &actual) {
+                    panic!(
+                        "{}: highwater no longer prints its committed trace: {d}",
+                        name(&sc)
+                    );
+                }
+            }
+            other => panic!("{}: {other:?}", name(&sc)),
+        }
+        if node {
+            let out = Command::new("node")
+                .arg(&runner)
+                .arg(&sc)
+                .output()
+                .expect("node runs");
+            let actual = parse_lines(&String::from_utf8_lossy(&out.stdout), "node");
+            if let Some(d) = diff(&nodes, &actual) {
+                panic!("{}: Node changed; review the divergence: {d}", name(&sc));
+            }
+        }
+    }
+}
