@@ -494,7 +494,10 @@ function genStep(rng, sc, m, ctx, progress = 0.5) {
       const once = ctx ? true : rng.chance(0.5);
       const s = { do: once ? 'once' : 'on', stream: name, event };
       const depth = ctx ? ctx.depth + 1 : 1;
-      const persistent = !once || (ctx && ctx.persistent);
+      // prefinish, finish, close and error are emitted at most once, so a
+      // persistent listener of them may write.
+      const recurs = event === 'drain' || event.startsWith('_');
+      const persistent = (!once && recurs) || (ctx && ctx.persistent);
       const n = rng.weighted([[1, 0], [4, 1], [3, 2], [2, 3]]);
       if (n > 0 || rng.chance(0.5)) {
         const then = [];

@@ -46,10 +46,12 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod callback;
+mod core;
 mod error;
 pub mod event_loop;
 mod events;
 mod marks;
+pub mod readable;
 pub mod writable;
 
 pub use callback::{Callback, SharedCallback};
@@ -60,7 +62,8 @@ pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
-pub use writable::{
-    AsyncSink, ByteLen, Done, Drained, Finished, Writable, WritableEvent, WritableImpl,
-    WritableOptions,
+pub use crate::core::StreamId;
+pub use readable::{
+    ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source,
 };
+pub use writable::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl, WritableOptions};

@@ -18,10 +18,11 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use crate::callback::Cb;
-use crate::event_loop::{next_tick, next_tick_target, TickTarget};
+use crate::event_loop::next_tick;
 use crate::Error;
 
-use super::{Done, DoneKind, Inner, WEvent};
+use super::Done;
+use crate::core::{self as core_, Core};
 
 /// A chunk accepted by `write()` and not yet handed to the sink.
 pub(crate) struct Buffered<T> {
@@ -32,7 +33,7 @@ pub(crate) struct Buffered<T> {
 
 /// Node's `WritableState`, minus what highwater has no use for (encodings,
 /// `_construct`).
-pub(crate) struct State<T> {
+pub(crate) struct WState<T> {
     pub(crate) object_mode: bool,
     pub(crate) hwm: usize,
     pub(crate) len_of: fn(&T) -> usize,
@@ -40,6 +41,9 @@ pub(crate) struct State<T> {
     pub(crate) has_final: bool,
     pub(crate) emit_close: bool,
     pub(crate) auto_destroy: bool,
+    /// Node's `writable` option: false for a Duplex whose writable side is
+    /// disabled (it starts ended and finished).
+    pub(crate) writable_side: bool,
 
     /// Bytes (items) accepted and not yet completed, the in-flight chunk included.
     pub(crate) length: usize,
@@ -75,15 +79,12 @@ pub(crate) struct State<T> {
     pub(crate) close_emitted: bool,
     pub(crate) error_emitted: bool,
     pub(crate) errored: Option<Error>,
-    /// The error `'close'` is preceded by, between `_destroy`'s callback and the
-    /// close tick.
-    pub(crate) close_error: Option<Error>,
 
     /// Futures waiting for drain, finish, error or close.
     pub(crate) wakers: Vec<Waker>,
 }
 
-impl<T> State<T> {
+impl<T> WState<T> {
     pub(crate) fn new(
         object_mode: bool,
         hwm: usize,
@@ -93,7 +94,7 @@ impl<T> State<T> {
         emit_close: bool,
         auto_destroy: bool,
     ) -> Self {
-        State {
+        WState {
             object_mode,
             hwm,
             len_of,
@@ -101,6 +102,7 @@ impl<T> State<T> {
             has_final,
             emit_close,
             auto_destroy,
+            writable_side: true,
             length: 0,
             writelen: 0,
             writing: false,
@@ -128,13 +130,12 @@ impl<T> State<T> {
             close_emitted: false,
             error_emitted: false,
             errored: None,
-            close_error: None,
             wakers: Vec::new(),
         }
     }
 
     /// Node's `needFinish(state)`.
-    fn need_finish(&self) -> bool {
+    pub(crate) fn need_finish(&self) -> bool {
         self.ending
             && !self.destroyed
             && !self.finished
@@ -156,7 +157,7 @@ impl<T> State<T> {
         self.all_noop = true;
     }
 
-    fn wake_all(&mut self) {
+    pub(crate) fn wake_all(&mut self) {
         for w in self.wakers.drain(..) {
             w.wake();
         }
@@ -175,56 +176,45 @@ pub(crate) mod op {
     pub const FINISH: u32 = 3;
     /// `process.nextTick(errorBuffer, state)` from `destroy()`.
     pub const ERROR_BUFFER: u32 = 4;
-    /// `emitCloseNT` / `emitErrorCloseNT` after `_destroy` called back.
-    pub const EMIT_CLOSE: u32 = 5;
 }
 
-impl<T: 'static> TickTarget for Inner<T> {
-    fn run_tick(self: Rc<Self>, code: u32) {
-        let inner = &self;
-        match code {
-            op::AFTER_WRITE_NOP => after_write(inner, 1, Cb::Nop),
-            op::AFTER_WRITE_TICK => {
-                let info = {
-                    let mut st = inner.state.borrow_mut();
-                    st.tick_info_active = false;
-                    st.tick_infos.pop_front()
-                };
-                if let Some((cb, count)) = info {
-                    after_write(inner, count, cb);
-                }
+/// Runs the writable side's next-tick jobs (see [`op`]).
+pub(crate) fn run_tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, code: u32) {
+    match code {
+        op::AFTER_WRITE_NOP => after_write(c, 1, Cb::Nop),
+        op::AFTER_WRITE_TICK => {
+            let info = {
+                let mut st = c.ws().borrow_mut();
+                st.tick_info_active = false;
+                st.tick_infos.pop_front()
+            };
+            if let Some((cb, count)) = info {
+                after_write(c, count, cb);
             }
-            op::FINISH_MAYBE => {
-                let need = inner.state.borrow().need_finish();
-                if need {
-                    finish(inner);
-                } else {
-                    inner.state.borrow_mut().pendingcb -= 1;
-                }
-            }
-            op::FINISH => finish(inner),
-            op::ERROR_BUFFER => error_buffer(inner),
-            op::EMIT_CLOSE => {
-                let err = inner.state.borrow_mut().close_error.take();
-                if let Some(err) = err {
-                    emit_error_nt(inner, err);
-                }
-                emit_close_nt(inner);
-            }
-            _ => unreachable!("unknown writable tick op {code}"),
         }
+        op::FINISH_MAYBE => {
+            let need = c.ws().borrow().need_finish();
+            if need {
+                finish(c);
+            } else {
+                c.ws().borrow_mut().pendingcb -= 1;
+            }
+        }
+        op::FINISH => finish(c),
+        op::ERROR_BUFFER => error_buffer(c),
+        _ => unreachable!("unknown writable tick op {code}"),
     }
 }
 
-fn tick<T: 'static>(inner: &Rc<Inner<T>>, code: u32) {
-    next_tick_target(inner.clone(), code);
+fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, code: u32) {
+    core_::tick(c, code);
 }
 
 /// Node's `_write(stream, chunk, encoding, cb)`: `Err` is the error object
 /// that `write()` turns into `false`.
-pub(crate) fn write_<T: 'static>(inner: &Rc<Inner<T>>, chunk: T, cb: Cb) -> Result<bool, Error> {
+pub(crate) fn write_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W, cb: Cb) -> Result<bool, Error> {
     let err = {
-        let st = inner.state.borrow();
+        let st = c.ws().borrow();
         if st.ending {
             Some(Error::write_after_end())
         } else if st.destroyed {
@@ -239,16 +229,16 @@ pub(crate) fn write_<T: 'static>(inner: &Rc<Inner<T>>, chunk: T, cb: Cb) -> Resu
             let mut cb = cb;
             next_tick(move || cb.call(Err(e)));
         }
-        error_or_destroy(inner, err.clone(), true);
+        error_or_destroy(c, err.clone(), true);
         return Err(err);
     }
-    inner.state.borrow_mut().pendingcb += 1;
-    Ok(write_or_buffer(inner, chunk, cb))
+    c.ws().borrow_mut().pendingcb += 1;
+    Ok(write_or_buffer(c, chunk, cb))
 }
 
 /// Node's `writeOrBuffer`: the chunk goes to the sink now, or to the buffer.
-fn write_or_buffer<T: 'static>(inner: &Rc<Inner<T>>, chunk: T, cb: Cb) -> bool {
-    let mut st = inner.state.borrow_mut();
+fn write_or_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W, cb: Cb) -> bool {
+    let mut st = c.ws().borrow_mut();
     let len = (st.len_of)(&chunk);
     st.length += len;
     if st.writing || st.errored.is_some() || st.corked > 0 {
@@ -264,8 +254,8 @@ fn write_or_buffer<T: 'static>(inner: &Rc<Inner<T>>, chunk: T, cb: Cb) -> bool {
         st.sync = true;
         st.expect_write_cb = true;
         drop(st);
-        inner.imp.write(chunk, Done::new(inner, DoneKind::Write));
-        st = inner.state.borrow_mut();
+        c.wimp().write(chunk, Done::write(c));
+        st = c.ws().borrow_mut();
         st.sync = false;
     }
     let ret = st.length < st.hwm || st.length == 0;
@@ -281,9 +271,9 @@ enum Payload<T> {
 }
 
 /// Node's `doWrite`: hands one chunk or a batch to the sink.
-fn do_write<T: 'static>(inner: &Rc<Inner<T>>, len: usize, payload: Payload<T>, cb: Cb) {
+fn do_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, payload: Payload<W>, cb: Cb) {
     let destroyed = {
-        let mut st = inner.state.borrow_mut();
+        let mut st = c.ws().borrow_mut();
         st.writelen = len;
         st.writecb = cb;
         st.writing = true;
@@ -292,32 +282,32 @@ fn do_write<T: 'static>(inner: &Rc<Inner<T>>, len: usize, payload: Payload<T>, c
         st.destroyed
     };
     if destroyed {
-        on_write(inner, Some(Error::destroyed("write")));
+        on_write(c, Some(Error::destroyed("write")));
     } else {
-        let done = Done::new(inner, DoneKind::Write);
+        let done = Done::write(c);
         match payload {
-            Payload::One(chunk) => inner.imp.write(chunk, done),
-            Payload::Many(chunks) => inner.imp.writev(chunks, done),
+            Payload::One(chunk) => c.wimp().write(chunk, done),
+            Payload::Many(chunks) => c.wimp().writev(chunks, done),
         }
     }
-    inner.state.borrow_mut().sync = false;
+    c.ws().borrow_mut().sync = false;
 }
 
 /// Node's `onwriteError`: the write callback first, then the buffer, then
 /// `'error'`.
-fn on_write_error<T: 'static>(inner: &Rc<Inner<T>>, er: Error, mut cb: Cb) {
-    inner.state.borrow_mut().pendingcb -= 1;
+fn on_write_error<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Error, mut cb: Cb) {
+    c.ws().borrow_mut().pendingcb -= 1;
     cb.call(Err(er.clone()));
-    error_buffer(inner);
-    error_or_destroy(inner, er, false);
+    error_buffer(c);
+    error_or_destroy(c, er, false);
 }
 
 /// Node's `onwrite`: the sink called back for the in-flight write.
-pub(crate) fn on_write<T: 'static>(inner: &Rc<Inner<T>>, er: Option<Error>) {
-    let mut st = inner.state.borrow_mut();
+pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
+    let mut st = c.ws().borrow_mut();
     if !st.expect_write_cb {
         drop(st);
-        error_or_destroy(inner, Error::multiple_callback(), false);
+        error_or_destroy(c, Error::multiple_callback(), false);
         return;
     }
     let sync = st.sync;
@@ -332,24 +322,31 @@ pub(crate) fn on_write<T: 'static>(inner: &Rc<Inner<T>>, er: Option<Error>) {
             st.errored = Some(er.clone());
         }
         drop(st);
+        // A Duplex: the readable side learns of the error too.
+        if let Some(r) = &c.r {
+            let mut rs = r.state.borrow_mut();
+            if rs.errored.is_none() {
+                rs.errored = Some(er.clone());
+            }
+        }
         if sync {
-            let inner = inner.clone();
-            next_tick(move || on_write_error(&inner, er, cb));
+            let c2 = c.clone();
+            next_tick(move || on_write_error(&c2, er, cb));
         } else {
-            on_write_error(inner, er, cb);
+            on_write_error(c, er, cb);
         }
         return;
     }
 
     if st.buffered_flag {
         drop(st);
-        clear_buffer(inner);
-        st = inner.state.borrow_mut();
+        clear_buffer(c);
+        st = c.ws().borrow_mut();
     }
 
     if !sync {
         drop(st);
-        after_write(inner, 1, cb);
+        after_write(c, 1, cb);
         return;
     }
 
@@ -363,13 +360,13 @@ pub(crate) fn on_write<T: 'static>(inner: &Rc<Inner<T>>, er: Option<Error>) {
         if !st.after_write_pending && need_tick {
             st.after_write_pending = true;
             drop(st);
-            tick(inner, op::AFTER_WRITE_NOP);
+            tick(c, op::AFTER_WRITE_NOP);
         } else {
             st.pendingcb -= 1;
             let ending = st.ending;
             drop(st);
             if ending {
-                finish_maybe(inner, true);
+                finish_maybe(c, true);
             }
         }
     } else if st.tick_info_active && st.tick_infos.back().is_some_and(|(c, _)| c.same(&cb)) {
@@ -381,22 +378,22 @@ pub(crate) fn on_write<T: 'static>(inner: &Rc<Inner<T>>, er: Option<Error>) {
         st.after_write_pending = true;
         st.tick_info_active = true;
         drop(st);
-        tick(inner, op::AFTER_WRITE_TICK);
+        tick(c, op::AFTER_WRITE_TICK);
     } else {
         // Unreachable in practice (a callback always needs a tick), kept as Node has it.
         st.pendingcb -= 1;
         let ending = st.ending;
         drop(st);
         if ending {
-            finish_maybe(inner, true);
+            finish_maybe(c, true);
         }
     }
 }
 
 /// Node's `afterWrite`: `'drain'` if due, then the write callbacks.
-fn after_write<T: 'static>(inner: &Rc<Inner<T>>, count: usize, mut cb: Cb) {
+fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb: Cb) {
     let drain = {
-        let mut st = inner.state.borrow_mut();
+        let mut st = c.ws().borrow_mut();
         st.after_write_pending = false;
         let drain = st.need_drain && !st.ending && !st.destroyed && st.length == 0;
         if drain {
@@ -406,33 +403,33 @@ fn after_write<T: 'static>(inner: &Rc<Inner<T>>, count: usize, mut cb: Cb) {
         drain
     };
     if drain {
-        inner.emit(WEvent::Drain);
+        c.events.drain.emit(&());
     }
     for _ in 0..count {
-        inner.state.borrow_mut().pendingcb -= 1;
+        c.ws().borrow_mut().pendingcb -= 1;
         cb.call(Ok(()));
     }
     let (destroyed, ending) = {
-        let st = inner.state.borrow();
+        let st = c.ws().borrow();
         (st.destroyed, st.ending)
     };
     if destroyed {
-        error_buffer(inner);
+        error_buffer(c);
     }
     if ending {
-        finish_maybe(inner, true);
+        finish_maybe(c, true);
     }
 }
 
 /// Node's `errorBuffer`: fails every buffered write and every waiting `end()`
 /// callback, once no write is in flight.
-pub(crate) fn error_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
-    if inner.state.borrow().writing {
+pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    if c.ws().borrow().writing {
         return;
     }
     loop {
         let next = {
-            let mut st = inner.state.borrow_mut();
+            let mut st = c.ws().borrow_mut();
             match st.buffered.pop_front() {
                 Some(e) => {
                     st.length -= e.len;
@@ -450,20 +447,20 @@ pub(crate) fn error_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
             None => break,
         }
     }
-    let err = inner
-        .state
+    let err = c
+        .ws()
         .borrow()
         .errored
         .clone()
         .unwrap_or_else(|| Error::destroyed("end"));
-    call_finished_callbacks(inner, Err(err));
-    inner.state.borrow_mut().reset_buffer();
+    call_finished_callbacks(c, Err(err));
+    c.ws().borrow_mut().reset_buffer();
 }
 
 /// Node's `clearBuffer`: hands buffered chunks to the sink, as one `_writev`
 /// batch when there are several and the sink has `writev`.
-pub(crate) fn clear_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
-    let mut st = inner.state.borrow_mut();
+pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.ws().borrow_mut();
     if st.destroyed || st.buffer_processing || st.corked > 0 || !st.buffered_flag {
         return;
     }
@@ -486,8 +483,8 @@ pub(crate) fn clear_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
         }
         drop(st);
         let cb = if all_noop { Cb::Nop } else { Cb::Batch(cbs) };
-        do_write(inner, len, Payload::Many(chunks), cb);
-        st = inner.state.borrow_mut();
+        do_write(c, len, Payload::Many(chunks), cb);
+        st = c.ws().borrow_mut();
         st.reset_buffer();
     } else {
         loop {
@@ -495,8 +492,8 @@ pub(crate) fn clear_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
                 break;
             };
             drop(st);
-            do_write(inner, e.len, Payload::One(e.chunk), e.cb);
-            st = inner.state.borrow_mut();
+            do_write(c, e.len, Payload::One(e.chunk), e.cb);
+            st = c.ws().borrow_mut();
             if st.buffered.is_empty() || st.writing {
                 break;
             }
@@ -509,40 +506,40 @@ pub(crate) fn clear_buffer<T: 'static>(inner: &Rc<Inner<T>>) {
 }
 
 /// `uncork()`.
-pub(crate) fn uncork<T: 'static>(inner: &Rc<Inner<T>>) {
-    let mut st = inner.state.borrow_mut();
+pub(crate) fn uncork<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.ws().borrow_mut();
     if st.corked > 0 {
         st.corked -= 1;
         let writing = st.writing;
         drop(st);
         if !writing {
-            clear_buffer(inner);
+            clear_buffer(c);
         }
     }
 }
 
 /// Node's `Writable.prototype.end(chunk, encoding, cb)`.
-pub(crate) fn end<T: 'static>(inner: &Rc<Inner<T>>, chunk: Option<T>, cb: Cb) {
+pub(crate) fn end<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<W>, cb: Cb) {
     let mut err = None;
     if let Some(chunk) = chunk {
-        if let Err(e) = write_(inner, chunk, Cb::Nop) {
+        if let Err(e) = write_(c, chunk, Cb::Nop) {
             err = Some(e);
         }
     }
-    let corked = inner.state.borrow().corked > 0;
+    let corked = c.ws().borrow().corked > 0;
     if corked {
-        inner.state.borrow_mut().corked = 1;
-        uncork(inner);
+        c.ws().borrow_mut().corked = 1;
+        uncork(c);
     }
     if err.is_none() {
         let (ending, errored, finished, destroyed) = {
-            let st = inner.state.borrow();
+            let st = c.ws().borrow();
             (st.ending, st.errored.is_some(), st.finished, st.destroyed)
         };
         if !ending && !errored {
-            inner.state.borrow_mut().ending = true;
-            finish_maybe(inner, true);
-            inner.state.borrow_mut().ended = true;
+            c.ws().borrow_mut().ending = true;
+            finish_maybe(c, true);
+            c.ws().borrow_mut().ended = true;
         } else if finished {
             err = Some(Error::already_finished("end"));
         } else if destroyed {
@@ -552,7 +549,7 @@ pub(crate) fn end<T: 'static>(inner: &Rc<Inner<T>>, chunk: Option<T>, cb: Cb) {
     if cb.is_nop() {
         return;
     }
-    let mut st = inner.state.borrow_mut();
+    let mut st = c.ws().borrow_mut();
     let result = if let Some(e) = err {
         Some(Err(e))
     } else if let Some(e) = st.errored.clone() {
@@ -573,8 +570,8 @@ pub(crate) fn end<T: 'static>(inner: &Rc<Inner<T>>, chunk: Option<T>, cb: Cb) {
 }
 
 /// Node's `prefinish`: calls `_final`, or emits `'prefinish'` when there is none.
-fn prefinish<T: 'static>(inner: &Rc<Inner<T>>) {
-    let mut st = inner.state.borrow_mut();
+fn prefinish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.ws().borrow_mut();
     if st.prefinished || st.final_called {
         return;
     }
@@ -583,166 +580,101 @@ fn prefinish<T: 'static>(inner: &Rc<Inner<T>>) {
         st.sync = true;
         st.pendingcb += 1;
         drop(st);
-        inner.imp.final_(Done::new(inner, DoneKind::Final));
-        inner.state.borrow_mut().sync = false;
+        c.wimp().final_(Done::final_(c));
+        c.ws().borrow_mut().sync = false;
     } else {
         st.final_called = true;
         st.prefinished = true;
         drop(st);
-        inner.emit(WEvent::Prefinish);
+        c.events.prefinish.emit(&());
     }
 }
 
 /// Node's `onFinish`: the `_final` callback.
-pub(crate) fn on_final<T: 'static>(inner: &Rc<Inner<T>>, err: Option<Error>) {
-    let mut st = inner.state.borrow_mut();
+pub(crate) fn on_final<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>) {
+    let mut st = c.ws().borrow_mut();
     if st.prefinished {
         drop(st);
-        error_or_destroy(inner, err.unwrap_or_else(Error::multiple_callback), false);
+        error_or_destroy(c, err.unwrap_or_else(Error::multiple_callback), false);
         return;
     }
     st.pendingcb -= 1;
     if let Some(err) = err {
         let sync = st.sync;
         drop(st);
-        call_finished_callbacks(inner, Err(err.clone()));
-        error_or_destroy(inner, err, sync);
+        call_finished_callbacks(c, Err(err.clone()));
+        error_or_destroy(c, err, sync);
     } else if st.need_finish() {
         st.prefinished = true;
         drop(st);
-        inner.emit(WEvent::Prefinish);
-        inner.state.borrow_mut().pendingcb += 1;
-        tick(inner, op::FINISH);
+        c.events.prefinish.emit(&());
+        c.ws().borrow_mut().pendingcb += 1;
+        tick(c, op::FINISH);
     }
 }
 
 /// Node's `finishMaybe`.
-fn finish_maybe<T: 'static>(inner: &Rc<Inner<T>>, sync: bool) {
-    if !inner.state.borrow().need_finish() {
+fn finish_maybe<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, sync: bool) {
+    if !c.ws().borrow().need_finish() {
         return;
     }
-    prefinish(inner);
-    let mut st = inner.state.borrow_mut();
+    prefinish(c);
+    let mut st = c.ws().borrow_mut();
     if st.pendingcb == 0 {
         if sync {
             st.pendingcb += 1;
             drop(st);
-            tick(inner, op::FINISH_MAYBE);
+            tick(c, op::FINISH_MAYBE);
         } else if st.need_finish() {
             st.pendingcb += 1;
             drop(st);
-            finish(inner);
+            finish(c);
         }
     }
 }
 
 /// Node's `finish`: the `end()` callbacks, then `'finish'`, then autoDestroy.
-fn finish<T: 'static>(inner: &Rc<Inner<T>>) {
+fn finish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     {
-        let mut st = inner.state.borrow_mut();
+        let mut st = c.ws().borrow_mut();
         st.pendingcb -= 1;
         st.finished = true;
         st.wake_all();
     }
-    call_finished_callbacks(inner, Ok(()));
-    inner.emit(WEvent::Finish);
-    if inner.state.borrow().auto_destroy {
-        destroy(inner, None);
+    call_finished_callbacks(c, Ok(()));
+    c.events.finish.emit(&());
+    if c.ws().borrow().auto_destroy {
+        // A Duplex is destroyed only once its readable side ended too.
+        let readable_done = match &c.r {
+            None => true,
+            Some(r) => {
+                let rs = r.state.borrow();
+                rs.auto_destroy && (rs.end_emitted || !rs.readable_side)
+            }
+        };
+        if readable_done {
+            destroy(c, None);
+        }
     }
 }
 
-fn call_finished_callbacks<T: 'static>(inner: &Rc<Inner<T>>, r: Result<(), Error>) {
-    let cbs = std::mem::take(&mut inner.state.borrow_mut().on_finished);
+fn call_finished_callbacks<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, r: Result<(), Error>) {
+    let cbs = std::mem::take(&mut c.ws().borrow_mut().on_finished);
     for mut cb in cbs {
         cb.call(r.clone());
     }
 }
 
-/// `Writable.prototype.destroy(err)`: fails the buffer on the next tick, then
-/// the shared destroy of `destroy.js`.
-pub(crate) fn destroy<T: 'static>(inner: &Rc<Inner<T>>, err: Option<Error>) {
-    let mut st = inner.state.borrow_mut();
-    if (st.buffered_flag || !st.on_finished.is_empty()) && !st.destroyed {
-        drop(st);
-        tick(inner, op::ERROR_BUFFER);
-        st = inner.state.borrow_mut();
-    }
-    // destroyImpl.destroy: idempotent.
-    if st.destroyed {
-        return;
-    }
-    if let Some(e) = &err {
-        if st.errored.is_none() {
-            st.errored = Some(e.clone());
-        }
-    }
-    st.destroyed = true;
-    st.wake_all();
-    drop(st);
-    // _destroy: the sink's destroy hook, whose callback is `onDestroy`.
-    inner
-        .imp
-        .destroy(err, Done::new(inner, DoneKind::Destroy(Rc::default())));
-}
-
-/// `onDestroy` in `destroy.js`: the sink's destroy hook called back.
-pub(crate) fn on_destroy<T: 'static>(inner: &Rc<Inner<T>>, err: Option<Error>) {
-    let mut st = inner.state.borrow_mut();
-    if let Some(e) = &err {
-        if st.errored.is_none() {
-            st.errored = Some(e.clone());
-        }
-    }
-    st.closed = true;
-    st.close_error = err;
-    drop(st);
-    tick(inner, op::EMIT_CLOSE);
-}
-
-fn emit_error_nt<T: 'static>(inner: &Rc<Inner<T>>, err: Error) {
-    {
-        let mut st = inner.state.borrow_mut();
-        if st.error_emitted {
-            return;
-        }
-        st.error_emitted = true;
-        st.wake_all();
-    }
-    inner.emit_error(&err);
-}
-
-fn emit_close_nt<T: 'static>(inner: &Rc<Inner<T>>) {
-    let emit = {
-        let mut st = inner.state.borrow_mut();
-        st.close_emitted = true;
-        st.wake_all();
-        st.emit_close
+/// The part of `Writable.prototype.destroy` before the shared destroy: a
+/// buffer or waiting `end()` callbacks are failed on the next tick.
+pub(crate) fn schedule_error_buffer_on_destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let due = {
+        let st = c.ws().borrow();
+        (st.buffered_flag || !st.on_finished.is_empty()) && !st.destroyed
     };
-    if emit {
-        inner.emit(WEvent::Close);
+    if due {
+        tick(c, op::ERROR_BUFFER);
     }
 }
 
-/// Node's `errorOrDestroy`: destroy with the error, or (autoDestroy off) just
-/// record and emit it.
-pub(crate) fn error_or_destroy<T: 'static>(inner: &Rc<Inner<T>>, err: Error, sync: bool) {
-    let mut st = inner.state.borrow_mut();
-    if st.destroyed {
-        return;
-    }
-    if st.auto_destroy {
-        drop(st);
-        destroy(inner, Some(err));
-    } else {
-        if st.errored.is_none() {
-            st.errored = Some(err.clone());
-        }
-        drop(st);
-        if sync {
-            let inner = inner.clone();
-            next_tick(move || emit_error_nt(&inner, err));
-        } else {
-            emit_error_nt(inner, err);
-        }
-    }
-}
+pub(crate) use core_::{destroy, error_or_destroy};

@@ -63,25 +63,22 @@
 //! * There is no `_construct`; a sink that must open something first does so
 //!   before the stream is created, or in its first `write`.
 
-mod machine;
+pub(crate) mod machine;
 mod sinks;
 
 use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 
-use crate::callback::{Callback, Cb};
-use crate::events::{ListenerId, Listeners};
+use crate::core::{Core, WSide};
 use crate::{default_high_water_mark, Error};
 
 pub use sinks::AsyncSink;
 
-use machine::State;
+pub(crate) use machine::WState;
 
 /// How a byte stream measures a chunk: its length in bytes.
 ///
@@ -261,14 +258,15 @@ pub(crate) enum DoneKind {
     Destroy(Rc<Cell<bool>>),
 }
 
-/// The state machine's entry points for the completions, without `T`.
+/// The state machines' entry points for the completions, without the
+/// stream's chunk types.
 trait Completions {
     fn on_write(self: Rc<Self>, err: Option<Error>);
     fn on_final(self: Rc<Self>, err: Option<Error>);
     fn on_destroy(self: Rc<Self>, err: Option<Error>);
 }
 
-impl<T: 'static> Completions for Inner<T> {
+impl<R: 'static, W: 'static> Completions for Core<R, W> {
     fn on_write(self: Rc<Self>, err: Option<Error>) {
         machine::on_write(&self, err)
     }
@@ -276,11 +274,12 @@ impl<T: 'static> Completions for Inner<T> {
         machine::on_final(&self, err)
     }
     fn on_destroy(self: Rc<Self>, err: Option<Error>) {
-        machine::on_destroy(&self, err)
+        crate::core::on_destroy(&self, err)
     }
 }
 
-/// The callback a [`WritableImpl`] hook calls when its work is complete.
+/// The callback a hook calls when its work is complete: a [`WritableImpl`]'s
+/// `write`/`writev`/`final_`, and the `destroy` hook of any stream.
 ///
 /// Call it exactly once. Calling a write's `Done` again (through a clone) is
 /// Node's double callback: the stream errors with `ERR_MULTIPLE_CALLBACK`.
@@ -291,10 +290,24 @@ pub struct Done {
 }
 
 impl Done {
-    fn new<T: 'static>(inner: &Rc<Inner<T>>, kind: DoneKind) -> Self {
+    pub(crate) fn write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
         Done {
-            stream: inner.clone(),
-            kind,
+            stream: c.clone(),
+            kind: DoneKind::Write,
+        }
+    }
+
+    pub(crate) fn final_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
+        Done {
+            stream: c.clone(),
+            kind: DoneKind::Final,
+        }
+    }
+
+    pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
+        Done {
+            stream: c.clone(),
+            kind: DoneKind::Destroy(Rc::default()),
         }
     }
 
@@ -349,43 +362,333 @@ pub enum WritableEvent {
     Close,
 }
 
-pub(crate) use WritableEvent as WEvent;
-
-#[derive(Default)]
-struct Events {
-    drain: Listeners<()>,
-    prefinish: Listeners<()>,
-    finish: Listeners<()>,
-    close: Listeners<()>,
-    error: Listeners<Error>,
-}
-
-impl Events {
-    fn of(&self, ev: WEvent) -> &Listeners<()> {
+impl<R: 'static, W: 'static> Core<R, W> {
+    pub(crate) fn wevent(&self, ev: WritableEvent) -> &crate::events::Listeners<()> {
         match ev {
-            WEvent::Drain => &self.drain,
-            WEvent::Prefinish => &self.prefinish,
-            WEvent::Finish => &self.finish,
-            WEvent::Close => &self.close,
+            WritableEvent::Drain => &self.events.drain,
+            WritableEvent::Prefinish => &self.events.prefinish,
+            WritableEvent::Finish => &self.events.finish,
+            WritableEvent::Close => &self.events.close,
         }
     }
 }
 
-pub(crate) struct Inner<T> {
-    state: RefCell<State<T>>,
-    imp: Box<dyn WritableImpl<T>>,
-    events: Events,
+pub(crate) fn writable_side<W: 'static>(
+    opts: &WritableOptions,
+    len_of: fn(&W) -> usize,
+    imp: Box<dyn WritableImpl<W>>,
+) -> WSide<W> {
+    let hwm = opts
+        .high_water_mark
+        .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
+    let state = WState::new(
+        opts.object_mode,
+        hwm,
+        len_of,
+        imp.has_writev(),
+        imp.has_final(),
+        opts.emit_close,
+        opts.auto_destroy,
+    );
+    WSide {
+        state: RefCell::new(state),
+        imp,
+    }
 }
 
-impl<T: 'static> Inner<T> {
-    fn emit(&self, ev: WEvent) {
-        self.events.of(ev).emit(&());
-    }
+/// The writable-side methods, shared by [`Writable`] and
+/// [`Duplex`](crate::Duplex). `$w` is the writable chunk type.
+macro_rules! writable_methods {
+    ($w:ty) => {
+        /// Writes a chunk. Returns `false` when the caller should stop writing
+        /// until `'drain'` (the buffer reached the mark), or when the stream is
+        /// ended, destroyed or errored.
+        ///
+        /// The chunk is accepted even when this returns `false` (unless the
+        /// stream is ended or destroyed, in which case the stream errors as
+        /// Node's does). Prefer [`write_async`](Self::write_async) in async code.
+        #[must_use = "write() returns false when the producer must wait for 'drain'"]
+        pub fn write(&self, chunk: $w) -> bool {
+            matches!(
+                $crate::writable::machine::write_(&self.core, chunk, $crate::callback::Cb::Nop),
+                Ok(true)
+            )
+        }
 
-    fn emit_error(&self, err: &Error) {
-        self.events.error.emit(err);
-    }
+        /// Writes a chunk with a callback, called once the chunk is written
+        /// (or with the error that failed it). Returns as [`write`](Self::write).
+        ///
+        /// A sink that completes synchronously has the callback called on the
+        /// next tick; one that completes later has it called right then.
+        #[must_use = "write_cb() returns false when the producer must wait for 'drain'"]
+        pub fn write_cb(&self, chunk: $w, cb: impl Into<$crate::Callback>) -> bool {
+            matches!(
+                $crate::writable::machine::write_(&self.core, chunk, cb.into().0),
+                Ok(true)
+            )
+        }
+
+        /// Says no more chunks will be written (Node's `end()`). Fully uncorks.
+        pub fn end(&self) {
+            $crate::writable::machine::end(&self.core, None, $crate::callback::Cb::Nop);
+        }
+
+        /// Writes a last chunk (without a callback) and ends, like `end(chunk)`.
+        pub fn end_with_chunk(&self, chunk: $w) {
+            $crate::writable::machine::end(&self.core, Some(chunk), $crate::callback::Cb::Nop);
+        }
+
+        /// The general `end([chunk][, cb])`: `cb` is called just before
+        /// `'finish'`, or with the error that prevents it: the stream's error,
+        /// `ERR_STREAM_ALREADY_FINISHED`, `ERR_STREAM_DESTROYED`.
+        ///
+        /// As in Node, after a plain `destroy()` (no error) the callback is
+        /// never called; use [`end_async`](Self::end_async) if that matters.
+        pub fn end_with(&self, chunk: Option<$w>, cb: Option<$crate::Callback>) {
+            $crate::writable::machine::end(&self.core, chunk, $crate::callback::Cb::from_opt(cb));
+        }
+
+        /// Buffers writes until [`uncork`](Self::uncork) (as many uncorks as corks).
+        pub fn cork(&self) {
+            self.core.ws().borrow_mut().corked += 1;
+        }
+
+        /// Undoes one [`cork`](Self::cork); at zero, hands the buffered chunks
+        /// to the sink (as one `writev` batch if the sink has one).
+        pub fn uncork(&self) {
+            $crate::writable::machine::uncork(&self.core);
+        }
+
+        /// Adds a listener for `event`, called each time it is emitted.
+        pub fn on(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
+            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), false, false)
+        }
+
+        /// Adds a listener called the next time `event` is emitted, then removed.
+        pub fn once(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
+            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), true, false)
+        }
+
+        /// Adds a listener that runs before those already registered (Node's
+        /// `prependListener`).
+        pub fn prepend(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
+            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), false, true)
+        }
+
+        /// Adds a `'pipe'` listener: a Readable started piping into this
+        /// stream (the argument identifies it).
+        pub fn on_pipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
+            self.core.events.pipe.add(::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)), false, false)
+        }
+
+        /// Adds an `'unpipe'` listener: a Readable stopped piping into this stream.
+        pub fn on_unpipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
+            self.core.events.unpipe.add(::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)), false, false)
+        }
+
+        /// Bytes (items) accepted and not yet written, in-flight chunk included.
+        pub fn writable_length(&self) -> usize {
+            self.core.ws().borrow().length
+        }
+
+        /// The mark `write()` compares against.
+        pub fn writable_high_water_mark(&self) -> usize {
+            self.core.ws().borrow().hwm
+        }
+
+        /// A `write()` returned `false` and `'drain'` has not come yet (false
+        /// once ended or destroyed, since no `'drain'` will come then).
+        pub fn writable_need_drain(&self) -> bool {
+            let st = self.core.ws().borrow();
+            st.need_drain && !st.destroyed && !st.ending
+        }
+
+        /// The cork depth.
+        pub fn writable_corked(&self) -> u32 {
+            self.core.ws().borrow().corked
+        }
+
+        /// `end()` was called (Node's `writableEnded`).
+        pub fn writable_ended(&self) -> bool {
+            self.core.ws().borrow().ending
+        }
+
+        /// `'finish'` was emitted.
+        pub fn writable_finished(&self) -> bool {
+            self.core.ws().borrow().finished
+        }
+
+        /// Whether the writable side is in object mode.
+        pub fn writable_object_mode(&self) -> bool {
+            self.core.ws().borrow().object_mode
+        }
+
+        /// Whether `write()` may be called: not ended, destroyed or errored.
+        pub fn writable(&self) -> bool {
+            let st = self.core.ws().borrow();
+            st.writable_side && !st.ending && !st.ended && !st.destroyed && st.errored.is_none()
+        }
+
+        /// Destroyed or errored before `'finish'` (Node's `writableAborted`).
+        pub fn writable_aborted(&self) -> bool {
+            let st = self.core.ws().borrow();
+            st.writable_side && (st.destroyed || st.errored.is_some()) && !st.finished
+        }
+
+        /// Resolves once the producer may write again: at once when no
+        /// `'drain'` is pending, else at the `'drain'` (or at `end()`, after
+        /// which no `'drain'` comes). Fails with the stream's error (or
+        /// `ERR_STREAM_DESTROYED`) if the stream errors or is destroyed while
+        /// the `'drain'` is still pending.
+        ///
+        /// It cannot miss its wake-up: it checks the state each time it is
+        /// polled, and `'drain'` wakes every waiting future.
+        pub fn drained(&self) -> impl ::std::future::Future<Output = Result<(), $crate::Error>> + 'static {
+            $crate::writable::drained_future(self.core.clone())
+        }
+
+        /// Writes a chunk and waits until the producer may write again (the
+        /// stream's buffer is below its mark, or drained). This is the
+        /// backpressure-respecting loop of Node, `if (!w.write(c)) await
+        /// once(w, 'drain')`, in one call.
+        ///
+        /// # Errors
+        ///
+        /// `ERR_STREAM_WRITE_AFTER_END` / `ERR_STREAM_DESTROYED` when the
+        /// stream no longer accepts writes; the stream's error if it fails
+        /// while waiting.
+        pub async fn write_async(&self, chunk: $w) -> Result<(), $crate::Error> {
+            if self.write(chunk) {
+                return Ok(());
+            }
+            // `false` because this write failed (after end, after destroy, or
+            // a sink that failed synchronously), or because the buffer is full.
+            let failed = {
+                let st = self.core.ws().borrow();
+                match &st.errored {
+                    Some(e) => Some(e.clone()),
+                    None if st.destroyed => Some($crate::Error::destroyed("write")),
+                    None => None,
+                }
+            };
+            match failed {
+                Some(e) => Err(e),
+                None => self.drained().await,
+            }
+        }
+
+        /// Ends the writable side and resolves on `'finish'`.
+        ///
+        /// # Errors
+        ///
+        /// The stream's error if it fails before finishing;
+        /// `ERR_STREAM_PREMATURE_CLOSE` if it is destroyed without an error
+        /// before finishing.
+        pub async fn end_async(&self) -> Result<(), $crate::Error> {
+            if !self.writable_ended() {
+                self.end();
+            }
+            $crate::writable::finished_future(self.core.clone()).await
+        }
+    };
 }
+pub(crate) use writable_methods;
+
+pub(crate) fn drained_future<R: 'static, W: 'static>(
+    core: Rc<Core<R, W>>,
+) -> impl std::future::Future<Output = Result<(), Error>> + 'static {
+    std::future::poll_fn(move |cx| {
+        let mut st = core.ws().borrow_mut();
+        // No 'drain' pending any more: it came, or the stream was ended and
+        // none will come. Checked first, so that a stream that drained and
+        // then finished (and was auto-destroyed) still reports success.
+        if !st.need_drain || st.ending {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        if let Some(e) = &st.errored {
+            return std::task::Poll::Ready(Err(e.clone()));
+        }
+        if st.destroyed {
+            return std::task::Poll::Ready(Err(Error::destroyed("write")));
+        }
+        st.wakers.push(cx.waker().clone());
+        std::task::Poll::Pending
+    })
+}
+
+pub(crate) fn finished_future<R: 'static, W: 'static>(
+    core: Rc<Core<R, W>>,
+) -> impl std::future::Future<Output = Result<(), Error>> + 'static {
+    std::future::poll_fn(move |cx| {
+        let mut st = core.ws().borrow_mut();
+        if st.finished {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        if let Some(e) = &st.errored {
+            return std::task::Poll::Ready(Err(e.clone()));
+        }
+        if st.destroyed {
+            return std::task::Poll::Ready(Err(Error::new(crate::ErrorKind::PrematureClose)));
+        }
+        st.wakers.push(cx.waker().clone());
+        std::task::Poll::Pending
+    })
+}
+
+/// The methods every stream has: destroy, `'close'`/`'error'` listeners,
+/// removal of listeners, and the shared getters.
+macro_rules! common_methods {
+    () => {
+        /// Destroys the stream: no more writes or reads, `'close'` on the next
+        /// tick (after `'error'` if `err` is given). Buffered writes fail with
+        /// `err` or `ERR_STREAM_DESTROYED`. Destroying twice does nothing.
+        pub fn destroy(&self, err: Option<$crate::Error>) {
+            $crate::core::destroy(&self.core, err);
+        }
+
+        /// Adds an `'error'` listener.
+        pub fn on_error(&self, f: impl Fn(&$crate::Error) + 'static) -> $crate::ListenerId {
+            self.core.events.error.add(::std::rc::Rc::new(f), false, false)
+        }
+
+        /// Adds an `'error'` listener called at most once.
+        pub fn once_error(&self, f: impl Fn(&$crate::Error) + 'static) -> $crate::ListenerId {
+            self.core.events.error.add(::std::rc::Rc::new(f), true, false)
+        }
+
+        /// Adds a `'close'` listener.
+        pub fn on_close(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
+            self.core.events.close.add(::std::rc::Rc::new(move |_| f()), false, false)
+        }
+
+        /// Removes a listener added by any of the `on`/`once` methods.
+        /// Returns whether it was registered.
+        pub fn off(&self, id: $crate::ListenerId) -> bool {
+            self.core.remove_listener(id)
+        }
+
+        /// `destroy()` was called (or an error destroyed the stream).
+        pub fn destroyed(&self) -> bool {
+            self.core.is_destroyed()
+        }
+
+        /// The destroy hook has called back (`'close'` is due or emitted).
+        pub fn closed(&self) -> bool {
+            self.core.is_closed()
+        }
+
+        /// The error the stream failed with, if any.
+        pub fn errored(&self) -> Option<$crate::Error> {
+            self.core.errored()
+        }
+
+        /// This stream's identity (what `'pipe'`/`'unpipe'` listeners receive).
+        pub fn id(&self) -> $crate::StreamId {
+            self.core.id
+        }
+    };
+}
+pub(crate) use common_methods;
 
 /// A Writable stream of chunks `T` (bytes by default).
 ///
@@ -425,21 +728,22 @@ impl<T: 'static> Inner<T> {
 /// assert!(*drained.borrow());
 /// ```
 pub struct Writable<T: 'static = Bytes> {
-    inner: Rc<Inner<T>>,
+    pub(crate) core: Rc<Core<Infallible, T>>,
 }
 
 impl<T: 'static> Clone for Writable<T> {
     fn clone(&self) -> Self {
         Writable {
-            inner: self.inner.clone(),
+            core: self.core.clone(),
         }
     }
 }
 
 impl<T: 'static> fmt::Debug for Writable<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let st = self.inner.state.borrow();
+        let st = self.core.ws().borrow();
         f.debug_struct("Writable")
+            .field("id", &self.core.id)
             .field("object_mode", &st.object_mode)
             .field("high_water_mark", &st.hwm)
             .field("length", &st.length)
@@ -456,8 +760,45 @@ impl<T: ByteLen + 'static> Writable<T> {
     /// Creates a stream over `imp`. In byte mode (the default) each chunk
     /// counts its [`ByteLen`]; with `object_mode` each counts 1.
     pub fn new(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
-        let len_of: fn(&T) -> usize = if opts.object_mode { |_| 1 } else { T::byte_len };
+        let len_of: fn(&T) -> usize = if opts.object_mode {
+            |_| 1
+        } else {
+            T::byte_len
+        };
         Self::build(opts, len_of, Box::new(imp))
+    }
+
+    /// A byte stream whose sink is a synchronous closure, called once per
+    /// chunk; an `Err` fails the write and the stream.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// let out = Rc::new(RefCell::new(String::new()));
+    /// let o = out.clone();
+    /// let w = Writable::from_fn(WritableOptions::default(), move |s: String| {
+    ///     o.borrow_mut().push_str(&s);
+    ///     Ok(())
+    /// });
+    /// assert!(w.write("hello ".to_string()));
+    /// w.end_with_chunk("world".to_string());
+    /// assert_eq!(*out.borrow(), "hello world");
+    /// ```
+    pub fn from_fn(
+        opts: WritableOptions,
+        f: impl FnMut(T) -> Result<(), Error> + 'static,
+    ) -> Self {
+        Self::new(opts, sinks::FnSink::new(f))
+    }
+
+    /// A byte stream whose sink is an [`AsyncSink`]: each chunk is awaited
+    /// on a task of the event loop before the next is handed over, so the
+    /// mark bounds what waits in between.
+    pub fn from_async(opts: WritableOptions, sink: impl AsyncSink<T>) -> Self {
+        Self::new(opts, sinks::AsyncDriver::spawn(sink))
     }
 }
 
@@ -481,318 +822,13 @@ impl<T: 'static> Writable<T> {
         Self::build(opts.object_mode(true), |_| 1, Box::new(imp))
     }
 
-    fn build(
-        opts: WritableOptions,
-        len_of: fn(&T) -> usize,
-        imp: Box<dyn WritableImpl<T>>,
-    ) -> Self {
-        let hwm = opts
-            .high_water_mark
-            .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
-        let state = State::new(
-            opts.object_mode,
-            hwm,
-            len_of,
-            imp.has_writev(),
-            imp.has_final(),
-            opts.emit_close,
-            opts.auto_destroy,
-        );
+    fn build(opts: WritableOptions, len_of: fn(&T) -> usize, imp: Box<dyn WritableImpl<T>>) -> Self {
+        let side = writable_side(&opts, len_of, imp);
         Writable {
-            inner: Rc::new(Inner {
-                state: RefCell::new(state),
-                imp,
-                events: Events::default(),
-            }),
+            core: Core::new(Some(side), None, true),
         }
     }
 
-    /// Writes a chunk. Returns `false` when the caller should stop writing
-    /// until `'drain'` (the buffer reached the mark), or when the stream is
-    /// ended, destroyed or errored.
-    ///
-    /// The chunk is accepted even when this returns `false` (unless the
-    /// stream is ended or destroyed, in which case the stream errors as Node's
-    /// does). Prefer [`write_async`](Self::write_async) in async code.
-    #[must_use = "write() returns false when the producer must wait for 'drain'"]
-    pub fn write(&self, chunk: T) -> bool {
-        matches!(machine::write_(&self.inner, chunk, Cb::Nop), Ok(true))
-    }
-
-    /// Writes a chunk with a callback, called once the chunk is written (or
-    /// with the error that failed it). Returns as [`write`](Self::write).
-    ///
-    /// A sink that completes synchronously has the callback called on the
-    /// next tick; one that completes later has it called right then.
-    #[must_use = "write_cb() returns false when the producer must wait for 'drain'"]
-    pub fn write_cb(&self, chunk: T, cb: impl Into<Callback>) -> bool {
-        matches!(machine::write_(&self.inner, chunk, cb.into().0), Ok(true))
-    }
-
-    /// Says no more chunks will be written (Node's `end()`). Fully uncorks.
-    pub fn end(&self) {
-        machine::end(&self.inner, None, Cb::Nop);
-    }
-
-    /// Writes a last chunk (without a callback) and ends, like `end(chunk)`.
-    pub fn end_with_chunk(&self, chunk: T) {
-        machine::end(&self.inner, Some(chunk), Cb::Nop);
-    }
-
-    /// The general `end([chunk][, cb])`: `cb` is called just before
-    /// `'finish'`, or with the error that prevents it: the stream's error,
-    /// `ERR_STREAM_ALREADY_FINISHED`, `ERR_STREAM_DESTROYED`.
-    ///
-    /// As in Node, after a plain `destroy()` (no error) the callback is never
-    /// called; use [`end_async`](Self::end_async) if that matters.
-    pub fn end_with(&self, chunk: Option<T>, cb: Option<Callback>) {
-        machine::end(&self.inner, chunk, Cb::from_opt(cb));
-    }
-
-    /// Buffers writes until [`uncork`](Self::uncork) (as many uncorks as corks).
-    pub fn cork(&self) {
-        self.inner.state.borrow_mut().corked += 1;
-    }
-
-    /// Undoes one [`cork`](Self::cork); at zero, hands the buffered chunks to
-    /// the sink (as one `writev` batch if the sink has one).
-    pub fn uncork(&self) {
-        machine::uncork(&self.inner);
-    }
-
-    /// Destroys the stream: no more writes, `'close'` on the next tick
-    /// (after `'error'` if `err` is given). Buffered writes fail with `err`
-    /// or `ERR_STREAM_DESTROYED`. Destroying twice does nothing.
-    pub fn destroy(&self, err: Option<Error>) {
-        machine::destroy(&self.inner, err);
-    }
-
-    /// Adds a listener for `event`, called each time it is emitted.
-    pub fn on(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner
-            .events
-            .of(event)
-            .add(Rc::new(move |_| f()), false, false)
-    }
-
-    /// Adds a listener called the next time `event` is emitted, then removed.
-    pub fn once(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner
-            .events
-            .of(event)
-            .add(Rc::new(move |_| f()), true, false)
-    }
-
-    /// Adds a listener that runs before those already registered (Node's
-    /// `prependListener`).
-    pub fn prepend(&self, event: WritableEvent, f: impl Fn() + 'static) -> ListenerId {
-        self.inner
-            .events
-            .of(event)
-            .add(Rc::new(move |_| f()), false, true)
-    }
-
-    /// Adds an `'error'` listener.
-    pub fn on_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
-        self.inner.events.error.add(Rc::new(f), false, false)
-    }
-
-    /// Adds an `'error'` listener called at most once.
-    pub fn once_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
-        self.inner.events.error.add(Rc::new(f), true, false)
-    }
-
-    /// Removes a listener added by any of the `on`/`once` methods. Returns
-    /// whether it was registered.
-    pub fn off(&self, id: ListenerId) -> bool {
-        let ev = &self.inner.events;
-        ev.drain.remove(id)
-            || ev.prefinish.remove(id)
-            || ev.finish.remove(id)
-            || ev.close.remove(id)
-            || ev.error.remove(id)
-    }
-
-    /// How many listeners `event` has (`None` counts `'error'` listeners).
-    pub fn listener_count(&self, event: Option<WritableEvent>) -> usize {
-        match event {
-            Some(e) => self.inner.events.of(e).count(),
-            None => self.inner.events.error.count(),
-        }
-    }
-
-    /// Bytes (items) accepted and not yet written, in-flight chunk included.
-    pub fn writable_length(&self) -> usize {
-        self.inner.state.borrow().length
-    }
-
-    /// The mark `write()` compares against.
-    pub fn writable_high_water_mark(&self) -> usize {
-        self.inner.state.borrow().hwm
-    }
-
-    /// A `write()` returned `false` and `'drain'` has not come yet (false once
-    /// ended or destroyed, since no `'drain'` will come then).
-    pub fn writable_need_drain(&self) -> bool {
-        let st = self.inner.state.borrow();
-        st.need_drain && !st.destroyed && !st.ending
-    }
-
-    /// The cork depth.
-    pub fn writable_corked(&self) -> u32 {
-        self.inner.state.borrow().corked
-    }
-
-    /// `end()` was called (Node's `writableEnded`).
-    pub fn writable_ended(&self) -> bool {
-        self.inner.state.borrow().ending
-    }
-
-    /// `'finish'` was emitted.
-    pub fn writable_finished(&self) -> bool {
-        self.inner.state.borrow().finished
-    }
-
-    /// Whether the stream is in object mode.
-    pub fn writable_object_mode(&self) -> bool {
-        self.inner.state.borrow().object_mode
-    }
-
-    /// Whether `write()` may be called: not ended, destroyed or errored.
-    pub fn writable(&self) -> bool {
-        let st = self.inner.state.borrow();
-        !st.ending && !st.ended && !st.destroyed && st.errored.is_none()
-    }
-
-    /// `destroy()` was called (or an error destroyed the stream).
-    pub fn destroyed(&self) -> bool {
-        self.inner.state.borrow().destroyed
-    }
-
-    /// The sink's destroy hook has called back (`'close'` is due or emitted).
-    pub fn closed(&self) -> bool {
-        self.inner.state.borrow().closed
-    }
-
-    /// The error the stream failed with, if any.
-    pub fn errored(&self) -> Option<Error> {
-        self.inner.state.borrow().errored.clone()
-    }
-
-    /// Destroyed or errored before `'finish'` (Node's `writableAborted`).
-    pub fn writable_aborted(&self) -> bool {
-        let st = self.inner.state.borrow();
-        (st.destroyed || st.errored.is_some()) && !st.finished
-    }
-
-    /// Whether both handles refer to the same stream.
-    pub fn ptr_eq(&self, other: &Writable<T>) -> bool {
-        Rc::ptr_eq(&self.inner, &other.inner)
-    }
-
-    /// Resolves once the producer may write again: at once when no `'drain'`
-    /// is pending, else at the `'drain'` (or at `end()`, after which no
-    /// `'drain'` comes). Fails with the stream's error (or
-    /// `ERR_STREAM_DESTROYED`) if the stream errors or is destroyed while the
-    /// `'drain'` is still pending.
-    ///
-    /// It cannot miss its wake-up: it checks the state each time it is
-    /// polled, and `'drain'` wakes every waiting future.
-    pub fn drained(&self) -> Drained<T> {
-        Drained {
-            inner: self.inner.clone(),
-        }
-    }
-
-    /// Writes a chunk and waits until the producer may write again (the
-    /// stream's buffer is below its mark, or drained). This is the
-    /// backpressure-respecting loop of Node, `if (!w.write(c)) await
-    /// once(w, 'drain')`, in one call.
-    ///
-    /// # Errors
-    ///
-    /// `ERR_STREAM_WRITE_AFTER_END` / `ERR_STREAM_DESTROYED` when the stream
-    /// no longer accepts writes; the stream's error if it fails while waiting.
-    pub async fn write_async(&self, chunk: T) -> Result<(), Error> {
-        if self.write(chunk) {
-            return Ok(());
-        }
-        // `false` because this write failed (after end, after destroy, or a
-        // sink that failed synchronously), or because the buffer is full.
-        let failed = {
-            let st = self.inner.state.borrow();
-            match &st.errored {
-                Some(e) => Some(e.clone()),
-                None if st.destroyed => Some(Error::destroyed("write")),
-                None => None,
-            }
-        };
-        match failed {
-            Some(e) => Err(e),
-            None => self.drained().await,
-        }
-    }
-
-    /// Ends the stream and resolves on `'finish'`.
-    ///
-    /// # Errors
-    ///
-    /// The stream's error if it fails before finishing;
-    /// `ERR_STREAM_PREMATURE_CLOSE` if it is destroyed without an error
-    /// before finishing.
-    pub async fn end_async(&self) -> Result<(), Error> {
-        if !self.writable_ended() {
-            self.end();
-        }
-        self.finished().await
-    }
-
-    /// Resolves on `'finish'` without ending the stream (Node's
-    /// `finished(w)` for the writable side).
-    ///
-    /// # Errors
-    ///
-    /// As [`end_async`](Self::end_async).
-    pub fn finished(&self) -> Finished<T> {
-        Finished {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: ByteLen + 'static> Writable<T> {
-    /// A byte stream whose sink is a synchronous closure, called once per
-    /// chunk; an `Err` fails the write and the stream.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::{cell::RefCell, rc::Rc};
-    /// use highwater::{Writable, WritableOptions};
-    ///
-    /// let out = Rc::new(RefCell::new(String::new()));
-    /// let o = out.clone();
-    /// let w = Writable::from_fn(WritableOptions::default(), move |s: String| {
-    ///     o.borrow_mut().push_str(&s);
-    ///     Ok(())
-    /// });
-    /// assert!(w.write("hello ".to_string()));
-    /// w.end_with_chunk("world".to_string());
-    /// assert_eq!(*out.borrow(), "hello world");
-    /// ```
-    pub fn from_fn(opts: WritableOptions, f: impl FnMut(T) -> Result<(), Error> + 'static) -> Self {
-        Self::new(opts, sinks::FnSink::new(f))
-    }
-
-    /// A byte stream whose sink is an [`AsyncSink`]: each chunk is awaited
-    /// on a task of the event loop before the next is handed over, so the
-    /// mark bounds what waits in between.
-    pub fn from_async(opts: WritableOptions, sink: impl AsyncSink<T>) -> Self {
-        Self::new(opts, sinks::AsyncDriver::spawn(sink))
-    }
-}
-
-impl<T: 'static> Writable<T> {
     /// An object-mode stream whose sink is a synchronous closure.
     pub fn from_fn_object(
         opts: WritableOptions,
@@ -805,70 +841,31 @@ impl<T: 'static> Writable<T> {
     pub fn from_async_object(opts: WritableOptions, sink: impl AsyncSink<T>) -> Self {
         Self::new_object(opts, sinks::AsyncDriver::spawn(sink))
     }
-}
 
-/// The future of [`Writable::drained`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Drained<T: 'static> {
-    inner: Rc<Inner<T>>,
-}
+    writable_methods!(T);
+    common_methods!();
 
-impl<T: 'static> fmt::Debug for Drained<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Drained")
+    /// How many listeners `event` has (`None` counts `'error'` listeners).
+    pub fn listener_count(&self, event: Option<WritableEvent>) -> usize {
+        match event {
+            Some(e) => self.core.wevent(e).count(),
+            None => self.core.events.error.count(),
+        }
     }
-}
 
-impl<T: 'static> Future for Drained<T> {
-    type Output = Result<(), Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.inner.state.borrow_mut();
-        // No 'drain' pending any more: it came, or the stream was ended and
-        // none will come. Checked first, so that a stream that drained and
-        // then finished (and was auto-destroyed) still reports success.
-        if !st.need_drain || st.ending {
-            return Poll::Ready(Ok(()));
-        }
-        if let Some(e) = &st.errored {
-            return Poll::Ready(Err(e.clone()));
-        }
-        if st.destroyed {
-            return Poll::Ready(Err(Error::destroyed("write")));
-        }
-        st.wakers.push(cx.waker().clone());
-        Poll::Pending
+    /// Whether both handles refer to the same stream.
+    pub fn ptr_eq(&self, other: &Writable<T>) -> bool {
+        Rc::ptr_eq(&self.core, &other.core)
     }
-}
 
-/// The future of [`Writable::finished`].
-#[must_use = "futures do nothing unless awaited"]
-pub struct Finished<T: 'static> {
-    inner: Rc<Inner<T>>,
-}
-
-impl<T: 'static> fmt::Debug for Finished<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Finished")
-    }
-}
-
-impl<T: 'static> Future for Finished<T> {
-    type Output = Result<(), Error>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut st = self.inner.state.borrow_mut();
-        if st.finished {
-            return Poll::Ready(Ok(()));
-        }
-        if let Some(e) = &st.errored {
-            return Poll::Ready(Err(e.clone()));
-        }
-        if st.destroyed {
-            return Poll::Ready(Err(Error::new(crate::ErrorKind::PrematureClose)));
-        }
-        st.wakers.push(cx.waker().clone());
-        Poll::Pending
+    /// Resolves on `'finish'` without ending the stream (Node's
+    /// `finished(w)` for the writable side).
+    ///
+    /// # Errors
+    ///
+    /// As [`end_async`](Self::end_async).
+    pub fn finished(&self) -> impl std::future::Future<Output = Result<(), Error>> + 'static {
+        finished_future(self.core.clone())
     }
 }
 
