@@ -12,7 +12,8 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use highwater::{
-    ByteLen, Callback, Done, Error, SharedCallback, Writable, WritableEvent, WritableImpl,
+    ByteChunk, ByteLen, Callback, Done, Error, Readable, ReadableEvent, ReadableImpl,
+    ReadableOptions, SharedCallback, Source, Writable, WritableEvent, WritableImpl,
     WritableOptions,
 };
 use serde_json::{json, Map, Value};
@@ -37,6 +38,61 @@ impl ByteLen for Val {
     }
 }
 
+impl ByteChunk for Val {
+    fn split_to(&mut self, at: usize) -> Self {
+        match self {
+            Val::Bytes(b) => Val::Bytes(b.split_to(at)),
+            Val::Json(_) => unreachable!("JSON values are object-mode chunks"),
+        }
+    }
+    fn concat(parts: Vec<Self>, total: usize) -> Self {
+        let mut out = Vec::with_capacity(total);
+        for p in parts {
+            if let Val::Bytes(b) = p {
+                out.extend_from_slice(&b);
+            }
+        }
+        Val::Bytes(Bytes::from(out))
+    }
+}
+
+/// A scenario stream, whatever its kind.
+#[derive(Clone)]
+enum H {
+    W(Writable<Val>),
+    R(Readable<Val>),
+}
+
+/// Runs `$e` with `$x` bound to the stream's writable side.
+macro_rules! w_side {
+    ($h:expr, |$x:ident| $e:expr) => {
+        match $h {
+            H::W($x) => $e,
+            H::R(_) => unreachable!("the parser checks that the stream has a writable side"),
+        }
+    };
+}
+
+/// Runs `$e` with `$x` bound to the stream's readable side.
+macro_rules! r_side {
+    ($h:expr, |$x:ident| $e:expr) => {
+        match $h {
+            H::R($x) => $e,
+            H::W(_) => unreachable!("the parser checks that the stream has a readable side"),
+        }
+    };
+}
+
+/// Runs `$e` with `$x` bound to the stream, whatever its kind.
+macro_rules! any_side {
+    ($h:expr, |$x:ident| $e:expr) => {
+        match $h {
+            H::W($x) => $e,
+            H::R($x) => $e,
+        }
+    };
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -57,7 +113,7 @@ struct HookListener {
 /// One stream of the scenario and the runner's bookkeeping for it.
 struct RStream {
     name: String,
-    w: RefCell<Option<Writable<Val>>>,
+    h: RefCell<Option<H>>,
     /// Pending `_write`/`_writev` callbacks, oldest first, with an id.
     pending: RefCell<VecDeque<(u64, Done)>>,
     last_completed: RefCell<Option<Done>>,
@@ -93,16 +149,26 @@ impl Ctx {
         self.stopped.borrow().is_some()
     }
 
+    /// The scenario name of a stream, from its id (for `'pipe'` lines).
+    fn name_of(&self, id: highwater::StreamId) -> Value {
+        for (i, st) in self.streams.iter().enumerate() {
+            if any_side!(&self.h(i), |x| x.id()) == id {
+                return json!(st.name);
+            }
+        }
+        Value::Null
+    }
+
     fn id(&self) -> u64 {
         let id = self.next_id.get();
         self.next_id.set(id + 1);
         id
     }
 
-    fn w(&self, s: usize) -> Writable<Val> {
-        match &*self.streams[s].w.borrow() {
-            Some(w) => w.clone(),
-            None => unreachable!("writable side checked by the parser"),
+    fn h(&self, s: usize) -> H {
+        match &*self.streams[s].h.borrow() {
+            Some(h) => h.clone(),
+            None => unreachable!("streams are created before the steps run"),
         }
     }
 }
@@ -216,6 +282,35 @@ impl WritableImpl<Val> for Sink {
     }
 }
 
+/// The source of a scenario's readable: traces `_read`, runs its hook
+/// listeners, and with `read: "sync"` pushes the next item of `source`.
+struct SourceHook {
+    ctx: Weak<Ctx>,
+    s: usize,
+    sync: bool,
+    source: Vec<ChunkSpec>,
+    next: Cell<usize>,
+}
+
+impl ReadableImpl<Val> for SourceHook {
+    fn read(&self, size: usize, src: &Source<Val>) {
+        let Some(ctx) = self.ctx.upgrade() else { return };
+        if ctx.stopped() {
+            return;
+        }
+        ctx.trace(json!({"t": "hook", "s": ctx.streams[self.s].name, "name": "_read", "size": size}));
+        run_hook_listeners(&ctx, self.s, "_read");
+        let i = self.next.get();
+        if self.sync && i < self.source.len() {
+            self.next.set(i + 1);
+            match to_val(&self.source[i]) {
+                Some(v) => src.push(v),
+                None => src.push_eof(),
+            };
+        }
+    }
+}
+
 /// Runs the `then` of a hook's listeners: in order of addition, on a
 /// snapshot, a `once` listener removed before it runs.
 fn run_hook_listeners(ctx: &Rc<Ctx>, s: usize, hook: &str) {
@@ -297,31 +392,30 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
                 );
                 return;
             };
-            let w = ctx.w(s);
+            let h = ctx.h(s);
             let ret = match cb {
-                Some(cb) => w.write_cb(v, callback_for(ctx, cb, s, "write", top)),
-                None => w.write(v),
+                Some(cb) => w_side!(&h, |w| w.write_cb(v, callback_for(ctx, cb, s, "write", top))),
+                None => w_side!(&h, |w| w.write(v)),
             };
             call_line(ctx, s, "write", Some(("ret", json!(ret))));
         }
         Step::End { s, chunk, cb } => {
             let s = *s;
-            let w = ctx.w(s);
             let chunk = chunk.as_ref().and_then(to_val);
             let cb = cb.as_ref().map(|cb| callback_for(ctx, cb, s, "end", top));
-            w.end_with(chunk, cb);
+            w_side!(&ctx.h(s), |w| w.end_with(chunk, cb));
             call_line(ctx, s, "end", None);
         }
         Step::Cork { s } => {
-            ctx.w(*s).cork();
+            w_side!(&ctx.h(*s), |w| w.cork());
             call_line(ctx, *s, "cork", None);
         }
         Step::Uncork { s } => {
-            ctx.w(*s).uncork();
+            w_side!(&ctx.h(*s), |w| w.uncork());
             call_line(ctx, *s, "uncork", None);
         }
         Step::Destroy { s, error } => {
-            ctx.w(*s).destroy(error.as_deref().map(make_error));
+            any_side!(&ctx.h(*s), |x| x.destroy(error.as_deref().map(make_error)));
             call_line(ctx, *s, "destroy", None);
         }
         Step::Complete {
@@ -401,88 +495,188 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
                         then: then.clone(),
                     });
             } else {
-                let w = ctx.w(s);
-                let c = Rc::downgrade(ctx);
-                let then = then.clone();
-                let run = move || {
-                    if let Some(c) = c.upgrade() {
-                        run_steps(&c, &then);
-                    }
-                };
-                let ev = match event.as_str() {
-                    "drain" => Some(WritableEvent::Drain),
-                    "prefinish" => Some(WritableEvent::Prefinish),
-                    "finish" => Some(WritableEvent::Finish),
-                    "close" => Some(WritableEvent::Close),
-                    _ => None,
-                };
-                match (ev, *once) {
-                    (Some(ev), false) => {
-                        w.on(ev, run);
-                    }
-                    (Some(ev), true) => {
-                        w.once(ev, run);
-                    }
-                    (None, false) if event == "error" => {
-                        w.on_error(move |_| run());
-                    }
-                    (None, true) if event == "error" => {
-                        w.once_error(move |_| run());
-                    }
-                    // 'pipe'/'unpipe' need a Readable to be emitted at all:
-                    // such a listener never runs here.
-                    _ => {}
-                }
+                add_listener(ctx, s, event, *once, then.clone());
             }
             call_line(ctx, s, m, None);
         }
         Step::Tick => highwater::run_until_idle(),
+        Step::Push { s, chunk } => {
+            let ret = r_side!(&ctx.h(*s), |r| match to_val(chunk) {
+                Some(v) => r.push(v),
+                None => r.push_eof(),
+            });
+            call_line(ctx, *s, "push", Some(("ret", json!(ret))));
+        }
+        Step::Unshift { s, chunk } => {
+            r_side!(&ctx.h(*s), |r| match to_val(chunk) {
+                Some(v) => r.unshift(v),
+                None => r.push_eof(),
+            });
+            call_line(ctx, *s, "unshift", None);
+        }
+        Step::Read { s, n } => {
+            let ret = r_side!(&ctx.h(*s), |r| r.read(*n));
+            let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+            call_line(ctx, *s, "read", Some(("ret", rendered)));
+        }
+        Step::ReadAll { s } => loop {
+            if ctx.stopped() {
+                return;
+            }
+            let ret = r_side!(&ctx.h(*s), |r| r.read(None));
+            let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+            call_line(ctx, *s, "readAll", Some(("ret", rendered)));
+            if ret.is_none() {
+                break;
+            }
+        },
+        Step::Pause { s } => {
+            r_side!(&ctx.h(*s), |r| r.pause());
+            call_line(ctx, *s, "pause", None);
+        }
+        Step::Resume { s } => {
+            r_side!(&ctx.h(*s), |r| r.resume());
+            call_line(ctx, *s, "resume", None);
+        }
         // Filtered out by `unsupported()` before the run starts.
-        Step::Push { .. }
-        | Step::Unshift { .. }
-        | Step::Read { .. }
-        | Step::ReadAll { .. }
-        | Step::Pause { .. }
-        | Step::Resume { .. }
-        | Step::Pipe { .. }
-        | Step::Unpipe { .. }
-        | Step::Pipeline { .. }
-        | Step::Finished { .. } => unreachable!("unsupported steps are refused before running"),
+        Step::Pipe { .. } | Step::Unpipe { .. } | Step::Pipeline { .. } | Step::Finished { .. } => {
+            unreachable!("unsupported steps are refused before running")
+        }
     }
+}
+
+fn side_state(h: &H) -> Value {
+    let mut o = Map::new();
+    if let H::W(w) = h {
+        o.insert("len".into(), json!(w.writable_length()));
+        o.insert("needDrain".into(), json!(w.writable_need_drain()));
+        o.insert("corked".into(), json!(w.writable_corked()));
+        o.insert("ended".into(), json!(w.writable_ended()));
+        o.insert("finished".into(), json!(w.writable_finished()));
+    }
+    if let H::R(r) = h {
+        o.insert("rlen".into(), json!(r.readable_length()));
+        o.insert("flowing".into(), json!(r.readable_flowing()));
+        o.insert("rended".into(), json!(r.readable_ended()));
+    }
+    o.insert("destroyed".into(), json!(any_side!(h, |x| x.destroyed())));
+    Value::Object(o)
 }
 
 fn trace_state(ctx: &Ctx) {
     let mut line = Map::new();
     line.insert("t".into(), json!("state"));
     for (i, st) in ctx.streams.iter().enumerate() {
-        let w = ctx.w(i);
-        line.insert(
-            st.name.clone(),
-            json!({
-                "len": w.writable_length(),
-                "needDrain": w.writable_need_drain(),
-                "corked": w.writable_corked(),
-                "ended": w.writable_ended(),
-                "finished": w.writable_finished(),
-                "destroyed": w.destroyed(),
-            }),
-        );
+        line.insert(st.name.clone(), side_state(&ctx.h(i)));
     }
     ctx.trace(Value::Object(line));
 }
 
+/// Adds the listener of an `on`/`once` step for a stream event: it runs
+/// `then`; for `data` and `readable` it first prints the event line.
+fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<Located>>) {
+    let h = ctx.h(s);
+    let c = Rc::downgrade(ctx);
+    let run = move || {
+        if let Some(c) = c.upgrade() {
+            run_steps(&c, &then);
+        }
+    };
+    let name = ctx.streams[s].name.clone();
+    let wev = match event {
+        "drain" => Some(WritableEvent::Drain),
+        "prefinish" => Some(WritableEvent::Prefinish),
+        "finish" => Some(WritableEvent::Finish),
+        _ => None,
+    };
+    if let Some(ev) = wev {
+        w_side!(&h, |w| if once { w.once(ev, run) } else { w.on(ev, run) });
+        return;
+    }
+    match (event, once) {
+        ("error", false) => {
+            any_side!(&h, |x| x.on_error(move |_| run()));
+        }
+        ("error", true) => {
+            any_side!(&h, |x| x.once_error(move |_| run()));
+        }
+        ("close", false) => {
+            any_side!(&h, |x| x.on_close(run));
+        }
+        ("close", true) => match &h {
+            H::W(w) => {
+                w.once(WritableEvent::Close, run);
+            }
+            H::R(r) => {
+                r.once_event(ReadableEvent::Close, run);
+            }
+        },
+        ("data", _) => {
+            let c = Rc::downgrade(ctx);
+            let f = move |v: &Val| {
+                if let Some(c) = c.upgrade() {
+                    c.trace(json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}));
+                }
+                run();
+            };
+            r_side!(&h, |r| if once { r.once_data(f) } else { r.on_data(f) });
+        }
+        ("readable", _) => {
+            let c = Rc::downgrade(ctx);
+            let f = move || {
+                if let Some(c) = c.upgrade() {
+                    c.trace(json!({"t": "event", "s": name, "name": "readable"}));
+                }
+                run();
+            };
+            r_side!(&h, |r| if once { r.once_readable(f) } else { r.on_readable(f) });
+        }
+        ("end" | "pause" | "resume", true) => {
+            let ev = match event {
+                "end" => ReadableEvent::End,
+                "pause" => ReadableEvent::Pause,
+                _ => ReadableEvent::Resume,
+            };
+            r_side!(&h, |r| r.once_event(ev, run));
+        }
+        ("end", false) => {
+            r_side!(&h, |r| r.on_end(run));
+        }
+        ("pause", false) => {
+            r_side!(&h, |r| r.on_pause(run));
+        }
+        ("resume", false) => {
+            r_side!(&h, |r| r.on_resume(run));
+        }
+        ("pipe", false) => {
+            w_side!(&h, |w| w.on_pipe(move |_| run()));
+        }
+        ("unpipe", false) => {
+            w_side!(&h, |w| w.on_unpipe(move |_| run()));
+        }
+        _ => unreachable!("the parser checks event names"),
+    };
+}
+
 /// What of the scenario highwater cannot run yet, if anything.
 fn unsupported(sc: &Scenario) -> Option<String> {
-    if let Some(s) = sc.streams.iter().find(|s| s.kind != Kind::Writable) {
+    if let Some(s) = sc
+        .streams
+        .iter()
+        .find(|s| !matches!(s.kind, Kind::Writable | Kind::Readable))
+    {
         return Some(format!(
-            "stream {} is a {:?}: only writable streams are implemented",
+            "stream {} is a {:?}: only writable and readable streams are implemented",
             s.name, s.kind
         ));
     }
     fn walk(steps: &[Located]) -> Option<String> {
         for l in steps {
             match &l.step {
-                Step::Finished { .. } | Step::Pipeline { .. } => {
+                Step::Finished { .. }
+                | Step::Pipeline { .. }
+                | Step::Pipe { .. }
+                | Step::Unpipe { .. } => {
                     return Some(format!(
                         "{}: finished/pipeline are not implemented yet",
                         l.at
@@ -513,7 +707,7 @@ pub fn run(sc: &Scenario) -> Outcome {
             .iter()
             .map(|spec| RStream {
                 name: spec.name.clone(),
-                w: RefCell::new(None),
+                h: RefCell::new(None),
                 pending: RefCell::new(VecDeque::new()),
                 last_completed: RefCell::new(None),
                 pending_final: RefCell::new(None),
@@ -546,49 +740,100 @@ pub fn run(sc: &Scenario) -> Outcome {
 
     // Format (File): streams are created in order, then the traced listeners.
     for (i, spec) in sc.streams.iter().enumerate() {
-        let sink = Sink {
-            ctx: Rc::downgrade(&ctx),
-            s: i,
-            write: spec.write,
-            writev: spec.writev,
-            final_: spec.final_,
+        let h = match spec.kind {
+            Kind::Writable => {
+                let sink = Sink {
+                    ctx: Rc::downgrade(&ctx),
+                    s: i,
+                    write: spec.write,
+                    writev: spec.writev,
+                    final_: spec.final_,
+                };
+                let opts = WritableOptions {
+                    high_water_mark: spec.hwm,
+                    object_mode: spec.object_mode,
+                    auto_destroy: spec.auto_destroy,
+                    emit_close: spec.emit_close,
+                };
+                H::W(if spec.object_mode {
+                    Writable::new_object(opts, sink)
+                } else {
+                    Writable::new(opts, sink)
+                })
+            }
+            Kind::Readable => {
+                let src = SourceHook {
+                    ctx: Rc::downgrade(&ctx),
+                    s: i,
+                    sync: spec.read == Mode::Sync,
+                    source: spec.source.clone(),
+                    next: Cell::new(0),
+                };
+                let opts = ReadableOptions {
+                    high_water_mark: spec.hwm,
+                    object_mode: spec.object_mode,
+                    auto_destroy: spec.auto_destroy,
+                    emit_close: spec.emit_close,
+                };
+                H::R(if spec.object_mode {
+                    Readable::new_object(opts, src)
+                } else {
+                    Readable::new(opts, src)
+                })
+            }
+            _ => unreachable!("refused by unsupported()"),
         };
-        let opts = WritableOptions {
-            high_water_mark: spec.hwm,
-            object_mode: spec.object_mode,
-            auto_destroy: spec.auto_destroy,
-            emit_close: spec.emit_close,
-        };
-        let w = if spec.object_mode {
-            Writable::new_object(opts, sink)
-        } else {
-            Writable::new(opts, sink)
-        };
-        *ctx.streams[i].w.borrow_mut() = Some(w);
+        *ctx.streams[i].h.borrow_mut() = Some(h);
     }
     for (i, st) in ctx.streams.iter().enumerate() {
-        let w = ctx.w(i);
-        for (ev, name) in [
-            (WritableEvent::Drain, "drain"),
-            (WritableEvent::Prefinish, "prefinish"),
-            (WritableEvent::Finish, "finish"),
-            (WritableEvent::Close, "close"),
-        ] {
+        let h = ctx.h(i);
+        let tracer = |name: &'static str| {
             let c = Rc::downgrade(&ctx);
             let s = st.name.clone();
-            w.on(ev, move || {
+            move || {
                 if let Some(c) = c.upgrade() {
                     c.trace(json!({"t": "event", "s": s, "name": name}));
                 }
-            });
+            }
+        };
+        // Format (Trace): writable side drain, prefinish, finish, close,
+        // error, pipe, unpipe; readable side end, close, error, pause,
+        // resume; an event both sides emit is listened to once.
+        if let H::W(w) = &h {
+            w.on(WritableEvent::Drain, tracer("drain"));
+            w.on(WritableEvent::Prefinish, tracer("prefinish"));
+            w.on(WritableEvent::Finish, tracer("finish"));
         }
+        any_side!(&h, |x| x.on_close(tracer("close")));
         let c = Rc::downgrade(&ctx);
         let s = st.name.clone();
-        w.on_error(move |e| {
+        any_side!(&h, |x| x.on_error(move |e| {
             if let Some(c) = c.upgrade() {
                 c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
             }
-        });
+        }));
+        if let H::W(w) = &h {
+            for (unpipe, name) in [(false, "pipe"), (true, "unpipe")] {
+                let c = Rc::downgrade(&ctx);
+                let s = st.name.clone();
+                let f = move |src: highwater::StreamId| {
+                    if let Some(c) = c.upgrade() {
+                        let src = c.name_of(src);
+                        c.trace(json!({"t": "event", "s": s, "name": name, "src": src}));
+                    }
+                };
+                if unpipe {
+                    w.on_unpipe(f);
+                } else {
+                    w.on_pipe(f);
+                }
+            }
+        }
+        if let H::R(r) = &h {
+            r.on_end(tracer("end"));
+            r.on_pause(tracer("pause"));
+            r.on_resume(tracer("resume"));
+        }
     }
 
     for l in &sc.steps {

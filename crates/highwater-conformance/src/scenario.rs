@@ -68,6 +68,18 @@ pub struct StreamSpec {
     pub final_: Option<Mode>,
     /// The hooks this stream traces (`_write`, `_writev`, `_final`, …).
     pub hooks: HashSet<&'static str>,
+    /// `read` of a readable.
+    pub read: Mode,
+    /// `source` of a readable with `read: "sync"`.
+    pub source: Vec<ChunkSpec>,
+    /// `transform` of a transform: "identity", "upper" or "manual".
+    pub transform: String,
+    /// `flush` of a transform, if given.
+    pub flush: Option<ChunkSpec>,
+    /// `readableHighWaterMark` of a transform.
+    pub readable_hwm: Option<usize>,
+    /// `writableHighWaterMark` of a transform.
+    pub writable_hwm: Option<usize>,
 }
 
 impl StreamSpec {
@@ -357,6 +369,12 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             _ => None,
         },
         hooks: HashSet::new(),
+        read: if read == "sync" { Mode::Sync } else { Mode::Manual },
+        source: Vec::new(),
+        transform: transform.clone(),
+        flush: None,
+        readable_hwm: o.get("readableHighWaterMark").and_then(natural),
+        writable_hwm: o.get("writableHighWaterMark").and_then(natural),
     };
 
     // Format (File): no byte-mode side may use Node's default mark.
@@ -384,14 +402,15 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             );
         };
         for (i, c) in items.iter().enumerate() {
-            check_chunk(&spec, c, &format!("{at}.source[{i}]"), true)?;
+            let chunk = check_chunk(&spec, c, &format!("{at}.source[{i}]"), true)?;
+            spec.source.push(chunk);
         }
     }
     if transform == "upper" && spec.object_mode {
         return bad(&format!("{at}.transform"), "\"upper\" needs byte mode");
     }
     if let Some(f) = o.get("flush") {
-        check_chunk(&spec, f, &format!("{at}.flush"), false)?;
+        spec.flush = Some(check_chunk(&spec, f, &format!("{at}.flush"), false)?);
     }
     match kind {
         Kind::Writable => {

@@ -88,6 +88,13 @@ impl<A: ?Sized> Listeners<A> {
     /// Calls every listener registered now, in order. Returns whether there
     /// was any.
     pub(crate) fn emit(&self, arg: &A) -> bool {
+        self.emit_with(arg, || {})
+    }
+
+    /// Like [`emit`](Self::emit), calling `on_once_removed` right after a
+    /// `once` listener is removed and before it runs (where Node's
+    /// `removeListener` side effects happen).
+    pub(crate) fn emit_with(&self, arg: &A, on_once_removed: impl Fn()) -> bool {
         let snapshot: Vec<Entry<A>> = {
             let list = self.list.borrow();
             if list.is_empty() {
@@ -96,8 +103,8 @@ impl<A: ?Sized> Listeners<A> {
             list.clone()
         };
         for e in snapshot {
-            if e.once {
-                self.remove(e.id);
+            if e.once && self.remove(e.id) {
+                on_once_removed();
             }
             (e.f)(arg);
         }

@@ -320,7 +320,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
         st.await_drain.clear(multi);
         st.data_emitted = true;
         drop(st);
-        c.events.data.emit(&chunk);
+        emit_data(c, &chunk);
     } else {
         let len = st.chunk_len(&chunk);
         st.length += len;
@@ -437,10 +437,14 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
     }
     if emit {
         if let Some(r) = &ret {
-            c.events.data.emit(r);
+            emit_data(c, r);
         }
     }
     ret
+}
+
+fn emit_data<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: &R) {
+    c.events.data.emit_with(chunk, || on_data_listener_removed(c));
 }
 
 /// Node's `computeNewHighWaterMark`: the next power of two, at most 1 GiB.
@@ -492,7 +496,9 @@ fn emit_readable_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         !st.destroyed && st.errored.is_none() && (st.length > 0 || st.ended)
     };
     if emit {
-        c.events.readable.emit(&());
+        c.events
+            .readable
+            .emit_with(&(), || on_readable_listener_removed(c));
         c.rs().borrow_mut().emitted_readable = false;
     }
     {

@@ -346,6 +346,20 @@ macro_rules! readable_methods {
             id
         }
 
+        /// Adds a `'data'` listener called once.
+        pub fn once_data(&self, f: impl Fn(&$r) + 'static) -> $crate::ListenerId {
+            let id = self.core.events.data.add(::std::rc::Rc::new(f), true, false);
+            $crate::readable::machine::on_data_listener_added(&self.core);
+            id
+        }
+
+        /// Adds a `'readable'` listener called once.
+        pub fn once_readable(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
+            let id = self.core.events.readable.add(::std::rc::Rc::new(move |_| f()), true, false);
+            $crate::readable::machine::on_readable_listener_added(&self.core);
+            id
+        }
+
         /// Adds a `'readable'` listener: switches to paused mode; `'readable'`
         /// says `read()` will return data (or that the stream ended).
         pub fn on_readable(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
