@@ -538,8 +538,29 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             r_side!(&ctx.h(*s), |r| r.resume());
             call_line(ctx, *s, "resume", None);
         }
+        Step::Pipe { from, to, end } => {
+            let opts = highwater::PipeOptions {
+                end: end.unwrap_or(true),
+            };
+            let dest = ctx.h(*to);
+            r_side!(&ctx.h(*from), |r| w_side!(&dest, |w| {
+                let _ = r.pipe_with(w, opts);
+            }));
+            call_line(ctx, *from, "pipe", None);
+        }
+        Step::Unpipe { from, to } => {
+            let src = ctx.h(*from);
+            match to {
+                Some(to) => {
+                    let dest = ctx.h(*to);
+                    r_side!(&src, |r| w_side!(&dest, |w| r.unpipe(w)));
+                }
+                None => r_side!(&src, |r| r.unpipe_all()),
+            }
+            call_line(ctx, *from, "unpipe", None);
+        }
         // Filtered out by `unsupported()` before the run starts.
-        Step::Pipe { .. } | Step::Unpipe { .. } | Step::Pipeline { .. } | Step::Finished { .. } => {
+        Step::Pipeline { .. } | Step::Finished { .. } => {
             unreachable!("unsupported steps are refused before running")
         }
     }
@@ -673,10 +694,7 @@ fn unsupported(sc: &Scenario) -> Option<String> {
     fn walk(steps: &[Located]) -> Option<String> {
         for l in steps {
             match &l.step {
-                Step::Finished { .. }
-                | Step::Pipeline { .. }
-                | Step::Pipe { .. }
-                | Step::Unpipe { .. } => {
+                Step::Finished { .. } | Step::Pipeline { .. } => {
                     return Some(format!(
                         "{}: finished/pipeline are not implemented yet",
                         l.at

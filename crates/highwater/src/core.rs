@@ -53,7 +53,7 @@ pub(crate) struct Events<R> {
     pub(crate) prefinish: Listeners<()>,
     pub(crate) finish: Listeners<()>,
     pub(crate) pipe: Listeners<StreamId>,
-    pub(crate) unpipe: Listeners<StreamId>,
+    pub(crate) unpipe: Listeners<crate::pipe::UnpipeInfo>,
     pub(crate) close: Listeners<()>,
     pub(crate) error: Listeners<Error>,
     pub(crate) data: Listeners<R>,

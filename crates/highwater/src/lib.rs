@@ -51,6 +51,7 @@ mod error;
 pub mod event_loop;
 mod events;
 mod marks;
+pub mod pipe;
 pub mod readable;
 pub mod writable;
 
@@ -63,6 +64,7 @@ pub use marks::{
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use crate::core::StreamId;
+pub use pipe::{PipeDestination, PipeOptions};
 pub use readable::{
     ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source,
 };

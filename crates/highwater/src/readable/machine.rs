@@ -60,7 +60,7 @@ pub(crate) struct RState<R> {
     pub(crate) buffer: VecDeque<R>,
     pub(crate) length: usize,
     /// Piped destinations, in order.
-    pub(crate) pipes: Vec<StreamId>,
+    pub(crate) pipes: Vec<Rc<dyn crate::pipe::PipeTarget<R>>>,
     pub(crate) flowing: Option<bool>,
     pub(crate) paused: bool,
     pub(crate) has_paused: bool,

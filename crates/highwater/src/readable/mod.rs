@@ -396,6 +396,41 @@ macro_rules! readable_methods {
             l.add(::std::rc::Rc::new(move |_| f()), true, false)
         }
 
+        /// Pipes this stream into `dest` (Node's `pipe(dest)`): flows into
+        /// it, pausing whenever `dest.write()` returns `false` and resuming
+        /// on its `'drain'`, and ends it when this stream ends. Returns `dest`
+        /// (a clone of the handle), so that pipes can be chained.
+        ///
+        /// Only the end is forwarded: an error of either stream does not
+        /// destroy the other (use [`pipeline`](crate::pipeline) for that).
+        pub fn pipe<D>(&self, dest: &D) -> D
+        where
+            D: $crate::PipeDestination<$r> + Clone,
+            $r: Clone,
+        {
+            self.pipe_with(dest, $crate::PipeOptions::default())
+        }
+
+        /// [`pipe`](Self::pipe) with options (`end: false` leaves `dest` open).
+        pub fn pipe_with<D>(&self, dest: &D, opts: $crate::PipeOptions) -> D
+        where
+            D: $crate::PipeDestination<$r> + Clone,
+            $r: Clone,
+        {
+            $crate::pipe::pipe(&self.core, dest.pipe_target().0, opts.end);
+            dest.clone()
+        }
+
+        /// Stops piping into `dest` (Node's `unpipe(dest)`).
+        pub fn unpipe<D: $crate::PipeDestination<$r>>(&self, dest: &D) {
+            $crate::pipe::unpipe_one(&self.core, &dest.pipe_target().0);
+        }
+
+        /// Stops piping into every destination (Node's `unpipe()`).
+        pub fn unpipe_all(&self) {
+            $crate::pipe::unpipe_all(&self.core);
+        }
+
         /// Bytes (items) buffered.
         pub fn readable_length(&self) -> usize {
             self.core.rs().borrow().length

@@ -483,7 +483,11 @@ macro_rules! writable_methods {
 
         /// Adds an `'unpipe'` listener: a Readable stopped piping into this stream.
         pub fn on_unpipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
-            self.core.events.unpipe.add(::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)), false, false)
+            self.core.events.unpipe.add(
+                ::std::rc::Rc::new(move |info: &$crate::pipe::UnpipeInfo| f(info.src)),
+                false,
+                false,
+            )
         }
 
         /// Bytes (items) accepted and not yet written, in-flight chunk included.
@@ -866,6 +870,14 @@ impl<T: 'static> Writable<T> {
     /// As [`end_async`](Self::end_async).
     pub fn finished(&self) -> impl std::future::Future<Output = Result<(), Error>> + 'static {
         finished_future(self.core.clone())
+    }
+}
+
+impl<T: 'static> crate::pipe::sealed::Sealed for Writable<T> {}
+
+impl<T: 'static> crate::pipe::PipeDestination<T> for Writable<T> {
+    fn pipe_target(&self) -> crate::pipe::PipeTargetRef<T> {
+        crate::pipe::PipeTargetRef(self.core.clone())
     }
 }
 
