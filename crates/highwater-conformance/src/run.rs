@@ -12,9 +12,9 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use highwater::{
-    ByteChunk, ByteLen, Callback, Done, Error, Readable, ReadableEvent, ReadableImpl,
-    ReadableOptions, SharedCallback, Source, Writable, WritableEvent, WritableImpl,
-    WritableOptions,
+    ByteChunk, ByteLen, Callback, Done, Duplex, DuplexOptions, Error, Readable, ReadableEvent,
+    ReadableImpl, ReadableOptions, SharedCallback, Source, TransformDone, TransformImpl, Writable,
+    WritableEvent, WritableImpl, WritableOptions,
 };
 use serde_json::{json, Map, Value};
 
@@ -61,6 +61,7 @@ impl ByteChunk for Val {
 enum H {
     W(Writable<Val>),
     R(Readable<Val>),
+    D(Duplex<Val, Val>),
 }
 
 /// Runs `$e` with `$x` bound to the stream's writable side.
@@ -68,6 +69,7 @@ macro_rules! w_side {
     ($h:expr, |$x:ident| $e:expr) => {
         match $h {
             H::W($x) => $e,
+            H::D($x) => $e,
             H::R(_) => unreachable!("the parser checks that the stream has a writable side"),
         }
     };
@@ -78,6 +80,7 @@ macro_rules! r_side {
     ($h:expr, |$x:ident| $e:expr) => {
         match $h {
             H::R($x) => $e,
+            H::D($x) => $e,
             H::W(_) => unreachable!("the parser checks that the stream has a readable side"),
         }
     };
@@ -89,6 +92,7 @@ macro_rules! any_side {
         match $h {
             H::W($x) => $e,
             H::R($x) => $e,
+            H::D($x) => $e,
         }
     };
 }
@@ -104,6 +108,28 @@ pub enum Outcome {
     Unsupported(String),
 }
 
+/// A callback handed to a traced hook and not yet called by the runner.
+#[derive(Clone)]
+enum Pending {
+    /// `_write`/`_writev`.
+    W(Done),
+    /// `_transform`.
+    T(TransformDone<Val>),
+}
+
+impl Pending {
+    /// `cb()`, `cb(err)`, or for a transform `cb(null, value)`.
+    fn call(self, error: Option<&str>, value: Option<Val>) {
+        match self {
+            Pending::W(d) => d.call(error.map_or(Ok(()), |e| Err(make_error(e)))),
+            Pending::T(d) => d.call(match error {
+                Some(e) => Err(make_error(e)),
+                None => Ok(value),
+            }),
+        }
+    }
+}
+
 struct HookListener {
     id: u64,
     once: bool,
@@ -115,8 +141,8 @@ struct RStream {
     name: String,
     h: RefCell<Option<H>>,
     /// Pending `_write`/`_writev` callbacks, oldest first, with an id.
-    pending: RefCell<VecDeque<(u64, Done)>>,
-    last_completed: RefCell<Option<Done>>,
+    pending: RefCell<VecDeque<(u64, Pending)>>,
+    last_completed: RefCell<Option<Pending>>,
     pending_final: RefCell<Option<Done>>,
     hook_listeners: RefCell<HashMap<String, Vec<HookListener>>>,
 }
@@ -231,7 +257,9 @@ impl Sink {
         }
         ctx.trace(Value::Object(line));
         let id = ctx.id();
-        st.pending.borrow_mut().push_back((id, done.clone()));
+        st.pending
+            .borrow_mut()
+            .push_back((id, Pending::W(done.clone())));
         run_hook_listeners(&ctx, self.s, name);
         if self.write == Mode::Sync {
             let mut p = st.pending.borrow_mut();
@@ -239,7 +267,7 @@ impl Sink {
                 p.remove(i);
             }
             drop(p);
-            *st.last_completed.borrow_mut() = Some(done.clone());
+            *st.last_completed.borrow_mut() = Some(Pending::W(done.clone()));
             done.ok();
         }
     }
@@ -294,11 +322,15 @@ struct SourceHook {
 
 impl ReadableImpl<Val> for SourceHook {
     fn read(&self, size: usize, src: &Source<Val>) {
-        let Some(ctx) = self.ctx.upgrade() else { return };
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
         if ctx.stopped() {
             return;
         }
-        ctx.trace(json!({"t": "hook", "s": ctx.streams[self.s].name, "name": "_read", "size": size}));
+        ctx.trace(
+            json!({"t": "hook", "s": ctx.streams[self.s].name, "name": "_read", "size": size}),
+        );
         run_hook_listeners(&ctx, self.s, "_read");
         let i = self.next.get();
         if self.sync && i < self.source.len() {
@@ -308,6 +340,64 @@ impl ReadableImpl<Val> for SourceHook {
                 None => src.push_eof(),
             };
         }
+    }
+}
+
+/// The transform function of a scenario's transform: traces `_transform`
+/// (and `_flush`), runs the hook listeners, then completes by itself
+/// (`identity`, `upper`) or waits for `complete` (`manual`).
+struct TransformHook {
+    ctx: Weak<Ctx>,
+    s: usize,
+    mode: String,
+    flush: Option<ChunkSpec>,
+}
+
+impl TransformImpl<Val, Val> for TransformHook {
+    fn transform(&self, chunk: Val, done: TransformDone<Val>) {
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
+        if ctx.stopped() {
+            return;
+        }
+        let st = &ctx.streams[self.s];
+        ctx.trace(
+            json!({"t": "hook", "s": st.name, "name": "_transform", "chunk": render_chunk(&chunk)}),
+        );
+        let id = ctx.id();
+        st.pending
+            .borrow_mut()
+            .push_back((id, Pending::T(done.clone())));
+        run_hook_listeners(&ctx, self.s, "_transform");
+        if self.mode != "manual" {
+            let mut p = st.pending.borrow_mut();
+            if let Some(i) = p.iter().position(|(x, _)| *x == id) {
+                p.remove(i);
+            }
+            drop(p);
+            *st.last_completed.borrow_mut() = Some(Pending::T(done.clone()));
+            let out = match (&*self.mode, chunk) {
+                ("upper", Val::Bytes(b)) => Val::Bytes(Bytes::from(b.to_ascii_uppercase())),
+                (_, c) => c,
+            };
+            done.call(Ok(Some(out)));
+        }
+    }
+
+    fn flush(&self, done: TransformDone<Val>) {
+        let Some(ctx) = self.ctx.upgrade() else {
+            return;
+        };
+        if ctx.stopped() {
+            return;
+        }
+        ctx.trace(json!({"t": "hook", "s": ctx.streams[self.s].name, "name": "_flush"}));
+        done.call(Ok(self.flush.as_ref().and_then(to_val)));
+    }
+
+    fn has_flush(&self) -> bool {
+        self.flush.is_some()
     }
 }
 
@@ -394,7 +484,8 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             };
             let h = ctx.h(s);
             let ret = match cb {
-                Some(cb) => w_side!(&h, |w| w.write_cb(v, callback_for(ctx, cb, s, "write", top))),
+                Some(cb) => w_side!(&h, |w| w
+                    .write_cb(v, callback_for(ctx, cb, s, "write", top))),
                 None => w_side!(&h, |w| w.write(v)),
             };
             call_line(ctx, s, "write", Some(("ret", json!(ret))));
@@ -421,7 +512,7 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
         Step::Complete {
             s,
             error,
-            value: _,
+            value,
             again,
         } => {
             let st = &ctx.streams[*s];
@@ -459,7 +550,7 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
                     }
                 }
             };
-            done.call(error.as_deref().map_or(Ok(()), |e| Err(make_error(e))));
+            done.call(error.as_deref(), value.as_ref().and_then(to_val));
             call_line(ctx, *s, "complete", None);
         }
         Step::CompleteFinal { s, error } => {
@@ -568,17 +659,21 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
 
 fn side_state(h: &H) -> Value {
     let mut o = Map::new();
-    if let H::W(w) = h {
-        o.insert("len".into(), json!(w.writable_length()));
-        o.insert("needDrain".into(), json!(w.writable_need_drain()));
-        o.insert("corked".into(), json!(w.writable_corked()));
-        o.insert("ended".into(), json!(w.writable_ended()));
-        o.insert("finished".into(), json!(w.writable_finished()));
+    if matches!(h, H::W(_) | H::D(_)) {
+        w_side!(h, |w| {
+            o.insert("len".into(), json!(w.writable_length()));
+            o.insert("needDrain".into(), json!(w.writable_need_drain()));
+            o.insert("corked".into(), json!(w.writable_corked()));
+            o.insert("ended".into(), json!(w.writable_ended()));
+            o.insert("finished".into(), json!(w.writable_finished()));
+        });
     }
-    if let H::R(r) = h {
-        o.insert("rlen".into(), json!(r.readable_length()));
-        o.insert("flowing".into(), json!(r.readable_flowing()));
-        o.insert("rended".into(), json!(r.readable_ended()));
+    if matches!(h, H::R(_) | H::D(_)) {
+        r_side!(h, |r| {
+            o.insert("rlen".into(), json!(r.readable_length()));
+            o.insert("flowing".into(), json!(r.readable_flowing()));
+            o.insert("rended".into(), json!(r.readable_ended()));
+        });
     }
     o.insert("destroyed".into(), json!(any_side!(h, |x| x.destroyed())));
     Value::Object(o)
@@ -631,12 +726,17 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
             H::R(r) => {
                 r.once_event(ReadableEvent::Close, run);
             }
+            H::D(d) => {
+                d.once(WritableEvent::Close, run);
+            }
         },
         ("data", _) => {
             let c = Rc::downgrade(ctx);
             let f = move |v: &Val| {
                 if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}));
+                    c.trace(
+                        json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}),
+                    );
                 }
                 run();
             };
@@ -650,7 +750,11 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
                 }
                 run();
             };
-            r_side!(&h, |r| if once { r.once_readable(f) } else { r.on_readable(f) });
+            r_side!(&h, |r| if once {
+                r.once_readable(f)
+            } else {
+                r.on_readable(f)
+            });
         }
         ("end" | "pause" | "resume", true) => {
             let ev = match event {
@@ -681,16 +785,6 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
 
 /// What of the scenario highwater cannot run yet, if anything.
 fn unsupported(sc: &Scenario) -> Option<String> {
-    if let Some(s) = sc
-        .streams
-        .iter()
-        .find(|s| !matches!(s.kind, Kind::Writable | Kind::Readable))
-    {
-        return Some(format!(
-            "stream {} is a {:?}: only writable and readable streams are implemented",
-            s.name, s.kind
-        ));
-    }
     fn walk(steps: &[Located]) -> Option<String> {
         for l in steps {
             match &l.step {
@@ -799,7 +893,34 @@ pub fn run(sc: &Scenario) -> Outcome {
                     Readable::new(opts, src)
                 })
             }
-            _ => unreachable!("refused by unsupported()"),
+            Kind::Transform | Kind::PassThrough => {
+                let opts = DuplexOptions {
+                    high_water_mark: spec.hwm,
+                    readable_high_water_mark: spec.readable_hwm,
+                    writable_high_water_mark: spec.writable_hwm,
+                    object_mode: spec.object_mode,
+                    auto_destroy: spec.auto_destroy,
+                    emit_close: spec.emit_close,
+                    ..DuplexOptions::default()
+                };
+                H::D(match (spec.kind, spec.object_mode) {
+                    (Kind::PassThrough, false) => Duplex::pass_through(opts),
+                    (Kind::PassThrough, true) => Duplex::pass_through_object(opts),
+                    (_, object_mode) => {
+                        let hook = TransformHook {
+                            ctx: Rc::downgrade(&ctx),
+                            s: i,
+                            mode: spec.transform.clone(),
+                            flush: spec.flush.clone(),
+                        };
+                        if object_mode {
+                            Duplex::transform_object(opts, hook)
+                        } else {
+                            Duplex::transform(opts, hook)
+                        }
+                    }
+                })
+            }
         };
         *ctx.streams[i].h.borrow_mut() = Some(h);
     }
@@ -817,10 +938,14 @@ pub fn run(sc: &Scenario) -> Outcome {
         // Format (Trace): writable side drain, prefinish, finish, close,
         // error, pipe, unpipe; readable side end, close, error, pause,
         // resume; an event both sides emit is listened to once.
-        if let H::W(w) = &h {
-            w.on(WritableEvent::Drain, tracer("drain"));
-            w.on(WritableEvent::Prefinish, tracer("prefinish"));
-            w.on(WritableEvent::Finish, tracer("finish"));
+        let has_w = matches!(h, H::W(_) | H::D(_));
+        let has_r = matches!(h, H::R(_) | H::D(_));
+        if has_w {
+            w_side!(&h, |w| {
+                w.on(WritableEvent::Drain, tracer("drain"));
+                w.on(WritableEvent::Prefinish, tracer("prefinish"));
+                w.on(WritableEvent::Finish, tracer("finish"));
+            });
         }
         any_side!(&h, |x| x.on_close(tracer("close")));
         let c = Rc::downgrade(&ctx);
@@ -830,7 +955,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                 c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
             }
         }));
-        if let H::W(w) = &h {
+        if has_w {
             for (unpipe, name) in [(false, "pipe"), (true, "unpipe")] {
                 let c = Rc::downgrade(&ctx);
                 let s = st.name.clone();
@@ -840,17 +965,15 @@ pub fn run(sc: &Scenario) -> Outcome {
                         c.trace(json!({"t": "event", "s": s, "name": name, "src": src}));
                     }
                 };
-                if unpipe {
-                    w.on_unpipe(f);
-                } else {
-                    w.on_pipe(f);
-                }
+                w_side!(&h, |w| if unpipe { w.on_unpipe(f) } else { w.on_pipe(f) });
             }
         }
-        if let H::R(r) = &h {
-            r.on_end(tracer("end"));
-            r.on_pause(tracer("pause"));
-            r.on_resume(tracer("resume"));
+        if has_r {
+            r_side!(&h, |r| {
+                r.on_end(tracer("end"));
+                r.on_pause(tracer("pause"));
+                r.on_resume(tracer("resume"));
+            });
         }
     }
 

@@ -369,7 +369,11 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             _ => None,
         },
         hooks: HashSet::new(),
-        read: if read == "sync" { Mode::Sync } else { Mode::Manual },
+        read: if read == "sync" {
+            Mode::Sync
+        } else {
+            Mode::Manual
+        },
         source: Vec::new(),
         transform: transform.clone(),
         flush: None,

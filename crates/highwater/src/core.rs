@@ -95,11 +95,7 @@ pub(crate) struct Core<R: 'static, W: 'static> {
 }
 
 impl<R: 'static, W: 'static> Core<R, W> {
-    pub(crate) fn new(
-        w: Option<WSide<W>>,
-        r: Option<RSide<R>>,
-        allow_half_open: bool,
-    ) -> Rc<Self> {
+    pub(crate) fn new(w: Option<WSide<W>>, r: Option<RSide<R>>, allow_half_open: bool) -> Rc<Self> {
         Rc::new(Core {
             id: next_stream_id(),
             w,
@@ -337,6 +333,8 @@ impl<R: 'static, W: 'static> Core<R, W> {
                 return Some(e.clone());
             }
         }
-        self.r.as_ref().and_then(|r| r.state.borrow().errored.clone())
+        self.r
+            .as_ref()
+            .and_then(|r| r.state.borrow().errored.clone())
     }
 }

@@ -47,15 +47,19 @@
 
 mod callback;
 mod core;
+pub mod duplex;
 mod error;
 pub mod event_loop;
 mod events;
 mod marks;
 pub mod pipe;
 pub mod readable;
+pub mod transform;
 pub mod writable;
 
+pub use crate::core::StreamId;
 pub use callback::{Callback, SharedCallback};
+pub use duplex::{Duplex, DuplexOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use events::ListenerId;
@@ -63,9 +67,9 @@ pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
-pub use crate::core::StreamId;
 pub use pipe::{PipeDestination, PipeOptions};
-pub use readable::{
-    ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source,
+pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source};
+pub use transform::{PassThrough, Transform, TransformDone, TransformImpl};
+pub use writable::{
+    AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
-pub use writable::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl, WritableOptions};

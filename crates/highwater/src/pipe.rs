@@ -170,12 +170,10 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
     let end_fn: Rc<dyn Fn()> = {
         let l = link.clone();
         Rc::new(move || {
-            {
-                if end {
-                    l.dest.clone().end();
-                } else {
-                    unpipe_one(&l.src, &l.dest);
-                }
+            if end {
+                l.dest.clone().end();
+            } else {
+                unpipe_one(&l.src, &l.dest);
             }
         })
     };
@@ -184,7 +182,8 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
         crate::next_tick(move || f());
     } else {
         let f = end_fn.clone();
-        link.on_end.set(Some(src.events.end.add(Rc::new(move |_| f()), true, false)));
+        link.on_end
+            .set(Some(src.events.end.add(Rc::new(move |_| f()), true, false)));
     }
 
     // dest.on('unpipe', onunpipe)
@@ -305,11 +304,10 @@ fn pause<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     }
     if l.ondrain.get().is_none() {
         let w = l.clone();
-        let id = l.dest.drain().add(
-            Rc::new(move |_| pipe_on_drain(&w)),
-            false,
-            false,
-        );
+        let id = l
+            .dest
+            .drain()
+            .add(Rc::new(move |_| pipe_on_drain(&w)), false, false);
         l.ondrain.set(Some(id));
     }
 }
@@ -369,9 +367,11 @@ fn cleanup<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     }
 }
 
-
 /// `src.unpipe(dest)`.
-pub(crate) fn unpipe_one<R: 'static, W: 'static>(src: &Rc<Core<R, W>>, dest: &Rc<dyn PipeTarget<R>>) {
+pub(crate) fn unpipe_one<R: 'static, W: 'static>(
+    src: &Rc<Core<R, W>>,
+    dest: &Rc<dyn PipeTarget<R>>,
+) {
     let did = dest.id();
     let now_empty = {
         let mut st = src.rs().borrow_mut();
@@ -410,4 +410,3 @@ pub(crate) fn unpipe_all<R: 'static, W: 'static>(src: &Rc<Core<R, W>>) {
         });
     }
 }
-

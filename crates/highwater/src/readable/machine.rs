@@ -444,7 +444,9 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
 }
 
 fn emit_data<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: &R) {
-    c.events.data.emit_with(chunk, || on_data_listener_removed(c));
+    c.events
+        .data
+        .emit_with(chunk, || on_data_listener_removed(c));
 }
 
 /// Node's `computeNewHighWaterMark`: the next power of two, at most 1 GiB.

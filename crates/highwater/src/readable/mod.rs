@@ -36,8 +36,8 @@ use crate::core::{Core, RSide};
 use crate::writable::{ByteLen, Done};
 use crate::{default_high_water_mark, Error};
 
-pub(crate) use machine::RState;
 use machine::ChunkOps;
+pub(crate) use machine::RState;
 
 /// A byte chunk a Readable can split (for `read(n)`) and join (for `read()`
 /// in paused mode, which returns everything buffered as one chunk).
@@ -341,21 +341,33 @@ macro_rules! readable_methods {
 
         /// Adds a `'data'` listener; starts flowing unless paused explicitly.
         pub fn on_data(&self, f: impl Fn(&$r) + 'static) -> $crate::ListenerId {
-            let id = self.core.events.data.add(::std::rc::Rc::new(f), false, false);
+            let id = self
+                .core
+                .events
+                .data
+                .add(::std::rc::Rc::new(f), false, false);
             $crate::readable::machine::on_data_listener_added(&self.core);
             id
         }
 
         /// Adds a `'data'` listener called once.
         pub fn once_data(&self, f: impl Fn(&$r) + 'static) -> $crate::ListenerId {
-            let id = self.core.events.data.add(::std::rc::Rc::new(f), true, false);
+            let id = self
+                .core
+                .events
+                .data
+                .add(::std::rc::Rc::new(f), true, false);
             $crate::readable::machine::on_data_listener_added(&self.core);
             id
         }
 
         /// Adds a `'readable'` listener called once.
         pub fn once_readable(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            let id = self.core.events.readable.add(::std::rc::Rc::new(move |_| f()), true, false);
+            let id = self
+                .core
+                .events
+                .readable
+                .add(::std::rc::Rc::new(move |_| f()), true, false);
             $crate::readable::machine::on_readable_listener_added(&self.core);
             id
         }
@@ -363,30 +375,47 @@ macro_rules! readable_methods {
         /// Adds a `'readable'` listener: switches to paused mode; `'readable'`
         /// says `read()` will return data (or that the stream ended).
         pub fn on_readable(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            let id = self.core.events.readable.add(::std::rc::Rc::new(move |_| f()), false, false);
+            let id = self
+                .core
+                .events
+                .readable
+                .add(::std::rc::Rc::new(move |_| f()), false, false);
             $crate::readable::machine::on_readable_listener_added(&self.core);
             id
         }
 
         /// Adds an `'end'` listener: everything was read after `push_eof`.
         pub fn on_end(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.events.end.add(::std::rc::Rc::new(move |_| f()), false, false)
+            self.core
+                .events
+                .end
+                .add(::std::rc::Rc::new(move |_| f()), false, false)
         }
 
         /// Adds a `'pause'` listener.
         pub fn on_pause(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.events.pause.add(::std::rc::Rc::new(move |_| f()), false, false)
+            self.core
+                .events
+                .pause
+                .add(::std::rc::Rc::new(move |_| f()), false, false)
         }
 
         /// Adds a `'resume'` listener.
         pub fn on_resume(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.events.resume.add(::std::rc::Rc::new(move |_| f()), false, false)
+            self.core
+                .events
+                .resume
+                .add(::std::rc::Rc::new(move |_| f()), false, false)
         }
 
         /// Adds a listener for an event of the readable side, by Node's name
         /// (`"data"` and `"readable"` excepted: they have their own methods
         /// because adding them changes the mode). Once: removed after one call.
-        pub fn once_event(&self, event: $crate::ReadableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
+        pub fn once_event(
+            &self,
+            event: $crate::ReadableEvent,
+            f: impl Fn() + 'static,
+        ) -> $crate::ListenerId {
             let l = match event {
                 $crate::ReadableEvent::End => &self.core.events.end,
                 $crate::ReadableEvent::Pause => &self.core.events.pause,

@@ -212,7 +212,11 @@ fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, code: u32) {
 
 /// Node's `_write(stream, chunk, encoding, cb)`: `Err` is the error object
 /// that `write()` turns into `false`.
-pub(crate) fn write_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W, cb: Cb) -> Result<bool, Error> {
+pub(crate) fn write_<R: 'static, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    chunk: W,
+    cb: Cb,
+) -> Result<bool, Error> {
     let err = {
         let st = c.ws().borrow();
         if st.ending {

@@ -460,25 +460,47 @@ macro_rules! writable_methods {
         }
 
         /// Adds a listener for `event`, called each time it is emitted.
-        pub fn on(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), false, false)
+        pub fn on(
+            &self,
+            event: $crate::WritableEvent,
+            f: impl Fn() + 'static,
+        ) -> $crate::ListenerId {
+            self.core
+                .wevent(event)
+                .add(::std::rc::Rc::new(move |_| f()), false, false)
         }
 
         /// Adds a listener called the next time `event` is emitted, then removed.
-        pub fn once(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), true, false)
+        pub fn once(
+            &self,
+            event: $crate::WritableEvent,
+            f: impl Fn() + 'static,
+        ) -> $crate::ListenerId {
+            self.core
+                .wevent(event)
+                .add(::std::rc::Rc::new(move |_| f()), true, false)
         }
 
         /// Adds a listener that runs before those already registered (Node's
         /// `prependListener`).
-        pub fn prepend(&self, event: $crate::WritableEvent, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.wevent(event).add(::std::rc::Rc::new(move |_| f()), false, true)
+        pub fn prepend(
+            &self,
+            event: $crate::WritableEvent,
+            f: impl Fn() + 'static,
+        ) -> $crate::ListenerId {
+            self.core
+                .wevent(event)
+                .add(::std::rc::Rc::new(move |_| f()), false, true)
         }
 
         /// Adds a `'pipe'` listener: a Readable started piping into this
         /// stream (the argument identifies it).
         pub fn on_pipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
-            self.core.events.pipe.add(::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)), false, false)
+            self.core.events.pipe.add(
+                ::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)),
+                false,
+                false,
+            )
         }
 
         /// Adds an `'unpipe'` listener: a Readable stopped piping into this stream.
@@ -547,7 +569,9 @@ macro_rules! writable_methods {
         ///
         /// It cannot miss its wake-up: it checks the state each time it is
         /// polled, and `'drain'` wakes every waiting future.
-        pub fn drained(&self) -> impl ::std::future::Future<Output = Result<(), $crate::Error>> + 'static {
+        pub fn drained(
+            &self,
+        ) -> impl ::std::future::Future<Output = Result<(), $crate::Error>> + 'static {
             $crate::writable::drained_future(self.core.clone())
         }
 
@@ -652,17 +676,26 @@ macro_rules! common_methods {
 
         /// Adds an `'error'` listener.
         pub fn on_error(&self, f: impl Fn(&$crate::Error) + 'static) -> $crate::ListenerId {
-            self.core.events.error.add(::std::rc::Rc::new(f), false, false)
+            self.core
+                .events
+                .error
+                .add(::std::rc::Rc::new(f), false, false)
         }
 
         /// Adds an `'error'` listener called at most once.
         pub fn once_error(&self, f: impl Fn(&$crate::Error) + 'static) -> $crate::ListenerId {
-            self.core.events.error.add(::std::rc::Rc::new(f), true, false)
+            self.core
+                .events
+                .error
+                .add(::std::rc::Rc::new(f), true, false)
         }
 
         /// Adds a `'close'` listener.
         pub fn on_close(&self, f: impl Fn() + 'static) -> $crate::ListenerId {
-            self.core.events.close.add(::std::rc::Rc::new(move |_| f()), false, false)
+            self.core
+                .events
+                .close
+                .add(::std::rc::Rc::new(move |_| f()), false, false)
         }
 
         /// Removes a listener added by any of the `on`/`once` methods.
@@ -764,11 +797,7 @@ impl<T: ByteLen + 'static> Writable<T> {
     /// Creates a stream over `imp`. In byte mode (the default) each chunk
     /// counts its [`ByteLen`]; with `object_mode` each counts 1.
     pub fn new(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
-        let len_of: fn(&T) -> usize = if opts.object_mode {
-            |_| 1
-        } else {
-            T::byte_len
-        };
+        let len_of: fn(&T) -> usize = if opts.object_mode { |_| 1 } else { T::byte_len };
         Self::build(opts, len_of, Box::new(imp))
     }
 
@@ -791,10 +820,7 @@ impl<T: ByteLen + 'static> Writable<T> {
     /// w.end_with_chunk("world".to_string());
     /// assert_eq!(*out.borrow(), "hello world");
     /// ```
-    pub fn from_fn(
-        opts: WritableOptions,
-        f: impl FnMut(T) -> Result<(), Error> + 'static,
-    ) -> Self {
+    pub fn from_fn(opts: WritableOptions, f: impl FnMut(T) -> Result<(), Error> + 'static) -> Self {
         Self::new(opts, sinks::FnSink::new(f))
     }
 
@@ -826,7 +852,11 @@ impl<T: 'static> Writable<T> {
         Self::build(opts.object_mode(true), |_| 1, Box::new(imp))
     }
 
-    fn build(opts: WritableOptions, len_of: fn(&T) -> usize, imp: Box<dyn WritableImpl<T>>) -> Self {
+    fn build(
+        opts: WritableOptions,
+        len_of: fn(&T) -> usize,
+        imp: Box<dyn WritableImpl<T>>,
+    ) -> Self {
         let side = writable_side(&opts, len_of, imp);
         Writable {
             core: Core::new(Some(side), None, true),
