@@ -12,9 +12,9 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use highwater::{
-    ByteChunk, ByteLen, Callback, Done, Duplex, DuplexOptions, Error, Readable, ReadableEvent,
-    ReadableImpl, ReadableOptions, SharedCallback, Source, TransformDone, TransformImpl, Writable,
-    WritableEvent, WritableImpl, WritableOptions,
+    ByteChunk, ByteLen, Callback, Done, Duplex, DuplexOptions, Error, Pipeline, Readable,
+    ReadableEvent, ReadableImpl, ReadableOptions, SharedCallback, Source, TransformDone,
+    TransformImpl, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 use serde_json::{json, Map, Value};
 
@@ -650,9 +650,43 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
             }
             call_line(ctx, *from, "unpipe", None);
         }
-        // Filtered out by `unsupported()` before the run starts.
-        Step::Pipeline { .. } | Step::Finished { .. } => {
-            unreachable!("unsupported steps are refused before running")
+        Step::Finished { s } => {
+            let c = Rc::downgrade(ctx);
+            let name = ctx.streams[*s].name.clone();
+            let cb = move |r: Result<(), Error>| {
+                if let Some(c) = c.upgrade() {
+                    c.trace(json!({"t": "cb", "s": name, "m": "finished", "step": top, "err": render_err(&r)}));
+                }
+            };
+            any_side!(&ctx.h(*s), |x| highwater::finished(x, cb));
+            call_line(ctx, *s, "finished", None);
+        }
+        Step::Pipeline { streams } => {
+            let first = streams[0];
+            let c = Rc::downgrade(ctx);
+            let name = ctx.streams[first].name.clone();
+            let cb = move |r: Result<(), Error>| {
+                if let Some(c) = c.upgrade() {
+                    c.trace(json!({"t": "cb", "s": name, "m": "pipeline", "step": top, "err": render_err(&r)}));
+                }
+            };
+            let mut p = match ctx.h(first) {
+                H::R(r) => Pipeline::new(&r),
+                H::D(d) => Pipeline::new(&d),
+                H::W(_) => unreachable!("the parser checks the first stream is readable"),
+            };
+            for &mid in &streams[1..streams.len() - 1] {
+                match ctx.h(mid) {
+                    H::D(d) => p = p.through(&d),
+                    _ => unreachable!("the parser checks middle streams are duplex"),
+                }
+            }
+            match ctx.h(streams[streams.len() - 1]) {
+                H::W(w) => p.to(&w, cb),
+                H::D(d) => p.to(&d, cb),
+                H::R(_) => unreachable!("the parser checks the last stream is writable"),
+            }
+            call_line(ctx, first, "pipeline", None);
         }
     }
 }
@@ -783,36 +817,9 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
     };
 }
 
-/// What of the scenario highwater cannot run yet, if anything.
-fn unsupported(sc: &Scenario) -> Option<String> {
-    fn walk(steps: &[Located]) -> Option<String> {
-        for l in steps {
-            match &l.step {
-                Step::Finished { .. } | Step::Pipeline { .. } => {
-                    return Some(format!(
-                        "{}: finished/pipeline are not implemented yet",
-                        l.at
-                    ))
-                }
-                Step::On { then, .. } => {
-                    if let Some(u) = walk(then) {
-                        return Some(u);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-    walk(&sc.steps)
-}
-
 /// Runs a parsed scenario on this thread's event loop. Run each scenario on
 /// a fresh thread: the loop is per thread, and a scenario may leave work in it.
 pub fn run(sc: &Scenario) -> Outcome {
-    if let Some(why) = unsupported(sc) {
-        return Outcome::Unsupported(why);
-    }
     let ctx = Rc::new_cyclic(|weak: &Weak<Ctx>| {
         let streams = sc
             .streams

@@ -36,6 +36,10 @@ pub enum ErrorKind {
     /// `ERR_STREAM_PREMATURE_CLOSE`: a stream closed before it ended or finished.
     #[error("Premature close")]
     PrematureClose,
+    /// `ABORT_ERR` (Node's `AbortError`): a stream destroyed by a pipeline
+    /// before it was done, or an aborted operation.
+    #[error("The operation was aborted")]
+    Aborted,
     /// `ERR_STREAM_PUSH_AFTER_EOF`: `push()` after `push(None)`.
     #[error("stream.push() after EOF")]
     PushAfterEof,
@@ -149,6 +153,7 @@ impl Error {
             ErrorKind::AlreadyFinished(_) => "ERR_STREAM_ALREADY_FINISHED",
             ErrorKind::PrematureClose => "ERR_STREAM_PREMATURE_CLOSE",
             ErrorKind::PushAfterEof => "ERR_STREAM_PUSH_AFTER_EOF",
+            ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::UnshiftAfterEndEvent => "ERR_STREAM_UNSHIFT_AFTER_END_EVENT",
             ErrorKind::InvalidArgValue { .. } => "ERR_INVALID_ARG_VALUE",
             ErrorKind::Custom {

@@ -51,8 +51,10 @@ pub mod duplex;
 mod error;
 pub mod event_loop;
 mod events;
+pub mod finished;
 mod marks;
 pub mod pipe;
+pub mod pipeline;
 pub mod readable;
 pub mod transform;
 pub mod writable;
@@ -63,11 +65,13 @@ pub use duplex::{Duplex, DuplexOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use events::ListenerId;
+pub use finished::{finished, finished_async, Stream};
 pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use pipe::{PipeDestination, PipeOptions};
+pub use pipeline::{Pipeline, PipelineSource};
 pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source};
 pub use transform::{PassThrough, Transform, TransformDone, TransformImpl};
 pub use writable::{

@@ -1,0 +1,383 @@
+//! `finished(stream, cb)`: Node's `lib/internal/streams/end-of-stream.js`.
+//!
+//! Calls back once when a stream is done: its readable side ended and/or its
+//! writable side finished (waiting for `'close'` when the stream will emit
+//! one), or it failed (`'error'`), or it closed before that
+//! (`ERR_STREAM_PREMATURE_CLOSE`). A stream already done is reported on the
+//! next tick. The same machinery decides when a [`pipeline`](crate::pipeline)
+//! is over.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+use std::task::{Poll, Waker};
+
+use crate::core::Core;
+use crate::events::ListenerId;
+use crate::{next_tick, Error, ErrorKind};
+
+type Cb = Box<dyn FnOnce(Option<Error>)>;
+
+/// The `once`-wrapped callback, shared by the listeners.
+#[derive(Clone)]
+struct Once(Rc<RefCell<Option<Cb>>>);
+
+impl Once {
+    fn call(&self, err: Option<Error>) {
+        let cb = self.0.borrow_mut().take();
+        if let Some(cb) = cb {
+            cb(err);
+        }
+    }
+}
+
+/// Removes the listeners `finished` added; the callback is then never called.
+pub(crate) struct Cleanup(Box<dyn Fn()>);
+
+impl Cleanup {
+    pub(crate) fn run(&self) {
+        (self.0)()
+    }
+}
+
+/// What `end-of-stream.js` asks of a stream (its `utils.js` predicates).
+impl<R: 'static, W: 'static> Core<R, W> {
+    /// `isReadableNodeStream`.
+    pub(crate) fn is_readable_node_stream(&self) -> bool {
+        match (&self.r, &self.w) {
+            (None, _) => false,
+            (Some(r), Some(_)) => r.state.borrow().readable_side,
+            (Some(_), None) => true,
+        }
+    }
+
+    /// `isWritableNodeStream`.
+    pub(crate) fn is_writable_node_stream(&self) -> bool {
+        match (&self.w, &self.r) {
+            (None, _) => false,
+            (Some(w), Some(_)) => w.state.borrow().writable_side,
+            (Some(_), None) => true,
+        }
+    }
+
+    /// `isWritableFinished(stream, strict)`.
+    pub(crate) fn is_writable_finished(&self, strict: bool) -> Option<bool> {
+        if !self.is_writable_node_stream() {
+            return None;
+        }
+        let st = self.ws().borrow();
+        if st.finished {
+            return Some(true);
+        }
+        if st.errored.is_some() {
+            return Some(false);
+        }
+        Some(!strict && st.ended && st.length == 0)
+    }
+
+    /// `isReadableFinished(stream, strict)`.
+    pub(crate) fn is_readable_finished(&self, strict: bool) -> Option<bool> {
+        if !self.is_readable_node_stream() {
+            return None;
+        }
+        let st = self.rs().borrow();
+        if st.errored.is_some() {
+            return Some(false);
+        }
+        Some(st.end_emitted || (!strict && st.ended && st.length == 0))
+    }
+
+    /// `isReadable(stream)`: `None` for a stream without a readable side.
+    pub(crate) fn is_readable(&self) -> Option<bool> {
+        let r = self.r.as_ref()?;
+        if self.is_destroyed() {
+            return Some(false);
+        }
+        let readable = {
+            let st = r.state.borrow();
+            st.readable_side && !st.destroyed && !st.error_emitted && !st.end_emitted
+        };
+        Some(
+            self.is_readable_node_stream()
+                && readable
+                && self.is_readable_finished(true) != Some(true),
+        )
+    }
+
+    /// `isWritable(stream)`: `None` for a stream without a writable side.
+    pub(crate) fn is_writable(&self) -> Option<bool> {
+        let w = self.w.as_ref()?;
+        if self.is_destroyed() {
+            return Some(false);
+        }
+        let (writable, ended) = {
+            let st = w.state.borrow();
+            (
+                st.writable_side
+                    && !st.ending
+                    && !st.ended
+                    && !st.destroyed
+                    && st.errored.is_none(),
+                st.ending || st.ended,
+            )
+        };
+        Some(self.is_writable_node_stream() && writable && !ended)
+    }
+
+    /// `isFinished(stream)`.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.is_destroyed()
+            || (self.is_readable() != Some(true) && self.is_writable() != Some(true))
+    }
+
+    /// `willEmitClose(stream)`.
+    fn will_emit_close(&self) -> bool {
+        let (auto, emit, closed) = match (&self.w, &self.r) {
+            (Some(w), _) => {
+                let st = w.state.borrow();
+                (st.auto_destroy, st.emit_close, st.closed)
+            }
+            (None, Some(r)) => {
+                let st = r.state.borrow();
+                (st.auto_destroy, st.emit_close, st.closed)
+            }
+            (None, None) => return false,
+        };
+        auto && emit && !closed
+    }
+
+    fn error_emitted_any(&self) -> bool {
+        self.w
+            .as_ref()
+            .is_some_and(|w| w.state.borrow().error_emitted)
+            || self
+                .r
+                .as_ref()
+                .is_some_and(|r| r.state.borrow().error_emitted)
+    }
+}
+
+fn premature() -> Error {
+    Error::new(ErrorKind::PrematureClose)
+}
+
+/// `eos(stream, { readable, writable }, callback)`; `None` options take the
+/// stream's own sides, as in Node.
+pub(crate) fn eos<R: 'static, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    readable: Option<bool>,
+    writable: Option<bool>,
+    callback: impl FnOnce(Option<Error>) + 'static,
+) -> Cleanup {
+    let cb = Once(Rc::new(RefCell::new(Some(Box::new(callback) as Cb))));
+    let readable = readable.unwrap_or_else(|| c.is_readable_node_stream());
+    let writable = writable.unwrap_or_else(|| c.is_writable_node_stream());
+
+    let will_emit_close = Rc::new(Cell::new(
+        c.will_emit_close()
+            && c.is_readable_node_stream() == readable
+            && c.is_writable_node_stream() == writable,
+    ));
+    let writable_finished = Rc::new(Cell::new(c.is_writable_finished(false) == Some(true)));
+    let readable_finished = Rc::new(Cell::new(c.is_readable_finished(false) == Some(true)));
+
+    let onfinish = {
+        let (c, cb, wec, wf, rf) = (
+            Rc::downgrade(c),
+            cb.clone(),
+            will_emit_close.clone(),
+            writable_finished.clone(),
+            readable_finished.clone(),
+        );
+        move || {
+            let Some(c) = c.upgrade() else { return };
+            wf.set(true);
+            if c.is_destroyed() {
+                wec.set(false);
+            }
+            let stream_readable = c.r.is_some() && c.is_readable() == Some(true);
+            if wec.get() && (!stream_readable || readable) {
+                return;
+            }
+            if !readable || rf.get() {
+                cb.call(None);
+            }
+        }
+    };
+    let onend = {
+        let (c, cb, wec, wf, rf) = (
+            Rc::downgrade(c),
+            cb.clone(),
+            will_emit_close.clone(),
+            writable_finished.clone(),
+            readable_finished.clone(),
+        );
+        move || {
+            let Some(c) = c.upgrade() else { return };
+            rf.set(true);
+            if c.is_destroyed() {
+                wec.set(false);
+            }
+            let stream_writable = c.w.is_some() && c.is_writable() == Some(true);
+            if wec.get() && (!stream_writable || writable) {
+                return;
+            }
+            if !writable || wf.get() {
+                cb.call(None);
+            }
+        }
+    };
+    let onerror = {
+        let cb = cb.clone();
+        move |e: &Error| cb.call(Some(e.clone()))
+    };
+    let onclose = {
+        let (c, cb, wf, rf) = (
+            Rc::downgrade(c),
+            cb.clone(),
+            writable_finished.clone(),
+            readable_finished.clone(),
+        );
+        move || {
+            let Some(c) = c.upgrade() else { return };
+            if let Some(e) = c.errored() {
+                return cb.call(Some(e));
+            }
+            if readable
+                && !rf.get()
+                && c.is_readable_node_stream()
+                && c.is_readable_finished(false) != Some(true)
+            {
+                return cb.call(Some(premature()));
+            }
+            if writable && !wf.get() && c.is_writable_finished(false) != Some(true) {
+                return cb.call(Some(premature()));
+            }
+            cb.call(None);
+        }
+    };
+    let onclosed = {
+        let (c, cb) = (Rc::downgrade(c), cb.clone());
+        move || {
+            let Some(c) = c.upgrade() else { return };
+            match c.errored() {
+                Some(e) => cb.call(Some(e)),
+                None => cb.call(None),
+            }
+        }
+    };
+
+    let ids: Vec<ListenerId> = vec![
+        c.events.end.add(Rc::new(move |_| onend()), false, false),
+        c.events
+            .finish
+            .add(Rc::new(move |_| onfinish()), false, false),
+        c.events.error.add(Rc::new(onerror), false, false),
+    ];
+    let onclose = Rc::new(onclose);
+    let oc = onclose.clone();
+    let close_id = c.events.close.add(Rc::new(move |_| oc()), false, false);
+
+    let closed = c.is_closed();
+    if closed {
+        next_tick(move || onclose());
+    } else if c.error_emitted_any() {
+        if !will_emit_close.get() {
+            next_tick(onclosed);
+        }
+    } else if !readable
+        && (!will_emit_close.get() || c.is_readable() == Some(true))
+        && (writable_finished.get() || c.is_writable() == Some(false))
+        && c.w.as_ref().is_none_or(|w| w.state.borrow().pendingcb == 0)
+    {
+        next_tick(onclosed);
+    } else if !writable
+        && (!will_emit_close.get() || c.is_writable() == Some(true))
+        && (readable_finished.get() || c.is_readable() == Some(false))
+    {
+        next_tick(onclosed);
+    }
+
+    let weak = Rc::downgrade(c);
+    let cb2 = cb.clone();
+    Cleanup(Box::new(move || {
+        cb2.0.borrow_mut().take();
+        if let Some(c) = weak.upgrade() {
+            for id in &ids {
+                c.remove_listener(*id);
+            }
+            c.events.close.remove(close_id);
+        }
+    }))
+}
+
+/// A stream that [`finished`] and [`pipeline`](crate::pipeline) accept:
+/// [`Readable`](crate::Readable), [`Writable`](crate::Writable),
+/// [`Duplex`](crate::Duplex) (Transform, PassThrough).
+pub trait Stream: crate::pipe::sealed::Sealed {
+    #[doc(hidden)]
+    fn stage(&self) -> crate::pipeline::StageRef;
+}
+
+/// Calls `cb` once the stream is done: `Ok(())` when it ended and/or
+/// finished, the error when it failed, `ERR_STREAM_PREMATURE_CLOSE` when it
+/// closed first (Node's `stream.finished(stream, cb)`).
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::{Writable, WritableOptions};
+///
+/// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+/// let out = Rc::new(RefCell::new(None));
+/// let o = out.clone();
+/// highwater::finished(&w, move |r| *o.borrow_mut() = Some(r.is_ok()));
+/// w.end();
+/// highwater::run_until_idle();
+/// assert_eq!(*out.borrow(), Some(true));
+/// ```
+pub fn finished(stream: &impl Stream, cb: impl FnOnce(Result<(), Error>) + 'static) {
+    stream
+        .stage()
+        .0
+        .eos_dyn(None, None, Box::new(move |e| cb(e.map_or(Ok(()), Err))));
+}
+
+/// The awaitable [`finished`] (Node's `stream/promises.finished`).
+///
+/// # Errors
+///
+/// The stream's error, or `ERR_STREAM_PREMATURE_CLOSE`.
+pub fn finished_async(stream: &impl Stream) -> impl Future<Output = Result<(), Error>> + 'static {
+    struct Slot {
+        result: Option<Result<(), Error>>,
+        waker: Option<Waker>,
+    }
+    let slot = Rc::new(RefCell::new(Slot {
+        result: None,
+        waker: None,
+    }));
+    let s = slot.clone();
+    finished(stream, move |r| {
+        let w = {
+            let mut s = s.borrow_mut();
+            s.result = Some(r);
+            s.waker.take()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+    });
+    std::future::poll_fn(move |cx| {
+        let mut s = slot.borrow_mut();
+        match s.result.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+}
