@@ -85,7 +85,6 @@ fn every_scenario_matches_its_node_trace() {
         scenarios.len()
     );
     let mut failures = Vec::new();
-    let mut unsupported = Vec::new();
     let mut passed = 0;
     for sc in &scenarios {
         let text = std::fs::read_to_string(sc).expect("scenario readable");
@@ -101,29 +100,11 @@ fn every_scenario_matches_its_node_trace() {
                 failures.push(format!("{}: refused as malformed: {why}", name(sc)))
             }
             Outcome::Unsupported(why) => {
-                // Only scenarios that need what the next issue brings (the
-                // Readable side, `finished`, `pipeline`) may be skipped.
-                let v: Value = serde_json::from_str(&text).expect("valid JSON");
-                let all_writable = v["streams"]
-                    .as_object()
-                    .is_some_and(|s| s.values().all(|s| s["kind"] == "writable"));
-                let uses_eos = text.contains("\"finished\"") || text.contains("\"pipeline\"");
-                if all_writable && !uses_eos {
-                    failures.push(format!(
-                        "{}: a writable-only scenario was refused: {why}",
-                        name(sc)
-                    ));
-                } else {
-                    unsupported.push(name(sc));
-                }
+                failures.push(format!("{}: refused as unsupported: {why}", name(sc)));
             }
         }
     }
-    eprintln!(
-        "conformance: {passed} scenarios equal to Node's traces, {} not yet supported ({})",
-        unsupported.len(),
-        unsupported.join(", ")
-    );
+    eprintln!("conformance: {passed} scenarios equal to Node's traces");
     assert!(
         failures.is_empty(),
         "{} of {} scenarios failed:\n\n{}",
@@ -131,7 +112,7 @@ fn every_scenario_matches_its_node_trace() {
         scenarios.len(),
         failures.join("\n\n")
     );
-    assert!(passed >= 50, "only {passed} scenarios ran");
+    assert_eq!(passed, scenarios.len(), "every scenario must run");
 }
 
 #[test]

@@ -285,17 +285,18 @@ pub(crate) fn eos<R: 'static, W: 'static>(
         if !will_emit_close.get() {
             next_tick(onclosed);
         }
-    } else if !readable
-        && (!will_emit_close.get() || c.is_readable() == Some(true))
-        && (writable_finished.get() || c.is_writable() == Some(false))
-        && c.w.as_ref().is_none_or(|w| w.state.borrow().pendingcb == 0)
-    {
-        next_tick(onclosed);
-    } else if !writable
-        && (!will_emit_close.get() || c.is_writable() == Some(true))
-        && (readable_finished.get() || c.is_readable() == Some(false))
-    {
-        next_tick(onclosed);
+    } else {
+        // Already done on the side(s) watched: report on the next tick.
+        let writable_done = !readable
+            && (!will_emit_close.get() || c.is_readable() == Some(true))
+            && (writable_finished.get() || c.is_writable() == Some(false))
+            && c.w.as_ref().is_none_or(|w| w.state.borrow().pendingcb == 0);
+        let readable_done = !writable
+            && (!will_emit_close.get() || c.is_writable() == Some(true))
+            && (readable_finished.get() || c.is_readable() == Some(false));
+        if writable_done || readable_done {
+            next_tick(onclosed);
+        }
     }
 
     let weak = Rc::downgrade(c);

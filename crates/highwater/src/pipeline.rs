@@ -323,17 +323,19 @@ fn pipe_link<T: 'static>(
     dst_stage.eos_dyn(Some(false), Some(true), Box::new(move |e| finish(e)))
 }
 
+type Callback = Box<dyn FnOnce(Result<(), Error>)>;
+
 /// Node's `pipelineImpl` for a chain of streams.
 fn run_pipeline(
     stages: Vec<StageRef>,
     pipes: Vec<LinkFn>,
-    callback: Box<dyn FnOnce(Result<(), Error>)>,
+    callback: Callback,
 ) {
     struct St {
         error: Option<Error>,
         destroys: Vec<Box<dyn FnOnce(Option<Error>)>>,
         finish_count: isize,
-        callback: Option<Box<dyn FnOnce(Result<(), Error>)>>,
+        callback: Option<Callback>,
         /// Node's `lastStreamCleanup`: when the last stage is readable (a
         /// Duplex), the pipeline's listeners on it are removed on success.
         last_cleanup: Vec<Box<dyn FnOnce()>>,

@@ -41,7 +41,7 @@ use crate::Error;
 ///     }
 /// }
 ///
-/// let t: Transform<Bytes, Bytes> = Transform::new(DuplexOptions::default().high_water_mark(64), Upper);
+/// let t: Transform<Bytes, Bytes> = Transform::transform(DuplexOptions::default().high_water_mark(64), Upper);
 /// assert!(t.write(Bytes::from_static(b"abc")));
 /// assert_eq!(t.read(None), Some(Bytes::from_static(b"ABC")));
 /// ```

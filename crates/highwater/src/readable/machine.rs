@@ -178,7 +178,7 @@ impl<R> RState<R> {
 
     /// Node's `fromList`: takes `n` bytes (one item in object mode) off the
     /// buffer. `n == None` takes everything.
-    fn from_list(&mut self, n: Option<usize>) -> Option<R> {
+    fn take_from_list(&mut self, n: Option<usize>) -> Option<R> {
         if self.length == 0 {
             return None;
         }
@@ -401,7 +401,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
     let ret = if n > 0 {
         // `fromList(n)`: n is the whole buffer or less.
         let take = if n >= st.length { None } else { Some(n) };
-        st.from_list(take)
+        st.take_from_list(take)
     } else {
         None
     };
