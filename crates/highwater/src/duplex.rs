@@ -248,6 +248,12 @@ impl<R: 'static, W: 'static> Duplex<R, W> {
         Rc::ptr_eq(&self.core, &other.core)
     }
 
+    /// The readable side as a `futures::Stream` (see
+    /// [`Readable::stream`](crate::Readable::stream)).
+    pub fn stream(&self) -> crate::readable::ReadableStream<R, W> {
+        crate::readable::ReadableStream::new(self.core.clone())
+    }
+
     /// Node's `allowHalfOpen`.
     pub fn allow_half_open(&self) -> bool {
         self.core.allow_half_open

@@ -326,11 +326,7 @@ fn pipe_link<T: 'static>(
 type Callback = Box<dyn FnOnce(Result<(), Error>)>;
 
 /// Node's `pipelineImpl` for a chain of streams.
-fn run_pipeline(
-    stages: Vec<StageRef>,
-    pipes: Vec<LinkFn>,
-    callback: Callback,
-) {
+fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
     struct St {
         error: Option<Error>,
         destroys: Vec<Box<dyn FnOnce(Option<Error>)>>,

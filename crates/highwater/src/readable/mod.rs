@@ -23,7 +23,10 @@
 //! * `read(n)` with `n` above 1 GiB caps the mark at 1 GiB (Node throws
 //!   `ERR_OUT_OF_RANGE`).
 
+mod iter;
 pub(crate) mod machine;
+
+pub use iter::ReadableStream;
 
 use std::cell::RefCell;
 use std::convert::Infallible;
@@ -621,4 +624,14 @@ impl<T: 'static> Readable<T> {
     pub fn ptr_eq(&self, other: &Readable<T>) -> bool {
         Rc::ptr_eq(&self.core, &other.core)
     }
+
+    /// The stream as a `futures::Stream` of chunks (Node's async iterator):
+    /// paused mode, one item per `read()`; dropping it before the end
+    /// destroys the stream.
+    pub fn stream(&self) -> ReadableStream<T> {
+        ReadableStream::new(self.core.clone())
+    }
 }
+
+#[cfg(test)]
+mod tests;
