@@ -36,7 +36,7 @@ function usage(msg) {
   process.stderr.write(
     'usage: node conformance/fuzz/differential.mjs --runs N --seed S [--rust PATH]\n' +
       '       [--jobs J] [--timeout MS] [--no-shrink] [--shrink-all] [--max-shrink K]\n' +
-      '       [--keep] [--out DIR] [--quiet] [--start I] [--dump] [--avoid LIST]\n',
+      '       [--keep] [--out DIR] [--quiet] [--start I] [--dump] [--avoid LIST] [--no-repair]\n',
   );
   process.exit(2);
 }
@@ -63,6 +63,7 @@ function parseArgs(argv) {
     start: 0,
     dump: false,
     avoid: new Set(),
+    repair: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -89,6 +90,7 @@ function parseArgs(argv) {
       case '--out': o.out = path.resolve(val()); break;
       case '--quiet': o.quiet = true; break;
       case '--dump': o.dump = true; break;
+      case '--no-repair': o.repair = false; break;
       case '--avoid':
         for (const k of val().split(',')) {
           if (!KNOWN_ISSUES.includes(k)) usage(`--avoid: unknown ${k} (known: ${KNOWN_ISSUES.join(', ')})`);
@@ -642,7 +644,7 @@ function removeAtPath(sc, p) {
 async function validate(sc) {
   let repairs = 0;
   let r = await runNode(sc);
-  while (r.code === 2 && repairs < 6) {
+  while (r.code === 2 && repairs < 6 && OPTS.repair) {
     const p = malformedPath(r.stderr);
     if (!p) break;
     const c = removeAtPath(sc, p);

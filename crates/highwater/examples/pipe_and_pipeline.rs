@@ -36,10 +36,12 @@ fn main() {
     let src = Readable::<Bytes>::pushed(ReadableOptions::default());
     let dst = printer();
     let upper: Transform = Transform::transform(DuplexOptions::default(), Upper);
-    Pipeline::new(&src).through(&upper).to(&dst, |result| match result {
-        Ok(()) => println!("done"),
-        Err(e) => eprintln!("failed: {} ({})", e, e.code()),
-    });
+    Pipeline::new(&src)
+        .through(&upper)
+        .to(&dst, |result| match result {
+            Ok(()) => println!("done"),
+            Err(e) => eprintln!("failed: {} ({})", e, e.code()),
+        });
     src.push(Bytes::from_static(b"shout"));
     src.push_eof();
     highwater::run_until_idle();

@@ -4,7 +4,7 @@
 //! writable side finished (waiting for `'close'` when the stream will emit
 //! one), or it failed (`'error'`), or it closed before that
 //! (`ERR_STREAM_PREMATURE_CLOSE`). A stream already done is reported on the
-//! next tick. The same machinery decides when a [`pipeline`](crate::pipeline)
+//! next tick. The same machinery decides when a [`Pipeline`](crate::Pipeline)
 //! is over.
 
 use std::cell::{Cell, RefCell};
@@ -312,7 +312,7 @@ pub(crate) fn eos<R: 'static, W: 'static>(
     }))
 }
 
-/// A stream that [`finished`] and [`pipeline`](crate::pipeline) accept:
+/// A stream that [`finished`](fn@finished) and [`Pipeline`](crate::Pipeline) accept:
 /// [`Readable`](crate::Readable), [`Writable`](crate::Writable),
 /// [`Duplex`](crate::Duplex) (Transform, PassThrough).
 pub trait Stream: crate::pipe::sealed::Sealed {

@@ -6,7 +6,7 @@
 //! that asked for a pause has drained; the source's `'end'` ends the
 //! destination (unless `end: false`); the destination's `'finish'`, `'close'`
 //! and `'error'` unpipe. Only `end` is forwarded: errors and destroys are not
-//! (that is [`pipeline`](crate::pipeline)'s job).
+//! (that is [`Pipeline`](crate::Pipeline)'s job).
 
 use std::cell::Cell;
 use std::rc::Rc;

@@ -2,7 +2,7 @@
 //!
 //! Pipes each stream into the next (with `pipe`, so backpressure is exactly
 //! pipe's) and watches every one of them with
-//! [`finished`](crate::finished). The first error wins; every stream that is
+//! [`finished`](fn@crate::finished). The first error wins; every stream that is
 //! not done is then destroyed with it; the callback is called once, on the
 //! next tick after the last stream settled. A stream that closes before it
 //! ended or finished fails the pipeline with `ERR_STREAM_PREMATURE_CLOSE`.

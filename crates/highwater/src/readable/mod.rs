@@ -434,7 +434,7 @@ macro_rules! readable_methods {
         /// (a clone of the handle), so that pipes can be chained.
         ///
         /// Only the end is forwarded: an error of either stream does not
-        /// destroy the other (use [`pipeline`](crate::pipeline) for that).
+        /// destroy the other (use [`Pipeline`](crate::Pipeline) for that).
         pub fn pipe<D>(&self, dest: &D) -> D
         where
             D: $crate::PipeDestination<$r> + Clone,
