@@ -10,7 +10,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 
 use crate::core::Core;
 use crate::events::ListenerId;
@@ -352,33 +351,17 @@ pub fn finished(stream: &impl Stream, cb: impl FnOnce(Result<(), Error>) + 'stat
 ///
 /// The stream's error, or `ERR_STREAM_PREMATURE_CLOSE`.
 pub fn finished_async(stream: &impl Stream) -> impl Future<Output = Result<(), Error>> + 'static {
-    struct Slot {
-        result: Option<Result<(), Error>>,
-        waker: Option<Waker>,
-    }
-    let slot = Rc::new(RefCell::new(Slot {
-        result: None,
-        waker: None,
-    }));
-    let s = slot.clone();
+    let (tx, rx) = futures::channel::oneshot::channel();
     finished(stream, move |r| {
-        let w = {
-            let mut s = s.borrow_mut();
-            s.result = Some(r);
-            s.waker.take()
-        };
-        if let Some(w) = w {
-            w.wake();
-        }
+        let _ = tx.send(r);
     });
-    std::future::poll_fn(move |cx| {
-        let mut s = slot.borrow_mut();
-        match s.result.take() {
-            Some(r) => Poll::Ready(r),
-            None => {
-                s.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    })
+    callback_result(rx)
+}
+
+/// Awaits the result a callback sends; a callback dropped unsent (its stream
+/// gone) reads as a premature close.
+pub(crate) async fn callback_result(
+    rx: futures::channel::oneshot::Receiver<Result<(), Error>>,
+) -> Result<(), Error> {
+    rx.await.unwrap_or_else(|_| Err(premature()))
 }

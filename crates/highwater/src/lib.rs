@@ -53,6 +53,7 @@ pub mod event_loop;
 mod events;
 pub mod finished;
 mod marks;
+mod options;
 pub mod pipe;
 pub mod pipeline;
 pub mod readable;
@@ -70,10 +71,9 @@ pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
+pub use options::{ReadableOptions, StreamOptions, WritableOptions};
 pub use pipe::{PipeDestination, PipeOptions};
 pub use pipeline::{Pipeline, PipelineSource};
-pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableOptions, Source};
+pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableStream, Source};
 pub use transform::{PassThrough, Transform, TransformDone, TransformImpl};
-pub use writable::{
-    AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl, WritableOptions,
-};
+pub use writable::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl};

@@ -14,7 +14,6 @@
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 
 use crate::core::Core;
 use crate::finished::{eos, Cleanup, Stream};
@@ -238,35 +237,11 @@ impl<T: 'static> Pipeline<T> {
     where
         D: PipeDestination<T> + Stream,
     {
-        struct Slot {
-            result: Option<Result<(), Error>>,
-            waker: Option<Waker>,
-        }
-        let slot = Rc::new(RefCell::new(Slot {
-            result: None,
-            waker: None,
-        }));
-        let s = slot.clone();
+        let (tx, rx) = futures::channel::oneshot::channel();
         self.to(dest, move |r| {
-            let w = {
-                let mut s = s.borrow_mut();
-                s.result = Some(r);
-                s.waker.take()
-            };
-            if let Some(w) = w {
-                w.wake();
-            }
+            let _ = tx.send(r);
         });
-        std::future::poll_fn(move |cx| {
-            let mut s = slot.borrow_mut();
-            match s.result.take() {
-                Some(r) => Poll::Ready(r),
-                None => {
-                    s.waker = Some(cx.waker().clone());
-                    Poll::Pending
-                }
-            }
-        })
+        crate::finished::callback_result(rx)
     }
 }
 

@@ -562,13 +562,7 @@ fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         st.wake_all();
     }
     c.events.end.emit(&());
-    let writable = match &c.w {
-        Some(w) => {
-            let ws = w.state.borrow();
-            ws.writable_side && !ws.ending && !ws.ended && !ws.destroyed && ws.errored.is_none()
-        }
-        None => false,
-    };
+    let writable = writable_getter(c);
     if writable && !c.allow_half_open {
         tick(c, op::END_WRITABLE);
     } else if c.rs().borrow().auto_destroy {
@@ -585,15 +579,17 @@ fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     }
 }
 
+/// Node's `stream.writable` getter (false without a writable side).
+fn writable_getter<R: 'static, W: 'static>(c: &Core<R, W>) -> bool {
+    c.w.as_ref().is_some_and(|w| {
+        let ws = w.state.borrow();
+        ws.writable_side && !ws.ending && !ws.ended && !ws.destroyed && ws.errored.is_none()
+    })
+}
+
 /// Node's `endWritableNT` (a Duplex with `allowHalfOpen: false`).
 fn end_writable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    let writable = match &c.w {
-        Some(w) => {
-            let ws = w.state.borrow();
-            ws.writable_side && !ws.ending && !ws.ended && !ws.destroyed && ws.errored.is_none()
-        }
-        None => false,
-    };
+    let writable = writable_getter(c);
     if writable && !c.is_destroyed() {
         crate::writable::machine::end(c, None, crate::callback::Cb::Nop);
     }

@@ -37,7 +37,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::core::{Core, RSide};
 use crate::writable::{ByteLen, Done};
-use crate::{default_high_water_mark, Error};
+use crate::{default_high_water_mark, Error, ReadableOptions};
 
 use machine::ChunkOps;
 pub(crate) use machine::RState;
@@ -75,54 +75,6 @@ impl ByteChunk for Vec<u8> {
             out.extend_from_slice(&p);
         }
         out
-    }
-}
-
-/// Options of a [`Readable`], as Node's `new Readable(options)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReadableOptions {
-    /// The mark in bytes (items in object mode); `None` takes
-    /// [`default_high_water_mark`].
-    pub high_water_mark: Option<usize>,
-    /// Count each chunk as 1 instead of its byte length.
-    pub object_mode: bool,
-    /// Destroy the stream after `'end'` (and after an error). Default true.
-    pub auto_destroy: bool,
-    /// Emit `'close'` once destroyed. Default true.
-    pub emit_close: bool,
-}
-
-impl Default for ReadableOptions {
-    fn default() -> Self {
-        ReadableOptions {
-            high_water_mark: None,
-            object_mode: false,
-            auto_destroy: true,
-            emit_close: true,
-        }
-    }
-}
-
-impl ReadableOptions {
-    /// Sets `high_water_mark`.
-    pub fn high_water_mark(mut self, hwm: usize) -> Self {
-        self.high_water_mark = Some(hwm);
-        self
-    }
-    /// Sets `object_mode`.
-    pub fn object_mode(mut self, on: bool) -> Self {
-        self.object_mode = on;
-        self
-    }
-    /// Sets `auto_destroy`.
-    pub fn auto_destroy(mut self, on: bool) -> Self {
-        self.auto_destroy = on;
-        self
-    }
-    /// Sets `emit_close`.
-    pub fn emit_close(mut self, on: bool) -> Self {
-        self.emit_close = on;
-        self
     }
 }
 

@@ -74,7 +74,7 @@ use std::rc::Rc;
 use bytes::{Bytes, BytesMut};
 
 use crate::core::{Core, WSide};
-use crate::{default_high_water_mark, Error};
+use crate::{default_high_water_mark, Error, WritableOptions};
 
 pub use sinks::AsyncSink;
 
@@ -122,63 +122,6 @@ impl ByteLen for &'static [u8] {
 impl ByteLen for &'static str {
     fn byte_len(&self) -> usize {
         self.len()
-    }
-}
-
-/// Options of a [`Writable`], as Node's `new Writable(options)`.
-///
-/// # Examples
-///
-/// ```
-/// use highwater::WritableOptions;
-///
-/// let o = WritableOptions::default().high_water_mark(1024).auto_destroy(false);
-/// assert_eq!(o.high_water_mark, Some(1024));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WritableOptions {
-    /// The mark in bytes (items in object mode); `None` takes
-    /// [`default_high_water_mark`].
-    pub high_water_mark: Option<usize>,
-    /// Count each chunk as 1 instead of its byte length.
-    pub object_mode: bool,
-    /// Destroy the stream after `'finish'` (and after an error). Default true.
-    pub auto_destroy: bool,
-    /// Emit `'close'` once destroyed. Default true.
-    pub emit_close: bool,
-}
-
-impl Default for WritableOptions {
-    fn default() -> Self {
-        WritableOptions {
-            high_water_mark: None,
-            object_mode: false,
-            auto_destroy: true,
-            emit_close: true,
-        }
-    }
-}
-
-impl WritableOptions {
-    /// Sets `high_water_mark`.
-    pub fn high_water_mark(mut self, hwm: usize) -> Self {
-        self.high_water_mark = Some(hwm);
-        self
-    }
-    /// Sets `object_mode`.
-    pub fn object_mode(mut self, on: bool) -> Self {
-        self.object_mode = on;
-        self
-    }
-    /// Sets `auto_destroy`.
-    pub fn auto_destroy(mut self, on: bool) -> Self {
-        self.auto_destroy = on;
-        self
-    }
-    /// Sets `emit_close`.
-    pub fn emit_close(mut self, on: bool) -> Self {
-        self.emit_close = on;
-        self
     }
 }
 
