@@ -267,3 +267,107 @@ impl<R: 'static, W: 'static> crate::pipe::PipeDestination<W> for Duplex<R, W> {
         crate::pipe::PipeTargetRef(self.core.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{run_until_idle, Done, Source, WritableEvent};
+
+    struct Quiet;
+    impl ReadableImpl<Bytes> for Quiet {
+        fn read(&self, _size: usize, _src: &Source<Bytes>) {}
+    }
+    impl WritableImpl<Bytes> for Quiet {
+        fn write(&self, _chunk: Bytes, done: Done) {
+            done.ok();
+        }
+    }
+
+    fn log_events(d: &Duplex) -> Rc<RefCell<Vec<&'static str>>> {
+        let log = Rc::new(RefCell::new(Vec::new()));
+        for (ev, name) in [
+            (WritableEvent::Finish, "finish"),
+            (WritableEvent::Prefinish, "prefinish"),
+        ] {
+            let l = log.clone();
+            d.on(ev, move || l.borrow_mut().push(name));
+        }
+        let l = log.clone();
+        d.on_end(move || l.borrow_mut().push("end"));
+        let l = log.clone();
+        d.on_close(move || l.borrow_mut().push("close"));
+        log
+    }
+
+    #[test]
+    fn allow_half_open_false_ends_the_writable_side_after_end() {
+        // Node: end,prefinish,finish,close; writableEnded and destroyed after.
+        let d = Duplex::new(
+            DuplexOptions::default()
+                .high_water_mark(16)
+                .allow_half_open(false),
+            Quiet,
+            Quiet,
+        );
+        let log = log_events(&d);
+        d.resume();
+        d.push_eof();
+        run_until_idle();
+        assert_eq!(*log.borrow(), ["end", "prefinish", "finish", "close"]);
+        assert!(d.writable_ended());
+        assert!(d.destroyed());
+    }
+
+    #[test]
+    fn half_open_by_default_waits_for_both_sides_before_closing() {
+        // Node: end, (later end()) finish, close.
+        let d = Duplex::new(DuplexOptions::default().high_water_mark(16), Quiet, Quiet);
+        let log = log_events(&d);
+        d.resume();
+        d.push_eof();
+        run_until_idle();
+        assert_eq!(*log.borrow(), ["end"]);
+        assert!(!d.destroyed(), "the writable side is still open");
+        d.end();
+        run_until_idle();
+        assert_eq!(*log.borrow(), ["end", "prefinish", "finish", "close"]);
+        assert!(d.destroyed());
+    }
+
+    #[test]
+    fn disabled_sides_start_done() {
+        let mut opts = DuplexOptions::default().high_water_mark(16);
+        opts.readable = false;
+        let d = Duplex::new(opts, Quiet, Quiet);
+        assert!(!d.readable());
+        assert!(d.writable());
+        let mut opts = DuplexOptions::default().high_water_mark(16);
+        opts.writable = false;
+        let d = Duplex::new(opts, Quiet, Quiet);
+        assert!(!d.writable());
+        assert!(d.writable_finished());
+        assert!(d.readable());
+    }
+
+    #[test]
+    fn per_side_marks_and_high_water_mark_overriding_both() {
+        let opts = DuplexOptions::default()
+            .readable_high_water_mark(3)
+            .writable_high_water_mark(7);
+        let d = Duplex::new(opts.clone(), Quiet, Quiet);
+        assert_eq!(
+            (d.readable_high_water_mark(), d.writable_high_water_mark()),
+            (3, 7)
+        );
+        let d = Duplex::new(opts.high_water_mark(5), Quiet, Quiet);
+        assert_eq!(
+            (d.readable_high_water_mark(), d.writable_high_water_mark()),
+            (5, 5)
+        );
+    }
+}
