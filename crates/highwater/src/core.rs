@@ -92,18 +92,27 @@ pub(crate) struct Core<R: 'static, W: 'static> {
     pub(crate) close_error: RefCell<Option<Error>>,
     /// Duplex only: end the writable side after `'end'` when false.
     pub(crate) allow_half_open: bool,
+    /// The construct hook's callback ran (a second call is an error).
+    construct_called: Cell<bool>,
+    /// A `destroy(err)` that came before construction finished: `_destroy`
+    /// runs once the construct hook calls back (Node's `kDestroy`).
+    pending_destroy: RefCell<Option<Option<Error>>>,
 }
 
 impl<R: 'static, W: 'static> Core<R, W> {
     pub(crate) fn new(w: Option<WSide<W>>, r: Option<RSide<R>>, allow_half_open: bool) -> Rc<Self> {
-        Rc::new(Core {
+        let c = Rc::new(Core {
             id: next_stream_id(),
             w,
             r,
             events: Events::default(),
             close_error: RefCell::new(None),
             allow_half_open,
-        })
+            construct_called: Cell::new(false),
+            pending_destroy: RefCell::new(None),
+        });
+        construct(&c);
+        c
     }
 
     /// The writable side's state. Only called on streams that have one.
@@ -173,6 +182,8 @@ impl<R: 'static, W: 'static> Core<R, W> {
 pub(crate) mod op {
     /// `emitCloseNT` / `emitErrorCloseNT` after `_destroy` called back.
     pub const EMIT_CLOSE: u32 = 200;
+    /// `constructNT`: call the construct hook.
+    pub const CONSTRUCT: u32 = 201;
 }
 
 impl<R: 'static, W: 'static> TickTarget for Core<R, W> {
@@ -186,6 +197,14 @@ impl<R: 'static, W: 'static> TickTarget for Core<R, W> {
                     emit_error_nt(&self, err);
                 }
                 emit_close_nt(&self);
+            }
+            op::CONSTRUCT => {
+                let done = crate::writable::Done::construct(&self);
+                match (&self.w, &self.r) {
+                    (Some(w), _) if w.imp.has_construct() => w.imp.construct(done),
+                    (_, Some(r)) => r.imp.construct(done),
+                    _ => done.ok(),
+                }
             }
             _ => unreachable!("unknown tick op {code}"),
         }
@@ -215,12 +234,70 @@ pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Er
         r.state.borrow_mut().destroyed = true;
     }
     c.wake_all();
+    let constructed = c.w.as_ref().map_or(true, |w| w.state.borrow().constructed)
+        && c.r.as_ref().map_or(true, |r| r.state.borrow().constructed);
+    if !constructed {
+        // Node waits for the construct hook (`once(kDestroy, …)`).
+        *c.pending_destroy.borrow_mut() = Some(err);
+        return;
+    }
+    call_destroy_hook(c, err);
+}
+
+/// `_destroy(self, err, cb)`: the sink's destroy hook, else the source's.
+fn call_destroy_hook<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>) {
     let done = crate::writable::Done::destroy(c);
     // `_destroy`: the writable sink's hook, else the readable source's.
     match (&c.w, &c.r) {
         (Some(w), _) => w.imp.destroy(err, done),
         (None, Some(r)) => r.imp.destroy(err, done),
         (None, None) => done.call(err.map_or(Ok(()), Err)),
+    }
+}
+
+/// Node's `construct(stream, cb)`: if the stream has a construct hook, both
+/// sides wait for it (writes buffer, no `_read`) and it runs on the next tick.
+fn construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let has = c.w.as_ref().is_some_and(|w| w.imp.has_construct())
+        || c.r.as_ref().is_some_and(|r| r.imp.has_construct());
+    if !has {
+        return;
+    }
+    if let Some(w) = &c.w {
+        w.state.borrow_mut().constructed = false;
+    }
+    if let Some(r) = &c.r {
+        r.state.borrow_mut().constructed = false;
+    }
+    tick(c, op::CONSTRUCT);
+}
+
+/// Node's `onConstruct`, on the tick after the construct hook called back.
+pub(crate) fn on_construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>) {
+    if c.construct_called.replace(true) {
+        error_or_destroy(c, err.unwrap_or_else(Error::multiple_callback), false);
+        return;
+    }
+    if let Some(w) = &c.w {
+        w.state.borrow_mut().constructed = true;
+    }
+    if let Some(r) = &c.r {
+        r.state.borrow_mut().constructed = true;
+    }
+    if c.is_destroyed() {
+        // The destroy that waited: its own error wins over the construct's
+        // (Node's `aggregateTwoErrors` keeps the outer error's code).
+        let destroy_err = c.pending_destroy.borrow_mut().take().flatten();
+        call_destroy_hook(c, destroy_err.or(err));
+    } else if let Some(e) = err {
+        error_or_destroy(c, e, true);
+    } else {
+        if c.w.is_some() {
+            wm::on_constructed(c);
+        }
+        if c.r.is_some() {
+            rm::on_constructed(c);
+        }
     }
 }
 
@@ -336,5 +413,191 @@ impl<R: 'static, W: 'static> Core<R, W> {
         self.r
             .as_ref()
             .and_then(|r| r.state.borrow().errored.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The construct hook (Node's `_construct`), checked against Node's
+    //! event order (the Node script is in the comments of each test).
+
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use bytes::Bytes;
+
+    use crate::{
+        next_tick, run_until_idle, Done, Error, Readable, ReadableImpl, ReadableOptions, Source,
+        Writable, WritableEvent, WritableImpl, WritableOptions,
+    };
+
+    type Log = Rc<RefCell<Vec<String>>>;
+
+    struct LateOpen {
+        log: Log,
+        open: Rc<RefCell<Option<Done>>>,
+    }
+
+    impl WritableImpl<Bytes> for LateOpen {
+        fn write(&self, c: Bytes, done: Done) {
+            self.log
+                .borrow_mut()
+                .push(format!("_write {}", String::from_utf8_lossy(&c)));
+            done.ok();
+        }
+        fn writev(&self, chunks: Vec<Bytes>, done: Done) {
+            let s: Vec<_> = chunks
+                .iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            self.log
+                .borrow_mut()
+                .push(format!("_writev {}", s.join("+")));
+            done.ok();
+        }
+        fn has_writev(&self) -> bool {
+            true
+        }
+        fn construct(&self, done: Done) {
+            self.log.borrow_mut().push("construct".into());
+            *self.open.borrow_mut() = Some(done);
+        }
+        fn has_construct(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn writes_before_construct_are_buffered_and_flushed_as_one_writev() {
+        // Node (hwm 4): write a true, write b false, construct, tick1,
+        // -- complete construct, after cb, _writev aa+bbb, prefinish,
+        // end cb, finish, close.
+        let log: Log = Rc::default();
+        let open = Rc::new(RefCell::new(None));
+        let w = Writable::new(
+            WritableOptions::default().high_water_mark(4),
+            LateOpen {
+                log: log.clone(),
+                open: open.clone(),
+            },
+        );
+        for (ev, name) in [
+            (WritableEvent::Finish, "finish"),
+            (WritableEvent::Close, "close"),
+            (WritableEvent::Prefinish, "prefinish"),
+            (WritableEvent::Drain, "drain"),
+        ] {
+            let l = log.clone();
+            w.on(ev, move || l.borrow_mut().push(name.into()));
+        }
+        let r = w.write(Bytes::from_static(b"aa"));
+        log.borrow_mut().push(format!("write a {r}"));
+        let r = w.write(Bytes::from_static(b"bbb"));
+        log.borrow_mut().push(format!("write b {r}"));
+        let l = log.clone();
+        w.end_with(
+            None,
+            Some((move |_r: Result<(), Error>| l.borrow_mut().push("end cb".into())).into()),
+        );
+        let l = log.clone();
+        next_tick(move || l.borrow_mut().push("tick1".into()));
+        run_until_idle();
+        log.borrow_mut().push("-- complete construct".into());
+        let done = open.borrow_mut().take().expect("construct called");
+        done.ok();
+        log.borrow_mut().push("after cb".into());
+        run_until_idle();
+        assert_eq!(
+            *log.borrow(),
+            [
+                "write a true",
+                "write b false",
+                "construct",
+                "tick1",
+                "-- complete construct",
+                "after cb",
+                "_writev aa+bbb",
+                "prefinish",
+                "end cb",
+                "finish",
+                "close"
+            ]
+        );
+    }
+
+    struct LateSource {
+        log: Log,
+        open: Rc<RefCell<Option<Done>>>,
+    }
+
+    impl ReadableImpl<Bytes> for LateSource {
+        fn read(&self, size: usize, src: &Source<Bytes>) {
+            self.log.borrow_mut().push(format!("_read {size}"));
+            src.push_eof();
+        }
+        fn construct(&self, done: Done) {
+            self.log.borrow_mut().push("construct".into());
+            *self.open.borrow_mut() = Some(done);
+        }
+        fn has_construct(&self) -> bool {
+            true
+        }
+    }
+
+    #[test]
+    fn destroy_before_construct_waits_and_keeps_the_destroy_error() {
+        // Node: construct, -- complete (with EC), error EX, close; destroyed.
+        let log: Log = Rc::default();
+        let open = Rc::new(RefCell::new(None));
+        let r = Readable::new(
+            ReadableOptions::default().high_water_mark(4),
+            LateSource {
+                log: log.clone(),
+                open: open.clone(),
+            },
+        );
+        let l = log.clone();
+        r.on_end(move || l.borrow_mut().push("end".into()));
+        let l = log.clone();
+        r.on_close(move || l.borrow_mut().push("close".into()));
+        r.resume();
+        r.destroy(Some(Error::custom("EX", "X")));
+        let l = log.clone();
+        r.on_error(move |e| l.borrow_mut().push(format!("error {}", e.code())));
+        run_until_idle();
+        log.borrow_mut().push("-- complete".into());
+        let done = open.borrow_mut().take().expect("construct called");
+        done.err(Error::custom("EC", "C"));
+        run_until_idle();
+        assert_eq!(
+            *log.borrow(),
+            ["construct", "-- complete", "error EX", "close"]
+        );
+        assert!(r.destroyed());
+    }
+
+    #[test]
+    fn readable_waits_for_construct_before_reading() {
+        let log: Log = Rc::default();
+        let open = Rc::new(RefCell::new(None));
+        let r = Readable::new(
+            ReadableOptions::default().high_water_mark(4),
+            LateSource {
+                log: log.clone(),
+                open: open.clone(),
+            },
+        );
+        let l = log.clone();
+        r.on_end(move || l.borrow_mut().push("end".into()));
+        r.resume();
+        run_until_idle();
+        assert_eq!(
+            *log.borrow(),
+            ["construct"],
+            "no _read before construct calls back"
+        );
+        open.borrow_mut().take().expect("construct called").ok();
+        run_until_idle();
+        assert_eq!(*log.borrow(), ["construct", "_read 4", "end"]);
     }
 }

@@ -56,6 +56,8 @@ pub(crate) struct RState<R> {
     /// Node's `readable` option: false for a Duplex whose readable side is
     /// disabled (it starts ended and end-emitted).
     pub(crate) readable_side: bool,
+    /// False while an asynchronous `construct` hook runs: no `_read` yet.
+    pub(crate) constructed: bool,
 
     pub(crate) buffer: VecDeque<R>,
     pub(crate) length: usize,
@@ -102,6 +104,7 @@ impl<R> RState<R> {
             emit_close,
             auto_destroy,
             readable_side: true,
+            constructed: true,
             buffer: VecDeque::new(),
             length: 0,
             pipes: Vec::new(),
@@ -382,7 +385,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
         do_read = true;
     }
     // (Node also clears doRead here; nothing reads it afterwards.)
-    let blocked = st.reading || st.ended || st.destroyed || st.errored.is_some();
+    let blocked = st.reading || st.ended || st.destroyed || st.errored.is_some() || !st.constructed;
     if !blocked && do_read {
         st.reading = true;
         st.sync = true;
@@ -515,7 +518,7 @@ fn emit_readable_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// Node's `maybeReadMore`: pre-fill the buffer up to the mark on the next tick.
 fn maybe_read_more<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if !st.reading_more {
+    if !st.reading_more && st.constructed {
         st.reading_more = true;
         drop(st);
         tick(c, op::MAYBE_READ_MORE);
@@ -592,6 +595,13 @@ fn end_writable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let writable = writable_getter(c);
     if writable && !c.is_destroyed() {
         crate::writable::machine::end(c, None, crate::callback::Cb::Nop);
+    }
+}
+
+/// Node's `ReadableState[kOnConstructed]`.
+pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    if c.rs().borrow().need_readable {
+        maybe_read_more(c);
     }
 }
 

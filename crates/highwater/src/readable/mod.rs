@@ -121,6 +121,18 @@ pub trait ReadableImpl<R>: 'static {
     fn destroy(&self, err: Option<Error>, done: Done) {
         done.call(err.map_or(Ok(()), Err));
     }
+
+    /// Prepares the source (opens a file, connects) before the first `read`
+    /// (Node's `_construct`): called on the next tick after creation. Called
+    /// only if [`has_construct`](Self::has_construct).
+    fn construct(&self, done: Done) {
+        done.ok();
+    }
+
+    /// Whether [`construct`](Self::construct) is implemented.
+    fn has_construct(&self) -> bool {
+        false
+    }
 }
 
 /// What a source sees of its stream: where it pushes.

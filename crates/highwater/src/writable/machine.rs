@@ -44,6 +44,8 @@ pub(crate) struct WState<T> {
     /// Node's `writable` option: false for a Duplex whose writable side is
     /// disabled (it starts ended and finished).
     pub(crate) writable_side: bool,
+    /// False while an asynchronous `construct` hook runs: writes buffer.
+    pub(crate) constructed: bool,
 
     /// Bytes (items) accepted and not yet completed, the in-flight chunk included.
     pub(crate) length: usize,
@@ -103,6 +105,7 @@ impl<T> WState<T> {
             emit_close,
             auto_destroy,
             writable_side: true,
+            constructed: true,
             length: 0,
             writelen: 0,
             writing: false,
@@ -137,6 +140,7 @@ impl<T> WState<T> {
     /// Node's `needFinish(state)`.
     pub(crate) fn need_finish(&self) -> bool {
         self.ending
+            && self.constructed
             && !self.destroyed
             && !self.finished
             && !self.writing
@@ -245,7 +249,7 @@ fn write_or_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W, cb: Cb)
     let mut st = c.ws().borrow_mut();
     let len = (st.len_of)(&chunk);
     st.length += len;
-    if st.writing || st.errored.is_some() || st.corked > 0 {
+    if st.writing || st.errored.is_some() || st.corked > 0 || !st.constructed {
         if !cb.is_nop() {
             st.all_noop = false;
         }
@@ -465,7 +469,8 @@ pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// batch when there are several and the sink has `writev`.
 pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.ws().borrow_mut();
-    if st.destroyed || st.buffer_processing || st.corked > 0 || !st.buffered_flag {
+    if st.destroyed || st.buffer_processing || st.corked > 0 || !st.buffered_flag || !st.constructed
+    {
         return;
     }
     let n = st.buffered.len();
@@ -666,6 +671,20 @@ fn call_finished_callbacks<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, r: Result
     let cbs = std::mem::take(&mut c.ws().borrow_mut().on_finished);
     for mut cb in cbs {
         cb.call(r.clone());
+    }
+}
+
+/// Node's `WritableState[kOnConstructed]`: the construct hook called back.
+pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let (writing, ending) = {
+        let st = c.ws().borrow();
+        (st.writing, st.ending)
+    };
+    if !writing {
+        clear_buffer(c);
+    }
+    if ending {
+        finish_maybe(c, false);
     }
 }
 

@@ -191,6 +191,19 @@ pub trait WritableImpl<T>: 'static {
     fn destroy(&self, err: Option<Error>, done: Done) {
         done.call(err.map_or(Ok(()), Err));
     }
+
+    /// Prepares the sink (opens a file, connects) before any write (Node's
+    /// `_construct`): called on the next tick after creation; until `done`
+    /// is called, writes are buffered and `destroy` waits. Called only if
+    /// [`has_construct`](Self::has_construct).
+    fn construct(&self, done: Done) {
+        done.ok();
+    }
+
+    /// Whether [`construct`](Self::construct) is implemented.
+    fn has_construct(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone)]
@@ -199,6 +212,8 @@ pub(crate) enum DoneKind {
     Final,
     /// `_destroy`'s callback, which is `once`: the flag says it ran.
     Destroy(Rc<Cell<bool>>),
+    /// `_construct`'s callback: reported on the next tick.
+    Construct,
 }
 
 /// The state machines' entry points for the completions, without the
@@ -207,6 +222,7 @@ trait Completions {
     fn on_write(self: Rc<Self>, err: Option<Error>);
     fn on_final(self: Rc<Self>, err: Option<Error>);
     fn on_destroy(self: Rc<Self>, err: Option<Error>);
+    fn on_construct(self: Rc<Self>, err: Option<Error>);
 }
 
 impl<R: 'static, W: 'static> Completions for Core<R, W> {
@@ -218,6 +234,10 @@ impl<R: 'static, W: 'static> Completions for Core<R, W> {
     }
     fn on_destroy(self: Rc<Self>, err: Option<Error>) {
         crate::core::on_destroy(&self, err)
+    }
+    fn on_construct(self: Rc<Self>, err: Option<Error>) {
+        // `(err) => process.nextTick(onConstruct, err)`
+        crate::next_tick(move || crate::core::on_construct(&self, err));
     }
 }
 
@@ -254,6 +274,13 @@ impl Done {
         }
     }
 
+    pub(crate) fn construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
+        Done {
+            stream: c.clone(),
+            kind: DoneKind::Construct,
+        }
+    }
+
     /// Reports the outcome: `Ok(())`, or the error that fails the write (and
     /// the stream).
     pub fn call(self, result: Result<(), Error>) {
@@ -266,6 +293,7 @@ impl Done {
                     self.stream.on_destroy(err)
                 }
             }
+            DoneKind::Construct => self.stream.on_construct(err),
         }
     }
 
@@ -286,6 +314,7 @@ impl fmt::Debug for Done {
             DoneKind::Write => "write",
             DoneKind::Final => "final",
             DoneKind::Destroy(_) => "destroy",
+            DoneKind::Construct => "construct",
         };
         write!(f, "Done({kind})")
     }
