@@ -234,8 +234,8 @@ pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Er
         r.state.borrow_mut().destroyed = true;
     }
     c.wake_all();
-    let constructed = c.w.as_ref().map_or(true, |w| w.state.borrow().constructed)
-        && c.r.as_ref().map_or(true, |r| r.state.borrow().constructed);
+    let constructed = c.w.as_ref().is_none_or(|w| w.state.borrow().constructed)
+        && c.r.as_ref().is_none_or(|r| r.state.borrow().constructed);
     if !constructed {
         // Node waits for the construct hook (`once(kDestroy, …)`).
         *c.pending_destroy.borrow_mut() = Some(err);
