@@ -54,6 +54,16 @@ pub enum ErrorKind {
         /// The rejected value, rendered for the message.
         value: String,
     },
+    /// `ERR_OUT_OF_RANGE`: a numeric option outside its range.
+    #[error("The value of \"{name}\" is out of range. It must be {range}. Received {value}")]
+    OutOfRange {
+        /// The option's name.
+        name: &'static str,
+        /// The allowed range, as Node words it.
+        range: String,
+        /// The rejected value.
+        value: String,
+    },
     /// An error raised by user code (a sink, a hook), with an optional code.
     #[error("{message}")]
     Custom {
@@ -64,7 +74,7 @@ pub enum ErrorKind {
     },
     /// An operating-system error, reported as Node does: `code` from errno
     /// (`ENOENT`, `EACCES`, …), with the failing `syscall` and the `path`.
-    #[error("{code}: {source}, {syscall}{}", path_suffix(path))]
+    #[error("{code}: {}, {syscall}{}", uv_message(code, source), path_suffix(path))]
     Io {
         /// Node's code for the errno, e.g. `ENOENT`.
         code: String,
@@ -75,6 +85,39 @@ pub enum ErrorKind {
         /// The path involved, if any.
         path: Option<String>,
     },
+}
+
+/// libuv's description of an errno, as Node prints it in messages.
+fn uv_message(code: &str, source: &io::Error) -> String {
+    let known = match code {
+        "EPERM" => "operation not permitted",
+        "ENOENT" => "no such file or directory",
+        "EINTR" => "interrupted system call",
+        "EIO" => "i/o error",
+        "EBADF" => "bad file descriptor",
+        "EAGAIN" => "resource temporarily unavailable",
+        "ENOMEM" => "not enough memory",
+        "EACCES" => "permission denied",
+        "EEXIST" => "file already exists",
+        "ENOTDIR" => "not a directory",
+        "EISDIR" => "illegal operation on a directory",
+        "EINVAL" => "invalid argument",
+        "EMFILE" => "too many open files",
+        "EFBIG" => "file too large",
+        "ENOSPC" => "no space left on device",
+        "ESPIPE" => "invalid seek",
+        "EROFS" => "read-only file system",
+        "EPIPE" => "broken pipe",
+        "ECONNRESET" => "connection reset by peer",
+        "ETIMEDOUT" => "connection timed out",
+        "ECONNREFUSED" => "connection refused",
+        _ => "",
+    };
+    if known.is_empty() {
+        source.to_string()
+    } else {
+        known.to_string()
+    }
 }
 
 fn path_suffix(path: &Option<String>) -> String {
@@ -137,6 +180,23 @@ impl Error {
         })
     }
 
+    /// The system call of an OS error (`open`, `read`, `write`, …), as
+    /// Node's `err.syscall`.
+    pub fn syscall(&self) -> Option<&'static str> {
+        match &*self.kind {
+            ErrorKind::Io { syscall, .. } => Some(syscall),
+            _ => None,
+        }
+    }
+
+    /// The path of an OS error, as Node's `err.path`.
+    pub fn path(&self) -> Option<&str> {
+        match &*self.kind {
+            ErrorKind::Io { path, .. } => path.as_deref(),
+            _ => None,
+        }
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
@@ -156,6 +216,7 @@ impl Error {
             ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::UnshiftAfterEndEvent => "ERR_STREAM_UNSHIFT_AFTER_END_EVENT",
             ErrorKind::InvalidArgValue { .. } => "ERR_INVALID_ARG_VALUE",
+            ErrorKind::OutOfRange { .. } => "ERR_OUT_OF_RANGE",
             ErrorKind::Custom {
                 code: Some(code), ..
             } => code,
@@ -304,8 +365,10 @@ mod tests {
             Some("nope.txt".into()),
         );
         assert_eq!(e.code(), "ENOENT");
-        assert!(e.to_string().starts_with("ENOENT: "));
-        assert!(e.to_string().ends_with("open 'nope.txt'"));
+        assert_eq!(
+            e.to_string(),
+            "ENOENT: no such file or directory, open 'nope.txt'"
+        );
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::NotFound);
     }

@@ -52,6 +52,8 @@ mod error;
 pub mod event_loop;
 mod events;
 pub mod finished;
+pub mod fs;
+mod io_pool;
 mod marks;
 mod options;
 pub mod pipe;

@@ -137,6 +137,8 @@ pub trait ReadableImpl<R>: 'static {
 
 /// What a source sees of its stream: where it pushes.
 trait SourceCore<R> {
+    fn error_or_destroy(self: Rc<Self>, err: Error);
+    fn destroyed(&self) -> bool;
     fn push(self: Rc<Self>, chunk: Option<R>) -> bool;
     fn unshift(self: Rc<Self>, chunk: Option<R>) -> bool;
     fn destroy(self: Rc<Self>, err: Option<Error>);
@@ -144,6 +146,12 @@ trait SourceCore<R> {
 }
 
 impl<R: 'static, W: 'static> SourceCore<R> for Core<R, W> {
+    fn error_or_destroy(self: Rc<Self>, err: Error) {
+        crate::core::error_or_destroy(&self, err, false)
+    }
+    fn destroyed(&self) -> bool {
+        self.is_destroyed()
+    }
     fn push(self: Rc<Self>, chunk: Option<R>) -> bool {
         machine::push(&self, chunk)
     }
@@ -200,6 +208,18 @@ impl<R: 'static> Source<R> {
     /// Puts a chunk back at the front of the buffer (Node's `unshift`).
     pub fn unshift(&self, chunk: R) -> bool {
         self.core.clone().unshift(Some(chunk))
+    }
+
+    /// Reports the error that made the source fail (Node's `errorOrDestroy`):
+    /// the stream is destroyed with it, or with `auto_destroy` off only
+    /// errored and `'error'` emitted.
+    pub fn error(&self, err: Error) {
+        self.core.clone().error_or_destroy(err)
+    }
+
+    /// Whether the stream was destroyed (a source should stop pushing).
+    pub fn destroyed(&self) -> bool {
+        self.core.destroyed()
     }
 
     /// Destroys the stream, with the error that made the source fail.
