@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// Differential fuzzer of the highwater conformance harness (Writable only).
+// Differential fuzzer of the highwater conformance harness.
 //
-//   node conformance/fuzz/differential.mjs --runs N --seed S [--rust PATH]
+//   node conformance/fuzz/differential.mjs --runs N --seed S
+//        [--mode writable|all | --kinds LIST] [--rust PATH]
 //        [--jobs J] [--timeout MS] [--no-shrink] [--shrink-all]
 //        [--max-shrink K] [--keep] [--out DIR] [--quiet]
 //
-// Generates random, valid, writable-only scenarios (conformance/SCENARIO-FORMAT.md),
+// Generates random, valid scenarios (conformance/SCENARIO-FORMAT.md): by
+// default writable-only ones (the generator below); with --kinds or
+// --mode all, ones with readable, transform, passthrough and writable
+// streams, pipe/unpipe, pipeline and finished (gen-mixed.mjs),
 // runs each one through the Node reference runner and the Rust runner, and
 // compares exit code and trace (lines compared as JSON values). For every
 // mismatch it saves the scenario, shrinks it (drops streams, steps, `then`
@@ -22,6 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateMixed, STREAM_KINDS, FEATURES } from './gen-mixed.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '..', '..');
@@ -35,8 +40,10 @@ function usage(msg) {
   if (msg) process.stderr.write(`differential.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node conformance/fuzz/differential.mjs --runs N --seed S [--rust PATH]\n' +
+      '       [--mode writable|all] [--kinds writable,readable,transform,passthrough,pipe,pipeline,finished]\n' +
       '       [--jobs J] [--timeout MS] [--no-shrink] [--shrink-all] [--max-shrink K]\n' +
-      '       [--keep] [--out DIR] [--quiet] [--start I] [--dump] [--avoid LIST] [--no-repair]\n',
+      '       [--keep] [--out DIR] [--quiet] [--start I] [--dump] [--avoid LIST] [--no-repair]\n' +
+      '   or: node conformance/fuzz/differential.mjs --minimize FILE.json [--rust PATH] [--jobs J] [--timeout MS]\n',
   );
   process.exit(2);
 }
@@ -45,7 +52,9 @@ function usage(msg) {
 // (--avoid a,b), to look for other ones while a known one is unfixed.
 //   writev-reentry: a write() (or end(chunk)) of a stream from the `then` of
 //     its own _writev hook (see the writable-fuzz-write-inside-writev scenario).
-const KNOWN_ISSUES = ['writev-reentry'];
+//   once-pipe-event: a `once` listener of `pipe`/`unpipe` (the Rust runner
+//     panics on it; other modes only).
+const KNOWN_ISSUES = ['writev-reentry', 'once-pipe-event'];
 
 function parseArgs(argv) {
   const o = {
@@ -64,6 +73,7 @@ function parseArgs(argv) {
     dump: false,
     avoid: new Set(),
     repair: true,
+    kinds: ['writable'],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -91,6 +101,23 @@ function parseArgs(argv) {
       case '--quiet': o.quiet = true; break;
       case '--dump': o.dump = true; break;
       case '--no-repair': o.repair = false; break;
+      case '--minimize': o.minimize = path.resolve(val()); break;
+      case '--mode': {
+        const m = val();
+        if (m === 'writable') o.kinds = ['writable'];
+        else if (m === 'all') o.kinds = [...STREAM_KINDS, ...FEATURES];
+        else usage(`--mode: writable or all, not ${m}`);
+        break;
+      }
+      case '--kinds': {
+        const ks = val().split(',').filter(Boolean);
+        for (const k of ks) {
+          if (![...STREAM_KINDS, ...FEATURES].includes(k)) usage(`--kinds: unknown ${k} (known: ${[...STREAM_KINDS, ...FEATURES].join(', ')})`);
+        }
+        if (ks.length === 0) usage('--kinds needs at least one kind');
+        o.kinds = ks;
+        break;
+      }
       case '--avoid':
         for (const k of val().split(',')) {
           if (!KNOWN_ISSUES.includes(k)) usage(`--avoid: unknown ${k} (known: ${KNOWN_ISSUES.join(', ')})`);
@@ -516,7 +543,10 @@ function genStep(rng, sc, m, ctx, progress = 0.5) {
   }
 }
 
+// The writable-only generator (the default mode, `--kinds writable`): run i
+// of seed S gives the same scenario as before the other modes existed.
 function generate(seed, run) {
+  if (!writableOnly()) return generateMixedRun(seed, run);
   const rng = makeRng(`${seed}:${run}`);
   const sc = { name: `fuzz-${seed}-${run}`, streams: genStreams(rng), steps: [] };
   const m = new Model(sc.streams);
@@ -528,6 +558,20 @@ function generate(seed, run) {
   }
   sc.steps.push({ do: 'tick' });
   return sc;
+}
+
+const writableOnly = () => OPTS.kinds.length === 1 && OPTS.kinds[0] === 'writable';
+
+// The other modes: stream kinds from --kinds (every kind when it names
+// none), steps pipe/unpipe, pipeline and finished when it names them. The
+// PRNG seed includes the sorted --kinds list, so a run is replayed with the
+// same --kinds.
+function generateMixedRun(seed, run) {
+  const kinds = STREAM_KINDS.filter((k) => OPTS.kinds.includes(k));
+  const features = new Set(FEATURES.filter((k) => OPTS.kinds.includes(k)));
+  const key = [...OPTS.kinds].sort().join('+');
+  const rng = makeRng(`${seed}:${key}:${run}`);
+  return generateMixed(rng, `fuzz-${seed}-${run}`, kinds.length ? kinds : STREAM_KINDS, features, AVOID);
 }
 
 // ---------------------------------------------------------------------------
@@ -644,7 +688,8 @@ function removeAtPath(sc, p) {
 async function validate(sc) {
   let repairs = 0;
   let r = await runNode(sc);
-  while (r.code === 2 && repairs < 6 && OPTS.repair) {
+  const maxRepairs = writableOnly() ? 6 : 10;
+  while (r.code === 2 && repairs < maxRepairs && OPTS.repair) {
     const p = malformedPath(r.stderr);
     if (!p) break;
     const c = removeAtPath(sc, p);
@@ -662,6 +707,9 @@ async function validate(sc) {
 function stepStreams(step) {
   const out = [];
   if (step.stream) out.push(step.stream);
+  if (step.from) out.push(step.from);
+  if (step.to) out.push(step.to);
+  if (step.streams) out.push(...step.streams);
   return out;
 }
 
@@ -764,30 +812,83 @@ function* candidates(sc) {
   // Simplify a step's optional keys.
   for (const p of allStepPaths(sc)) {
     const s = stepAtPath(sc, p);
-    for (const k of ['cb', 'error', 'again', 'chunk']) {
+    for (const k of ['cb', 'error', 'again', 'chunk', 'value', 'n', 'end', 'to']) {
       if (!(k in s)) continue;
       if (k === 'chunk' && s.do !== 'end') continue;
       yield withStep(sc, p, (x) => { delete x[k]; });
     }
+    if (s.do === 'push' && s.chunk !== null) yield withStep(sc, p, (x) => { x.chunk = null; });
+    if (s.do === 'readAll') yield withStep(sc, p, (x) => { x.do = 'read'; });
+    if (s.do === 'read' && typeof s.n === 'number' && s.n > 1) yield withStep(sc, p, (x) => { x.n = Math.floor(s.n / 2); });
+    // A shorter pipeline (drop a middle stream, or the last one when the
+    // one before it is a duplex).
+    if (s.do === 'pipeline' && s.streams.length > 2) {
+      for (let i = 1; i < s.streams.length; i++) {
+        yield withStep(sc, p, (x) => { x.streams.splice(i, 1); });
+      }
+    }
     if (typeof s.cb === 'string') yield withStep(sc, p, (x) => { x.cb = true; });
     if (s.do === 'on') yield withStep(sc, p, (x) => { x.do = 'once'; });
-    if ('chunk' in s && s.chunk !== null) {
+    for (const k of ['chunk', 'value']) {
+      if (!(k in s) || s[k] === null) continue;
       const obj = sc.streams[s.stream]?.objectMode;
       const simple = obj ? 1 : 'a';
-      if (canonical(s.chunk) !== canonical(simple)) yield withStep(sc, p, (x) => { x.chunk = simple; });
-      if (!obj && typeof s.chunk === 'object' && s.chunk.size > 1) {
-        yield withStep(sc, p, (x) => { x.chunk = { size: Math.floor(s.chunk.size / 2) }; });
+      if (canonical(s[k]) !== canonical(simple)) yield withStep(sc, p, (x) => { x[k] = simple; });
+      if (!obj && typeof s[k] === 'object' && s[k].size > 1) {
+        yield withStep(sc, p, (x) => { x[k] = { size: Math.floor(s[k].size / 2) }; });
       }
     }
   }
   // Simplify stream options.
   for (const n of names) {
     const spec = sc.streams[n];
-    for (const k of ['autoDestroy', 'emitClose', 'writev', 'final', 'write', 'objectMode']) {
+    for (const k of ['autoDestroy', 'emitClose', 'writev', 'final', 'write', 'objectMode', 'flush', 'transform', 'read', 'source']) {
       if (!(k in spec)) continue;
       const c = structuredClone(sc);
       delete c.streams[n][k];
+      if (k === 'read') delete c.streams[n].source;
       yield c;
+    }
+    // A shorter source, simpler source items.
+    if (Array.isArray(spec.source)) {
+      for (let i = 0; i < spec.source.length; i++) {
+        const c = structuredClone(sc);
+        c.streams[n].source.splice(i, 1);
+        yield c;
+      }
+      const simple = spec.objectMode ? 1 : 'a';
+      for (let i = 0; i < spec.source.length; i++) {
+        if (spec.source[i] === null || canonical(spec.source[i]) === canonical(simple)) continue;
+        const c = structuredClone(sc);
+        c.streams[n].source[i] = simple;
+        yield c;
+      }
+    }
+    // A transform or passthrough as a simpler kind.
+    if (spec.kind === 'transform') {
+      const c = structuredClone(sc);
+      const t = c.streams[n];
+      const hwm = t.highWaterMark ?? t.readableHighWaterMark;
+      c.streams[n] = { kind: 'passthrough' };
+      for (const k of ['objectMode', 'autoDestroy', 'emitClose']) if (k in t) c.streams[n][k] = t[k];
+      if (hwm !== undefined) c.streams[n].highWaterMark = hwm;
+      yield c;
+    }
+    if ('readableHighWaterMark' in spec && 'writableHighWaterMark' in spec && spec.readableHighWaterMark === spec.writableHighWaterMark) {
+      const c = structuredClone(sc);
+      c.streams[n].highWaterMark = spec.readableHighWaterMark;
+      delete c.streams[n].readableHighWaterMark;
+      delete c.streams[n].writableHighWaterMark;
+      yield c;
+    }
+    for (const k of ['readableHighWaterMark', 'writableHighWaterMark']) {
+      if (typeof spec[k] !== 'number' || spec[k] === 0) continue;
+      for (const h of [0, 1, Math.floor(spec[k] / 2)]) {
+        if (h >= spec[k]) continue;
+        const c = structuredClone(sc);
+        c.streams[n][k] = h;
+        yield c;
+      }
     }
     if (spec.write === undefined || spec.write === 'manual') {
       const c = structuredClone(sc);
@@ -936,6 +1037,28 @@ async function pool(items, jobs, fn) {
   await Promise.all(workers);
 }
 
+// --minimize FILE: shrinks a saved scenario (e.g. a mismatch-*.json kept by an
+// earlier campaign, whose generator may since have changed) and prints it.
+async function minimizeFile(file) {
+  const sc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const first = await check(sc);
+  const res = { sc, ...first };
+  const out = (s) => process.stdout.write(`${s}\n`);
+  if (first.cmp.same) {
+    out(`${file}: no mismatch (node exit ${first.nodeR.code}, rust exit ${first.rustR.code})`);
+    fs.rmSync(TMP, { recursive: true, force: true });
+    process.exit(0);
+  }
+  const { sc: min, res: r, tries } = await shrink(sc, res);
+  const f = file.replace(/\.json$/, '') + '.min.json';
+  fs.writeFileSync(f, `${compactJson(min)}\n`);
+  out(`=== [${signature(res)}] -> [${signature(r)}], shrunk in ${tries} tries, saved to ${f}`);
+  out(compactJson(min).split('\n').map((l) => `  ${l}`).join('\n'));
+  out(showTraces(r));
+  fs.rmSync(TMP, { recursive: true, force: true });
+  process.exit(1);
+}
+
 async function main() {
   OPTS = parseArgs(process.argv.slice(2));
   AVOID = OPTS.avoid;
@@ -943,12 +1066,16 @@ async function main() {
     usage(`Rust runner not found: ${OPTS.rust} (build it: cargo build --release -p highwater-conformance)`);
   }
   TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'highwater-fuzz-'));
+  if (OPTS.minimize) {
+    await minimizeFile(OPTS.minimize);
+    return;
+  }
   const outDir = OPTS.out ?? TMP;
   fs.mkdirSync(outDir, { recursive: true });
   const log = (s) => process.stdout.write(`${s}\n`);
   const progress = (s) => { if (!OPTS.quiet) process.stderr.write(`${s}\n`); };
 
-  const stats = { runs: 0, ran: 0, bothMalformed: 0, repairs: 0, nodeHang: 0, mismatches: 0, crashes: 0, hookLines: 0 };
+  const stats = { runs: 0, ran: 0, bothMalformed: 0, repairs: 0, nodeHang: 0, nodeOdd: 0, mismatches: 0, crashes: 0, hookLines: 0 };
   const mismatches = [];
   const runIds = [];
   for (let i = 0; i < OPTS.runs; i++) runIds.push(OPTS.start + i);
@@ -961,6 +1088,15 @@ async function main() {
     stats.runs++;
     if (nodeR.timedOut) {
       stats.nodeHang++;
+      return;
+    }
+    // The Node runner failed (exit 1: an exception the scenario let escape,
+    // e.g. a stack overflow): not a valid scenario, skipped.
+    if (nodeR.code !== 0 && nodeR.code !== 2) {
+      stats.nodeOdd++;
+      const f = path.join(outDir, `node-error-${OPTS.seed}-${run}.json`);
+      fs.writeFileSync(f, `${compactJson(sc)}\n`);
+      log(`NODE ERROR run ${run} (exit ${nodeR.code}) saved to ${f}: ${nodeR.stderr.trim().split('\n')[0]}`);
       return;
     }
     if (OPTS.dump) log(`--- run ${run} (${repairs} repairs, node exit ${nodeR.code})\n${compactJson(sc)}\n${nodeR.stdout}`);
@@ -1016,8 +1152,8 @@ async function main() {
 
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   log('');
-  log(`seed ${OPTS.seed}: ${stats.runs} runs (${stats.ran} ran in Node, ${stats.bothMalformed} malformed at the same point in both, ` +
-    `${stats.nodeHang} skipped: Node timed out), ${stats.repairs} repairs, ${stats.hookLines} hook lines, ` +
+  log(`seed ${OPTS.seed} (kinds ${OPTS.kinds.join(',')}): ${stats.runs} runs (${stats.ran} ran in Node, ${stats.bothMalformed} malformed at the same point in both, ` +
+    `${stats.nodeHang} skipped: Node timed out, ${stats.nodeOdd} skipped: Node runner error), ${stats.repairs} repairs, ${stats.hookLines} hook lines, ` +
     `${stats.mismatches} mismatches (${new Set(mismatches.map((r) => r.sig)).size} signatures, ${stats.crashes} Rust crashes/hangs), ${secs}s`);
   if (!OPTS.keep && !OPTS.out && mismatches.length === 0) fs.rmSync(TMP, { recursive: true, force: true });
   else log(`scenarios kept in ${outDir}`);

@@ -196,6 +196,9 @@ impl Default for WriteStreamOptions {
     }
 }
 
+/// What a destroy waiting for the I/O in flight does once it is over.
+type IoDone = Box<dyn FnOnce(Option<Error>)>;
+
 /// What the two sides of a file stream share: the file, position, counters
 /// and the `'open'`/`'ready'` listeners.
 struct FileState {
@@ -213,7 +216,7 @@ struct FileState {
     bytes: Cell<u64>,
     performing_io: Cell<bool>,
     /// A destroy waiting for the I/O in flight (Node's `kIoDone`).
-    io_done: RefCell<Option<Box<dyn FnOnce(Option<Error>)>>>,
+    io_done: RefCell<Option<IoDone>>,
     flush: bool,
     open: Listeners<RawFd>,
     ready: Listeners<()>,
