@@ -18,8 +18,8 @@ use highwater::{AsyncSink, Error, Writable, WritableEvent, WritableOptions};
 /// Options of `highwater demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How many chunks the producer writes.
-    #[arg(long, default_value_t = 24)]
+    /// How many chunks the producer writes in the first part.
+    #[arg(long, default_value_t = 12)]
     chunks: usize,
     /// Size of each chunk in bytes.
     #[arg(long, default_value_t = 1024)]
@@ -30,9 +30,21 @@ pub struct DemoArgs {
     /// How long the slow sink takes per chunk, in milliseconds.
     #[arg(long, default_value_t = 5)]
     delay_ms: u64,
-    /// Print only the summary.
+    /// Print only the summaries.
     #[arg(long, short)]
     quiet: bool,
+    /// Size of the sample file copied in the second part.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB", value_parser = crate::size::parse_buffer_size)]
+    file_size: usize,
+    /// How fast the slow destination of the second part takes data.
+    #[arg(long, value_name = "RATE", default_value = "16MiB/s", value_parser = crate::size::parse_rate)]
+    rate: u64,
+    /// Where to write the plot of the second part.
+    #[arg(long, value_name = "FILE.svg", default_value = "highwater-demo.svg")]
+    plot: std::path::PathBuf,
+    /// Skip the file copy (second part).
+    #[arg(long)]
+    no_copy: bool,
 }
 
 /// The slow consumer: takes `delay` per chunk and counts what it got.
@@ -62,7 +74,93 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
     if args.chunk_size == 0 {
         return Err("--chunk-size must be at least 1".into());
     }
-    highwater::block_on(async move { demo(args).await })
+    let (file_size, rate, plot, no_copy) =
+        (args.file_size, args.rate, args.plot.clone(), args.no_copy);
+    highwater::block_on(async move { demo(args).await })?;
+    if no_copy {
+        return Ok(());
+    }
+    file_copy(file_size, rate, &plot)
+}
+
+/// Peak resident memory of this process (Linux's VmHWM), if known.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Part two: a sample file copied through a rate-limited destination with
+/// highwater's file streams; the report, the plot, then clean up.
+fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), String> {
+    use crate::copy::{copy, CopyConfig, Endpoint};
+    use crate::size::human;
+
+    let dir = std::env::temp_dir().join(format!("highwater-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    let (src, dst) = (dir.join("sample.bin"), dir.join("copy.bin"));
+    let result = (|| {
+        // Sample data: a repeating pattern, different in every block.
+        let data: Vec<u8> = (0..size)
+            .map(|i| (i % 251) as u8 ^ (i >> 12) as u8)
+            .collect();
+        std::fs::write(&src, &data)
+            .map_err(|e| format!("cannot write '{}': {e}", src.display()))?;
+        let cfg = CopyConfig {
+            chunk_size: 64 * 1024,
+            high_water_mark: 256 * 1024,
+            rate: Some(rate),
+            atomic: false,
+            fsync: false,
+            progress: false,
+            sample_every: std::time::Duration::from_millis(10),
+        };
+        println!();
+        println!(
+            "part 2: copying {} of sample data with file streams (64 KiB reads) into a destination that takes {}/s, write buffer mark 256 KiB",
+            human(size as u64),
+            human(rate)
+        );
+        let report = highwater::block_on(copy(
+            Endpoint::Path(src.clone()),
+            Endpoint::Path(dst.clone()),
+            cfg,
+        ))
+        .map_err(|e| e.0)?;
+        let same = std::fs::read(&dst).map_err(|e| e.to_string())? == data;
+        println!();
+        print!("{}", crate::report::text(&report));
+        println!(
+            "  {:<24}{}",
+            "copy identical",
+            if same { "yes" } else { "NO" }
+        );
+        if let Some(rss) = peak_rss() {
+            println!(
+                "  {:<24}{} (peak resident memory of this process)",
+                "memory",
+                human(rss)
+            );
+        }
+        println!(
+            "\nThe reader ran ahead until the write buffer reached its mark, then waited: write() returned false {} times, and each 'drain' let it go on.",
+            report.write_false
+        );
+        std::fs::write(
+            plot,
+            crate::plot::svg(&report, "highwater demo: a fast reader, a slow writer"),
+        )
+        .map_err(|e| format!("cannot write the plot '{}': {e}", plot.display()))?;
+        println!("plot: {}", plot.display());
+        if same {
+            Ok(())
+        } else {
+            Err("the copy differs from the sample".to_string())
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 async fn demo(args: DemoArgs) -> Result<(), String> {
@@ -95,7 +193,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     }
 
     println!(
-        "highwater demo: {} chunks of {} into a Writable with highWaterMark {} whose sink takes {} ms per chunk\n",
+        "highwater demo, part 1: {} chunks of {} into a Writable with highWaterMark {} whose sink takes {} ms per chunk\n",
         args.chunks,
         kib(args.chunk_size),
         kib(args.high_water_mark),

@@ -1,15 +1,30 @@
-//! `highwater`: see backpressure at work from the command line.
+//! `highwater`: copy and pipe data with bounded buffers, and see what
+//! backpressure does.
 //!
-//! For now one subcommand, `demo`: a fast producer writes into a deliberately
-//! slow Writable and the console narrates each `write()` result, every pause
-//! and every `'drain'`, then a summary. File copying and piping come with the
-//! file streams.
+//! * `highwater copy SRC DST`: a file (or `-` for stdin/stdout) copied through
+//!   highwater's file streams, with a report, a JSON report, a plot, a
+//!   progress bar, an atomic mode and a rate limit to make a slow consumer
+//!   visible.
+//! * `highwater pipe`: stdin to stdout through a bounded buffer (like pv or
+//!   mbuffer).
+//! * `highwater demo`: sample data through a deliberately slow destination,
+//!   narrated.
+//!
+//! Errors are one line on stderr and a non-zero exit status.
 
+mod copy;
 mod demo;
+mod plot;
+mod report;
+mod size;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use copy::{CopyConfig, Endpoint};
 
 /// Node.js streams, with their backpressure, done right in Rust.
 #[derive(Debug, Parser)]
@@ -21,18 +36,121 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Copy SRC to DST (`-` for stdin/stdout) with bounded buffers.
+    Copy(CopyArgs),
+    /// Copy stdin to stdout through a bounded buffer (like pv or mbuffer).
+    Pipe(PipeArgs),
     /// A fast producer and a slow consumer: watch write() return false, the
-    /// producer pause, and 'drain' resume it.
+    /// producer pause, and 'drain' resume it; then a file copy through a slow
+    /// destination, with a report and a plot.
     Demo(demo::DemoArgs),
+}
+
+/// What `copy` and `pipe` share: how, and what to report.
+#[derive(Debug, Args)]
+struct Common {
+    /// Bytes per read (units: B, KiB, MiB, GiB, KB, MB, GB).
+    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size::parse_buffer_size)]
+    chunk_size: usize,
+    /// The write buffer's high-water mark.
+    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = size::parse_mark)]
+    high_water_mark: usize,
+    /// Limit the destination to this many bytes per second (e.g. 10MiB/s), to make a slow consumer visible.
+    #[arg(long, value_name = "RATE", value_parser = size::parse_rate)]
+    rate: Option<u64>,
+    /// Show a progress bar on stderr (bytes, rate, ETA, write buffer level).
+    #[arg(long)]
+    progress: bool,
+    /// Print a report at the end (on stderr).
+    #[arg(long)]
+    stats: bool,
+    /// Print the report as JSON (on stdout, or stderr when the data goes to stdout).
+    #[arg(long)]
+    json: bool,
+    /// Write a plot of the buffer level and the pauses to this SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct CopyArgs {
+    /// The file to read (`-` for stdin).
+    src: String,
+    /// The file to write (`-` for stdout).
+    dst: String,
+    #[command(flatten)]
+    common: Common,
+    /// Write to a temporary file beside DST and rename it on success: an interrupted copy never leaves a truncated DST.
+    #[arg(long)]
+    atomic: bool,
+    /// fsync DST before closing it.
+    #[arg(long)]
+    fsync: bool,
+}
+
+#[derive(Debug, Args)]
+struct PipeArgs {
+    #[command(flatten)]
+    common: Common,
+}
+
+fn run_copy(
+    src: Endpoint,
+    dst: Endpoint,
+    common: Common,
+    atomic: bool,
+    fsync: bool,
+) -> Result<(), String> {
+    if atomic && dst == Endpoint::Std {
+        return Err("--atomic needs a file destination, not standard output".into());
+    }
+    let to_stdout = dst == Endpoint::Std;
+    let cfg = CopyConfig {
+        chunk_size: common.chunk_size,
+        high_water_mark: common.high_water_mark,
+        rate: common.rate,
+        atomic,
+        fsync,
+        progress: common.progress,
+        sample_every: Duration::from_millis(20),
+    };
+    let report = highwater::block_on(copy::copy(src, dst, cfg)).map_err(|e| e.0)?;
+    if common.stats {
+        eprint!("{}", report::text(&report));
+    }
+    if common.json {
+        if to_stdout {
+            eprintln!("{}", report::json(&report));
+        } else {
+            println!("{}", report::json(&report));
+        }
+    }
+    if let Some(p) = &common.plot {
+        std::fs::write(p, plot::svg(&report, "highwater copy"))
+            .map_err(|e| format!("cannot write the plot '{}': {e}", p.display()))?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Copy(a) => run_copy(
+            Endpoint::parse(&a.src),
+            Endpoint::parse(&a.dst),
+            a.common,
+            a.atomic,
+            a.fsync,
+        ),
+        Command::Pipe(a) => run_copy(Endpoint::Std, Endpoint::Std, a.common, false, false),
         Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e == "interrupted" => {
+            eprintln!("highwater: interrupted");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("highwater: {e}");
             ExitCode::FAILURE

@@ -1,18 +1,58 @@
-//! Integration tests of the `highwater` binary.
+//! Integration tests of the `highwater` binary, run as a user runs it: a
+//! spawned process, real files in a scratch folder.
 
-use std::process::Command;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
-fn highwater(args: &[&str]) -> std::process::Output {
+fn highwater(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_highwater"))
         .args(args)
         .output()
         .expect("the highwater binary runs")
 }
 
+/// A scratch folder, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let d = std::env::temp_dir().join(format!("highwater-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("scratch");
+        Scratch(d)
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+    fn s(&self, name: &str) -> String {
+        self.path(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sample(path: &Path, len: usize) -> Vec<u8> {
+    let data: Vec<u8> = (0..len)
+        .map(|i| (i * 7 % 253) as u8 ^ (i >> 10) as u8)
+        .collect();
+    std::fs::write(path, &data).expect("sample");
+    data
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
 #[test]
 fn demo_narrates_backpressure_and_respects_the_mark() {
     let out = highwater(&[
         "demo",
+        "--no-copy",
         "--chunks",
         "12",
         "--chunk-size",
@@ -22,11 +62,7 @@ fn demo_narrates_backpressure_and_respects_the_mark() {
         "--delay-ms",
         "1",
     ]);
-    assert!(
-        out.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     // 4 KiB mark, 1 KiB chunks, a sink that completes later: every 4th write
     // reaches the mark and returns false, then 'drain' empties the buffer.
@@ -43,24 +79,159 @@ fn demo_narrates_backpressure_and_respects_the_mark() {
 }
 
 #[test]
-fn demo_quiet_prints_only_the_summary() {
-    let out = highwater(&["demo", "--quiet", "--delay-ms", "0", "--chunks", "5"]);
-    assert!(out.status.success());
+fn demo_copies_a_sample_file_writes_the_plot_and_cleans_up() {
+    let s = Scratch::new("demo");
+    let plot = s.s("demo.svg");
+    let out = highwater(&[
+        "demo",
+        "--quiet",
+        "--delay-ms",
+        "0",
+        "--file-size",
+        "1MiB",
+        "--rate",
+        "32MiB/s",
+        "--plot",
+        &plot,
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(!text.contains("write #1"), "{text}");
-    assert!(text.contains("summary"), "{text}");
+    assert!(!text.contains("write #1"), "quiet: {text}");
+    assert!(text.contains("copy identical          yes"), "{text}");
+    assert!(text.contains("write() returned false"), "{text}");
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("highWaterMark"));
+    let leftovers = std::fs::read_dir(std::env::temp_dir())
+        .expect("tmp")
+        .filter_map(Result::ok)
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("highwater-demo-")
+        });
+    assert!(!leftovers, "the demo removes its sample data");
 }
 
 #[test]
-fn bad_options_fail_clearly() {
-    let out = highwater(&["demo", "--chunk-size", "0"]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--chunk-size must be at least 1"));
+fn copy_is_byte_identical_and_reports_backpressure() {
+    let s = Scratch::new("copy");
+    let data = sample(&s.path("in.bin"), 3 << 20);
+    let out = highwater(&[
+        "copy",
+        &s.s("in.bin"),
+        &s.s("out.bin"),
+        "--chunk-size",
+        "64KiB",
+        "--high-water-mark",
+        "128KiB",
+        "--rate",
+        "64MiB/s",
+        "--stats",
+        "--json",
+        "--plot",
+        &s.s("p.svg"),
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(std::fs::read(s.path("out.bin")).expect("out"), data);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("JSON report on stdout");
+    assert_eq!(json["bytes"], 3 << 20);
+    assert_eq!(json["high_water_mark"], 128 << 10);
+    assert!(
+        json["write_false"].as_u64().unwrap_or(0) > 0,
+        "a 64 MiB/s destination makes the reader wait"
+    );
+    assert!(
+        json["peak_buffered"].as_u64().unwrap_or(0) <= (128 + 64) << 10,
+        "mark + one chunk"
+    );
+    assert!(
+        stderr(&out).contains("write() returned false"),
+        "--stats on stderr"
+    );
+    assert!(std::fs::read_to_string(s.path("p.svg"))
+        .expect("plot")
+        .contains("<svg"));
+}
 
-    let out = highwater(&["demo", "--chunks", "-3"]);
-    assert!(!out.status.success());
-    assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+#[test]
+fn atomic_copy_renames_and_leaves_no_temporary_file() {
+    let s = Scratch::new("atomic");
+    let data = sample(&s.path("in.bin"), 200_000);
+    std::fs::write(s.path("out.bin"), b"old content").expect("old");
+    let out = highwater(&[
+        "copy",
+        &s.s("in.bin"),
+        &s.s("out.bin"),
+        "--atomic",
+        "--fsync",
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(std::fs::read(s.path("out.bin")).expect("out"), data);
+    let names: Vec<String> = std::fs::read_dir(&s.0)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "only in.bin and out.bin: {names:?}");
+}
 
+#[test]
+fn pipe_copies_stdin_to_stdout() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .args(["pipe", "--high-water-mark", "8KiB"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let data: Vec<u8> = (0..500_000u32).map(|i| (i % 256) as u8).collect();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let d = data.clone();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&d);
+    });
+    let out = child.wait_with_output().expect("wait");
+    feeder.join().expect("feeder");
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(out.stdout, data);
+}
+
+#[test]
+fn bad_input_fails_clearly_and_creates_nothing() {
+    let s = Scratch::new("bad");
+    sample(&s.path("in.bin"), 1000);
+    // A missing source: one line, non-zero, no destination created.
+    let out = highwater(&["copy", &s.s("missing"), &s.s("out.bin")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ENOENT"), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1);
+    assert!(!s.path("out.bin").exists());
+    // A directory as source or destination.
+    let out = highwater(&["copy", &s.s(""), &s.s("out.bin")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+    let out = highwater(&["copy", &s.s("in.bin"), &s.s("")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("directory"), "{}", stderr(&out));
+    // The same file on both sides: refused before it is truncated.
+    let out = highwater(&["copy", &s.s("in.bin"), &s.s("in.bin")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("same file"), "{}", stderr(&out));
+    assert_eq!(std::fs::metadata(s.path("in.bin")).expect("in").len(), 1000);
+    // Sizes that do not parse.
+    for bad in ["12XB", "-1", "0", "99999999999999999999999GiB"] {
+        let out = highwater(&["copy", &s.s("in.bin"), &s.s("x.bin"), "--chunk-size", bad]);
+        assert!(!out.status.success(), "{bad}");
+        assert!(!s.path("x.bin").exists());
+    }
+    // A full disk.
+    let out = highwater(&["copy", &s.s("in.bin"), "/dev/full"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("ENOSPC"), "{}", stderr(&out));
+    // --atomic to stdout makes no sense.
+    let out = highwater(&["copy", &s.s("in.bin"), "-", "--atomic"]);
+    assert!(!out.status.success());
     let out = highwater(&["no-such-command"]);
     assert!(!out.status.success());
 }

@@ -1,0 +1,549 @@
+//! The copy engine behind `highwater copy`, `highwater pipe` and the demo: a
+//! file read stream piped (through an optional rate limiter) into a file
+//! write stream, with what backpressure did measured along the way.
+//!
+//! Everything is the library's: `fs` streams, a `Transform` for the rate
+//! limit, `Pipeline` for error handling. The engine only watches: the
+//! reader's `'pause'`/`'resume'` (pipe pauses it exactly when `write()`
+//! returns `false`), the first destination's `'drain'`, its buffer level
+//! after every chunk, and a sample of everything every few milliseconds
+//! (for the rates, the progress bar and the plot).
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use highwater::fs::{
+    read_stream_from_file, write_stream_from_file, ReadStreamOptions, WriteStreamOptions,
+};
+use highwater::{
+    Duplex, DuplexOptions, Error, Pipeline, TransformDone, TransformImpl, WritableEvent,
+};
+
+use crate::size::human;
+
+/// One end of a copy: a file, or standard input/output (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A path.
+    Path(PathBuf),
+    /// `-`: stdin as a source, stdout as a destination.
+    Std,
+}
+
+impl Endpoint {
+    /// `-` is standard input/output, anything else a path.
+    pub fn parse(s: &str) -> Endpoint {
+        if s == "-" {
+            Endpoint::Std
+        } else {
+            Endpoint::Path(PathBuf::from(s))
+        }
+    }
+
+    fn show(&self, std: &str) -> String {
+        match self {
+            Endpoint::Path(p) => format!("'{}'", p.display()),
+            Endpoint::Std => std.to_string(),
+        }
+    }
+}
+
+/// Samples taken at events (each chunk, each drain) stop here; the timer's
+/// samples go on, so a long copy keeps a bounded, coarser record.
+const MAX_EVENT_SAMPLES: usize = 50_000;
+
+/// How to copy.
+#[derive(Debug, Clone)]
+pub struct CopyConfig {
+    /// Bytes per read (the read stream's mark).
+    pub chunk_size: usize,
+    /// The write buffer's mark.
+    pub high_water_mark: usize,
+    /// Bytes per second the destination is allowed to take (a slow consumer).
+    pub rate: Option<u64>,
+    /// Write to a temporary file and rename it over the destination on success.
+    pub atomic: bool,
+    /// `fsync` the destination before closing it.
+    pub fsync: bool,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+    /// How often the buffer is sampled (for rates, progress and the plot).
+    pub sample_every: Duration,
+}
+
+/// A sample of the copy's state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Seconds since the start.
+    pub t: f64,
+    /// Bytes waiting in the write buffer.
+    pub buffered: usize,
+    /// The reader is paused by backpressure.
+    pub paused: bool,
+    /// Bytes written so far.
+    pub bytes: u64,
+}
+
+/// What happened during a copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// Bytes copied.
+    pub bytes: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Average rate, bytes per second.
+    pub avg_rate: f64,
+    /// Slowest and fastest rate over the sample windows, bytes per second.
+    pub min_rate: f64,
+    /// See `min_rate`.
+    pub max_rate: f64,
+    /// How often `write()` returned `false` (each paused the reader).
+    pub write_false: u64,
+    /// How often the reader was paused and resumed.
+    pub pauses: u64,
+    /// `'drain'` events of the write buffer.
+    pub drains: u64,
+    /// Seconds the reader spent paused.
+    pub paused_seconds: f64,
+    /// The most bytes the write buffer held.
+    pub peak_buffered: usize,
+    /// The write buffer's mark.
+    pub high_water_mark: usize,
+    /// The read chunk size.
+    pub chunk_size: usize,
+    /// The samples, in order.
+    pub samples: Vec<Sample>,
+}
+
+/// A copy that failed: one line for the user.
+#[derive(Debug)]
+pub struct CopyError(pub String);
+
+impl std::fmt::Display for CopyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A rate limiter: holds each chunk until the rate allows it through.
+struct Throttle {
+    rate: u64,
+    start: Cell<Option<Instant>>,
+    sent: Cell<u64>,
+}
+
+impl TransformImpl<Bytes, Bytes> for Throttle {
+    fn transform(&self, chunk: Bytes, done: TransformDone<Bytes>) {
+        let start = *self.start.get().get_or_insert_with(Instant::now);
+        self.start.set(Some(start));
+        self.sent.set(self.sent.get() + chunk.len() as u64);
+        let due = start + Duration::from_secs_f64(self.sent.get() as f64 / self.rate as f64);
+        if Instant::now() >= due {
+            done.call(Ok(Some(chunk)));
+        } else {
+            let _task = highwater::spawn(async move {
+                tokio::time::sleep_until(due.into()).await;
+                done.call(Ok(Some(chunk)));
+            });
+        }
+    }
+}
+
+fn io_context(what: &str, e: std::io::Error) -> CopyError {
+    let e = Error::io(e, "open", None);
+    CopyError(format!(
+        "{what}: {}",
+        e.to_string().trim_end_matches(", open")
+    ))
+}
+
+/// Checks the endpoints before anything is created or truncated: the source
+/// opens and is not a directory, the destination is not a directory and not
+/// the source itself.
+fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), CopyError> {
+    let file = match src {
+        Endpoint::Std => {
+            let fd = std::io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| io_context("cannot read standard input", e))?;
+            File::from(fd)
+        }
+        Endpoint::Path(p) => {
+            File::open(p).map_err(|e| io_context(&format!("cannot open {}", src.show("")), e))?
+        }
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| io_context(&format!("cannot read {}", src.show("standard input")), e))?;
+    if meta.is_dir() {
+        return Err(CopyError(format!(
+            "cannot copy {}: it is a directory",
+            src.show("")
+        )));
+    }
+    if let Endpoint::Path(d) = dst {
+        if let Ok(dm) = std::fs::metadata(d) {
+            if dm.is_dir() {
+                return Err(CopyError(format!(
+                    "cannot write {}: it is a directory",
+                    dst.show("")
+                )));
+            }
+            use std::os::unix::fs::MetadataExt;
+            if dm.dev() == meta.dev() && dm.ino() == meta.ino() && meta.is_file() {
+                return Err(CopyError(format!(
+                    "{} and {} are the same file",
+                    src.show(""),
+                    dst.show("")
+                )));
+            }
+        }
+    }
+    let size = meta.is_file().then_some(meta.len());
+    Ok((file, size))
+}
+
+/// Where the bytes are written: the destination, or a temporary file beside
+/// it that is renamed over it on success.
+struct Dest {
+    file: File,
+    tmp: Option<PathBuf>,
+    final_path: Option<PathBuf>,
+}
+
+fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
+    match dst {
+        Endpoint::Std => {
+            let fd = std::io::stdout()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| io_context("cannot write standard output", e))?;
+            Ok(Dest {
+                file: File::from(fd),
+                tmp: None,
+                final_path: None,
+            })
+        }
+        Endpoint::Path(p) if atomic => {
+            let dir = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let tmp = dir.join(format!(".{name}.highwater-{}.tmp", std::process::id()));
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(|e| {
+                    io_context(
+                        &format!("cannot create a temporary file in '{}'", dir.display()),
+                        e,
+                    )
+                })?;
+            Ok(Dest {
+                file,
+                tmp: Some(tmp),
+                final_path: Some(p.clone()),
+            })
+        }
+        Endpoint::Path(p) => {
+            let file = File::create(p)
+                .map_err(|e| io_context(&format!("cannot create {}", dst.show("")), e))?;
+            Ok(Dest {
+                file,
+                tmp: None,
+                final_path: Some(p.clone()),
+            })
+        }
+    }
+}
+
+/// Copies `src` to `dst` with bounded buffers and reports what backpressure did.
+///
+/// # Errors
+///
+/// A one-line description of what failed; with `atomic`, the destination is
+/// then untouched.
+pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CopyError> {
+    let (src_file, size) = open_source(&src, &dst)?;
+    let dest = open_dest(&dst, cfg.atomic)?;
+    let tmp = dest.tmp.clone();
+    let result = run(src_file, size, dest, &src, &dst, &cfg).await;
+    if result.is_err() {
+        if let Some(t) = &tmp {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+    result
+}
+
+async fn run(
+    src_file: File,
+    size: Option<u64>,
+    dest: Dest,
+    src: &Endpoint,
+    dst: &Endpoint,
+    cfg: &CopyConfig,
+) -> Result<Report, CopyError> {
+    let reader = read_stream_from_file(
+        src_file,
+        ReadStreamOptions {
+            high_water_mark: cfg.chunk_size,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| CopyError(e.to_string()))?;
+    let writer = write_stream_from_file(
+        dest.file,
+        WriteStreamOptions {
+            high_water_mark: Some(cfg.high_water_mark),
+            flush: cfg.fsync,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| CopyError(e.to_string()))?;
+
+    // The stage whose buffer backpressure fills first: the rate limiter, or
+    // the file writer itself.
+    let throttle = cfg.rate.map(|rate| {
+        Duplex::transform(
+            DuplexOptions::default()
+                .writable_high_water_mark(cfg.high_water_mark)
+                .readable_high_water_mark(cfg.chunk_size.min(cfg.high_water_mark).max(1)),
+            Throttle {
+                rate,
+                start: Cell::new(None),
+                sent: Cell::new(0),
+            },
+        )
+    });
+    let first_len: Rc<dyn Fn() -> usize> = match &throttle {
+        Some(t) => {
+            let t = t.clone();
+            Rc::new(move || t.writable_length())
+        }
+        None => {
+            let w = writer.clone();
+            Rc::new(move || w.writable_length())
+        }
+    };
+
+    let started = Instant::now();
+    let stats = Rc::new(Counters::default());
+    let (pauses, resumes) = (stats.clone(), stats.clone());
+    let r2 = reader.clone();
+    reader.on_pause(move || {
+        if !r2.readable_ended() && !r2.destroyed() {
+            pauses.pauses.set(pauses.pauses.get() + 1);
+            pauses.paused_at.set(Some(Instant::now()));
+        }
+    });
+    reader.on_resume(move || {
+        if let Some(t) = resumes.paused_at.take() {
+            resumes.paused.set(resumes.paused.get() + t.elapsed());
+        }
+    });
+    let drains = stats.clone();
+    let on_drain = move || drains.drains.set(drains.drains.get() + 1);
+    match &throttle {
+        Some(t) => {
+            t.on(WritableEvent::Drain, on_drain);
+        }
+        None => {
+            writer.on(WritableEvent::Drain, on_drain);
+        }
+    }
+
+    let progress = cfg.progress.then(|| make_progress(size));
+    let pipeline = match &throttle {
+        Some(t) => Pipeline::new(&*reader).through(t).run(&*writer),
+        None => Pipeline::new(&*reader).run(&*writer),
+    };
+    // The pipe's own 'data' listener writes first; this one sees the buffer
+    // level right after each write, and samples it (as does every 'drain'),
+    // so the plot shows every rise and fall, not just the timer's view.
+    let samples: Rc<RefCell<Vec<Sample>>> = Rc::new(RefCell::new(Vec::new()));
+    let event_sample: Rc<dyn Fn()> = {
+        let (samples, reader, writer, first_len) = (
+            samples.clone(),
+            reader.clone(),
+            writer.clone(),
+            first_len.clone(),
+        );
+        Rc::new(move || {
+            let mut s = samples.borrow_mut();
+            if s.len() < MAX_EVENT_SAMPLES {
+                s.push(Sample {
+                    t: started.elapsed().as_secs_f64(),
+                    buffered: first_len(),
+                    paused: reader.is_paused() && !reader.readable_ended(),
+                    bytes: writer.bytes_written(),
+                });
+            }
+        })
+    };
+    let (peak, fl, es) = (stats.clone(), first_len.clone(), event_sample.clone());
+    reader.on_data(move |_| {
+        peak.peak.set(peak.peak.get().max(fl()));
+        es();
+    });
+    let es = event_sample.clone();
+    match &throttle {
+        Some(t) => {
+            t.on(WritableEvent::Drain, move || es());
+        }
+        None => {
+            writer.on(WritableEvent::Drain, move || es());
+        }
+    }
+
+    let sampler = {
+        let (samples, reader, writer, first_len, progress, every) = (
+            samples.clone(),
+            reader.clone(),
+            writer.clone(),
+            first_len.clone(),
+            progress.clone(),
+            cfg.sample_every,
+        );
+        let hwm = cfg.high_water_mark;
+        highwater::spawn(async move {
+            loop {
+                let s = Sample {
+                    t: started.elapsed().as_secs_f64(),
+                    buffered: first_len(),
+                    paused: reader.is_paused() && !reader.readable_ended(),
+                    bytes: writer.bytes_written(),
+                };
+                samples.borrow_mut().push(s);
+                if let Some(pb) = &progress {
+                    pb.set_position(s.bytes);
+                    pb.set_message(format!(
+                        "buffer {} / {}",
+                        human(s.buffered as u64),
+                        human(hwm as u64)
+                    ));
+                }
+                if writer.destroyed() {
+                    break;
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
+
+    let outcome = tokio::select! {
+        r = pipeline => r.map_err(|e| describe(&e, src, dst)),
+        _ = tokio::signal::ctrl_c() => {
+            reader.destroy(None);
+            writer.destroy(None);
+            Err(CopyError("interrupted".into()))
+        }
+    };
+    let _ = sampler.await;
+    if let Some(pb) = &progress {
+        pb.finish_and_clear();
+    }
+    outcome?;
+    if let (Some(tmp), Some(dst_path)) = (&dest.tmp, &dest.final_path) {
+        std::fs::rename(tmp, dst_path)
+            .map_err(|e| io_context(&format!("cannot rename the copy to {}", dst.show("")), e))?;
+    }
+
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes = writer.bytes_written();
+    let mut samples = std::mem::take(&mut *samples.borrow_mut());
+    samples.sort_by(|a, b| a.t.total_cmp(&b.t));
+    let (min_rate, max_rate) = window_rates(&samples);
+    let paused_extra = stats
+        .paused_at
+        .get()
+        .map(|t| t.elapsed())
+        .unwrap_or_default();
+    Ok(Report {
+        bytes,
+        seconds,
+        avg_rate: if seconds > 0.0 {
+            bytes as f64 / seconds
+        } else {
+            0.0
+        },
+        min_rate,
+        max_rate,
+        write_false: stats.pauses.get(),
+        pauses: stats.pauses.get(),
+        drains: stats.drains.get(),
+        paused_seconds: (stats.paused.get() + paused_extra).as_secs_f64(),
+        peak_buffered: stats.peak.get(),
+        high_water_mark: cfg.high_water_mark,
+        chunk_size: cfg.chunk_size,
+        samples,
+    })
+}
+
+#[derive(Default)]
+struct Counters {
+    pauses: Cell<u64>,
+    drains: Cell<u64>,
+    paused: Cell<Duration>,
+    paused_at: Cell<Option<Instant>>,
+    peak: Cell<usize>,
+}
+
+/// The slowest and fastest rates between consecutive samples (windows of at
+/// least 50 ms, so that a tiny window does not make a silly rate).
+fn window_rates(samples: &[Sample]) -> (f64, f64) {
+    let mut rates = Vec::new();
+    let mut from: Option<&Sample> = None;
+    for s in samples {
+        match from {
+            None => from = Some(s),
+            Some(f) if s.t - f.t >= 0.05 => {
+                rates.push((s.bytes - f.bytes) as f64 / (s.t - f.t));
+                from = Some(s);
+            }
+            _ => {}
+        }
+    }
+    let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = rates.iter().copied().fold(0.0, f64::max);
+    if rates.is_empty() {
+        (0.0, 0.0)
+    } else {
+        (min, max)
+    }
+}
+
+/// Turns a stream error into a line that says which side failed.
+fn describe(e: &Error, src: &Endpoint, dst: &Endpoint) -> CopyError {
+    let side = match e.syscall() {
+        Some("read") => format!("reading {}", src.show("standard input")),
+        Some("write") | Some("fsync") => format!("writing {}", dst.show("standard output")),
+        _ => "copying".into(),
+    };
+    CopyError(format!("error while {side}: {e}"))
+}
+
+fn make_progress(total: Option<u64>) -> indicatif::ProgressBar {
+    let pb = match total {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}  {msg}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb
+}
