@@ -276,9 +276,12 @@ fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
 /// then untouched.
 pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CopyError> {
     let (src_file, size) = open_source(&src, &dst)?;
+    // Catch Ctrl-C and SIGTERM before anything is created, so that an
+    // interrupted copy always gets to clean up.
+    let signals = Signals::new()?;
     let dest = open_dest(&dst, cfg.atomic)?;
     let tmp = dest.tmp.clone();
-    let result = run(src_file, size, dest, &src, &dst, &cfg).await;
+    let result = run(src_file, size, dest, &src, &dst, &cfg, signals).await;
     if result.is_err() {
         if let Some(t) = &tmp {
             let _ = std::fs::remove_file(t);
@@ -294,6 +297,7 @@ async fn run(
     src: &Endpoint,
     dst: &Endpoint,
     cfg: &CopyConfig,
+    mut signals: Signals,
 ) -> Result<Report, CopyError> {
     let reader = read_stream_from_file(
         src_file,
@@ -444,7 +448,7 @@ async fn run(
 
     let outcome = tokio::select! {
         r = pipeline => r.map_err(|e| describe(&e, src, dst)),
-        _ = tokio::signal::ctrl_c() => {
+        _ = signals.next() => {
             reader.destroy(None);
             writer.destroy(None);
             Err(CopyError("interrupted".into()))
@@ -489,6 +493,30 @@ async fn run(
         chunk_size: cfg.chunk_size,
         samples,
     })
+}
+
+/// SIGINT and SIGTERM, listened to for the whole copy.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Signals, CopyError> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let err = |e: std::io::Error| CopyError(format!("cannot install the signal handlers: {e}"));
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(err)?,
+            term: signal(SignalKind::terminate()).map_err(err)?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
 }
 
 #[derive(Default)]

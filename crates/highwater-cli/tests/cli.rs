@@ -235,3 +235,44 @@ fn bad_input_fails_clearly_and_creates_nothing() {
     let out = highwater(&["no-such-command"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn an_interrupted_atomic_copy_leaves_the_old_destination_whole() {
+    let s = Scratch::new("sigint");
+    sample(&s.path("in.bin"), 2 << 20);
+    for sig in ["-INT", "-TERM"] {
+        std::fs::write(s.path("out.bin"), b"the old, complete content").expect("old");
+        let child = Command::new(env!("CARGO_BIN_EXE_highwater"))
+            .args([
+                "copy",
+                &s.s("in.bin"),
+                &s.s("out.bin"),
+                "--atomic",
+                "--rate",
+                "1MiB/s",
+            ])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        let killed = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(out.status.code(), Some(130), "{sig}: {}", stderr(&out));
+        assert!(stderr(&out).contains("interrupted"));
+        assert_eq!(
+            std::fs::read(s.path("out.bin")).expect("out"),
+            b"the old, complete content",
+            "{sig}: the destination keeps its old content"
+        );
+        let names: Vec<String> = std::fs::read_dir(&s.0)
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names.len(), 2, "{sig}: no temporary file left: {names:?}");
+    }
+}
