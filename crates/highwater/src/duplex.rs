@@ -184,6 +184,12 @@ impl<R: 'static, W: 'static> fmt::Debug for Duplex<R, W> {
 impl<R: ByteChunk, W: ByteLen + 'static> Duplex<R, W> {
     /// A Duplex over a source and a sink (byte mode on each side unless the
     /// options put it in object mode).
+    ///
+    /// A stream has one destroy hook (Node's single `_destroy`): the sink's
+    /// [`WritableImpl::destroy`] is called, the source's
+    /// [`ReadableImpl::destroy`] is not. Release the resources of both there.
+    /// Likewise the sink's construct hook is used if it has one, else the
+    /// source's.
     pub fn new(
         opts: DuplexOptions,
         source: impl ReadableImpl<R>,

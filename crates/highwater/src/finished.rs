@@ -279,10 +279,20 @@ pub(crate) fn eos<R: 'static, W: 'static>(
 
     let closed = c.is_closed();
     if closed {
-        next_tick(move || onclose());
+        // The queued tick keeps the stream alive, as Node's closure does: a
+        // caller may drop its last handle right after calling `finished`.
+        let keep = c.clone();
+        next_tick(move || {
+            onclose();
+            drop(keep);
+        });
     } else if c.error_emitted_any() {
         if !will_emit_close.get() {
-            next_tick(onclosed);
+            let keep = c.clone();
+            next_tick(move || {
+                onclosed();
+                drop(keep);
+            });
         }
     } else {
         // Already done on the side(s) watched: report on the next tick.
@@ -294,7 +304,11 @@ pub(crate) fn eos<R: 'static, W: 'static>(
             && (!will_emit_close.get() || c.is_writable() == Some(true))
             && (readable_finished.get() || c.is_readable() == Some(false));
         if writable_done || readable_done {
-            next_tick(onclosed);
+            let keep = c.clone();
+            next_tick(move || {
+                onclosed();
+                drop(keep);
+            });
         }
     }
 
