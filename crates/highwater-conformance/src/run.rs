@@ -30,9 +30,12 @@ pub enum Val {
 }
 
 impl ByteLen for Val {
+    /// A JSON string reaching a byte-mode side counts its UTF-8 bytes, as
+    /// Node's byte-mode Writable turns a string into a Buffer.
     fn byte_len(&self) -> usize {
         match self {
             Val::Bytes(b) => b.len(),
+            Val::Json(Value::String(s)) => s.len(),
             Val::Json(_) => 1,
         }
     }
@@ -209,6 +212,17 @@ fn render_chunk(v: &Val) -> Value {
     }
 }
 
+/// Renders a chunk as a hook of a side sees it: a byte-mode side turns a
+/// string into bytes (Node's `Buffer.from`), so it is rendered as bytes.
+fn render_for(v: &Val, object_mode: bool) -> Value {
+    match v {
+        Val::Json(Value::String(s)) if !object_mode => {
+            render_chunk(&Val::Bytes(Bytes::copy_from_slice(s.as_bytes())))
+        }
+        other => render_chunk(other),
+    }
+}
+
 fn render_err(r: &Result<(), Error>) -> Value {
     match r {
         Ok(()) => Value::Null,
@@ -234,6 +248,7 @@ fn to_val(c: &ChunkSpec) -> Option<Val> {
 struct Sink {
     ctx: Weak<Ctx>,
     s: usize,
+    object_mode: bool,
     write: Mode,
     writev: bool,
     final_: Option<Mode>,
@@ -275,12 +290,15 @@ impl Sink {
 
 impl WritableImpl<Val> for Sink {
     fn write(&self, chunk: Val, done: Done) {
-        let rendered = render_chunk(&chunk);
+        let rendered = render_for(&chunk, self.object_mode);
         self.hook_with_callback("_write", vec![("chunk", rendered)], done);
     }
 
     fn writev(&self, chunks: Vec<Val>, done: Done) {
-        let rendered: Vec<Value> = chunks.iter().map(render_chunk).collect();
+        let rendered: Vec<Value> = chunks
+            .iter()
+            .map(|c| render_for(c, self.object_mode))
+            .collect();
         self.hook_with_callback("_writev", vec![("chunks", Value::Array(rendered))], done);
     }
 
@@ -349,6 +367,7 @@ impl ReadableImpl<Val> for SourceHook {
 struct TransformHook {
     ctx: Weak<Ctx>,
     s: usize,
+    object_mode: bool,
     mode: String,
     flush: Option<ChunkSpec>,
 }
@@ -810,8 +829,14 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
         ("pipe", false) => {
             w_side!(&h, |w| w.on_pipe(move |_| run()));
         }
+        ("pipe", true) => {
+            w_side!(&h, |w| w.once_pipe(move |_| run()));
+        }
         ("unpipe", false) => {
             w_side!(&h, |w| w.on_unpipe(move |_| run()));
+        }
+        ("unpipe", true) => {
+            w_side!(&h, |w| w.once_unpipe(move |_| run()));
         }
         _ => unreachable!("the parser checks event names"),
     };
@@ -864,6 +889,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                 let sink = Sink {
                     ctx: Rc::downgrade(&ctx),
                     s: i,
+                    object_mode: spec.object_mode,
                     write: spec.write,
                     writev: spec.writev,
                     final_: spec.final_,
@@ -917,6 +943,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                         let hook = TransformHook {
                             ctx: Rc::downgrade(&ctx),
                             s: i,
+                            object_mode,
                             mode: spec.transform.clone(),
                             flush: spec.flush.clone(),
                         };

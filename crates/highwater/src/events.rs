@@ -28,7 +28,10 @@ fn next_id() -> ListenerId {
 
 struct Entry<A: ?Sized> {
     id: ListenerId,
-    once: bool,
+    /// `Some` for a `once` listener: whether it fired (Node's `onceWrapper`
+    /// checks this, so a listener that fired in a nested emit is skipped by
+    /// the outer emit's snapshot).
+    once: Option<Rc<Cell<bool>>>,
     f: Rc<dyn Fn(&A)>,
 }
 
@@ -36,7 +39,7 @@ impl<A: ?Sized> Clone for Entry<A> {
     fn clone(&self) -> Self {
         Entry {
             id: self.id,
-            once: self.once,
+            once: self.once.clone(),
             f: self.f.clone(),
         }
     }
@@ -59,6 +62,7 @@ impl<A: ?Sized> Listeners<A> {
     /// Adds a listener at the end (`on`/`once`) or the front (`prepend`).
     pub(crate) fn add(&self, f: Rc<dyn Fn(&A)>, once: bool, prepend: bool) -> ListenerId {
         let id = next_id();
+        let once = once.then(|| Rc::new(Cell::new(false)));
         let e = Entry { id, once, f };
         let mut list = self.list.borrow_mut();
         if prepend {
@@ -103,8 +107,13 @@ impl<A: ?Sized> Listeners<A> {
             list.clone()
         };
         for e in snapshot {
-            if e.once && self.remove(e.id) {
-                on_once_removed();
+            if let Some(fired) = &e.once {
+                if fired.replace(true) {
+                    continue;
+                }
+                if self.remove(e.id) {
+                    on_once_removed();
+                }
             }
             (e.f)(arg);
         }

@@ -415,8 +415,13 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
             }
             n = 0;
         }
-        Some(_) => {
-            st.length -= n;
+        Some(chunk) => {
+            // Node subtracts `n`, which a `read()` made inside `_read` can
+            // have made larger than what is left (its `readableLength` then
+            // goes negative). highwater subtracts what it took, so the length
+            // stays true (see conformance/divergences).
+            let took = st.chunk_len(chunk);
+            st.length -= took.min(st.length);
             let multi = st.multi_await_drain;
             st.await_drain.clear(multi);
         }

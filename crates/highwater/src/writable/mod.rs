@@ -475,6 +475,24 @@ macro_rules! writable_methods {
             )
         }
 
+        /// Adds a `'pipe'` listener called once.
+        pub fn once_pipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
+            self.core.events.pipe.add(
+                ::std::rc::Rc::new(move |id: &$crate::StreamId| f(*id)),
+                true,
+                false,
+            )
+        }
+
+        /// Adds an `'unpipe'` listener called once.
+        pub fn once_unpipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
+            self.core.events.unpipe.add(
+                ::std::rc::Rc::new(move |info: &$crate::pipe::UnpipeInfo| f(info.src)),
+                true,
+                false,
+            )
+        }
+
         /// Adds an `'unpipe'` listener: a Readable stopped piping into this stream.
         pub fn on_unpipe(&self, f: impl Fn($crate::StreamId) + 'static) -> $crate::ListenerId {
             self.core.events.unpipe.add(
