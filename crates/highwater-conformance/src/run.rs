@@ -382,7 +382,7 @@ impl TransformImpl<Val, Val> for TransformHook {
         }
         let st = &ctx.streams[self.s];
         ctx.trace(
-            json!({"t": "hook", "s": st.name, "name": "_transform", "chunk": render_chunk(&chunk)}),
+            json!({"t": "hook", "s": st.name, "name": "_transform", "chunk": render_for(&chunk, self.object_mode)}),
         );
         let id = ctx.id();
         st.pending
