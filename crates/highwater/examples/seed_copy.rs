@@ -24,7 +24,7 @@ use highwater::fs::{
 use highwater::{Error, Pipeline, WritableEvent};
 
 /// The seed program: listeners, `pause()` on `false`, `resume()` on `'drain'`.
-async fn seed(input: String, output: String) -> Result<(), Error> {
+pub async fn seed(input: String, output: String) -> Result<(), Error> {
     let reader = create_read_stream(
         &input,
         ReadStreamOptions {
@@ -56,7 +56,7 @@ async fn seed(input: String, output: String) -> Result<(), Error> {
 }
 
 /// The idiomatic version: one pipeline, errors propagated, awaited.
-async fn idiomatic(input: String, output: String) -> Result<(), Error> {
+pub async fn idiomatic(input: String, output: String) -> Result<(), Error> {
     let reader = create_read_stream(
         &input,
         ReadStreamOptions {
