@@ -202,7 +202,7 @@ function hooksOf(spec) {
 
 function eventsOf(st) {
   const ev = [];
-  if (st.r) ev.push([4, 'data'], [3, 'readable'], [2, 'end'], [1, 'pause'], [1, 'resume']);
+  if (st.r) ev.push([6, 'data'], [3, 'readable'], [2, 'end'], [1, 'pause'], [1, 'resume']);
   if (st.w) ev.push([2, 'drain'], [1, 'prefinish'], [2, 'finish'], [1, 'pipe'], [1, 'unpipe']);
   ev.push([1.5, 'close'], [1.5, 'error']);
   for (const h of st.hooks) ev.push([h === '_writev' || h === '_final' ? 2 : 3, h]);
@@ -246,7 +246,7 @@ function genStep(rng, g, ctx, progress) {
   kinds.push([w('readAll', any((s) => s.r) ? 4 : 0), 'readAll']);
   kinds.push([w('pause', any((s) => s.r) ? 3 : 0), 'pause']);
   kinds.push([w('resume', any((s) => s.r) ? 4 : 0), 'resume']);
-  kinds.push([w('destroy', top ? 1.5 : 2.5), 'destroy']);
+  kinds.push([w('destroy', top ? 0.8 : 1.2), 'destroy']);
   let wComplete = 0;
   if (top) wComplete = any(manualPending) ? 16 : 0;
   else if (ownHook && ownHook.manual && ['_write', '_writev', '_transform'].includes(ctx.event)) wComplete = 30;
@@ -267,11 +267,15 @@ function genStep(rng, g, ctx, progress) {
   kinds.push([top ? 11 : 0, 'tick']);
 
   // Inside a hook listener of a stream, mostly steps on that stream.
-  const pickStream = (pred, preferOwn = 0.6) => {
+  // `weight` makes some streams less likely (at the top level, where the
+  // model knows something: writes after end, pushes after EOF and steps on
+  // destroyed streams mostly end in the same few errors).
+  const pickStream = (pred, preferOwn = 0.6, weight = null) => {
     const ok = sts.filter(pred);
     if (ok.length === 0) return null;
     if (own && ok.includes(own) && rng.chance(preferOwn)) return own;
-    return rng.pick(ok);
+    if (!weight || !top) return rng.pick(ok);
+    return rng.weighted(ok.map((st) => [weight(st) * (st.destroyed ? 0.2 : 1), st]));
   };
 
   for (let attempt = 0; attempt < 20; attempt++) {
@@ -288,6 +292,14 @@ function fallbackStep(g, ctx) {
   return { do: 'destroy', stream: own.name };
 }
 
+const writeWeight = (st) => (st.ended ? 0.08 : st.pipedIn ? 0.4 : 1);
+const pushWeight = (st) => {
+  if (st.eof) return 0.08;
+  let w = st.pipedIn ? 0.3 : 1;
+  if (Array.isArray(st.spec.source) && st.spec.source.includes(null)) w *= 0.3;
+  return w;
+};
+
 // --avoid read-in-read: a read of a stream inside its own _read.
 const readInRead = (g, ctx, st) => g.avoid.has('read-in-read') && ctx && ctx.event === '_read' && ctx.owner === st.idx;
 
@@ -295,7 +307,7 @@ function genOne(rng, g, ctx, kind, h) {
   const { pickStream, canProduce, pairs, manualPending, top, own } = h;
   switch (kind) {
     case 'write': {
-      const st = pickStream((s) => s.w && canProduce(s));
+      const st = pickStream((s) => s.w && canProduce(s), 0.6, writeWeight);
       if (!st) return null;
       const s = { do: 'write', stream: st.name, chunk: rng.chance(0.015) ? null : genChunkFor(rng, st.objectMode) };
       const cb = genCb(rng, st.name, 'write');
@@ -303,7 +315,7 @@ function genOne(rng, g, ctx, kind, h) {
       return s;
     }
     case 'end': {
-      const st = pickStream((s) => s.w && canProduce(s));
+      const st = pickStream((s) => s.w && canProduce(s), 0.6, writeWeight);
       if (!st) return null;
       const s = { do: 'end', stream: st.name };
       if (rng.chance(0.25)) s.chunk = genChunkFor(rng, st.objectMode);
@@ -320,7 +332,7 @@ function genOne(rng, g, ctx, kind, h) {
     case 'push':
     case 'unshift': {
       // push mostly on readables (a transform's readable side less often)
-      const st = pickStream((s) => s.r && canProduce(s) && (s.kind === 'readable' || rng.chance(0.35)), ctx && ctx.event === '_read' ? 0.85 : 0.6);
+      const st = pickStream((s) => s.r && canProduce(s) && (s.kind === 'readable' || rng.chance(0.35)), ctx && ctx.event === '_read' ? 0.85 : 0.6, pushWeight);
       if (!st) return null;
       let chunk;
       if (kind === 'push') {
@@ -349,7 +361,7 @@ function genOne(rng, g, ctx, kind, h) {
       return { do: kind, stream: st.name };
     }
     case 'destroy': {
-      const st = pickStream(() => true, 0.4);
+      const st = pickStream(() => true, 0.4, () => 1);
       const s = { do: 'destroy', stream: st.name };
       if (rng.chance(0.5)) s.error = rng.pick(ERROR_CODES);
       return s;
@@ -360,7 +372,7 @@ function genOne(rng, g, ctx, kind, h) {
         : pickStream((s) => s.manual, own && own.manual && ctx.hook ? 0.95 : 0.5);
       if (!st) return null;
       const s = { do: 'complete', stream: st.name };
-      if (rng.chance(0.12)) s.error = rng.pick(ERROR_CODES);
+      if (rng.chance(0.07)) s.error = rng.pick(ERROR_CODES);
       else if (st.kind === 'transform' && rng.chance(0.7)) s.value = genChunkFor(rng, st.objectMode);
       return s;
     }

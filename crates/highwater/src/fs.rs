@@ -372,8 +372,11 @@ impl ReadableImpl<Bytes> for FileSource {
             return;
         };
         st.performing_io.set(true);
+        // Buffers are allocated (and, after writing, freed) on the loop's
+        // thread, so they all come from one allocator arena and are reused,
+        // instead of piling up in each worker thread's arena.
+        let mut buf = BytesMut::zeroed(n);
         let rx = io_pool::run(move || {
-            let mut buf = BytesMut::zeroed(n);
             let got = match pos {
                 Some(p) => file.read_at(&mut buf, p),
                 None => (&*file).read(&mut buf),
@@ -489,7 +492,10 @@ impl FileSink {
             return;
         };
         st.performing_io.set(true);
-        let rx = io_pool::run(move || write_all(&file, &bufs, pos));
+        let rx = io_pool::run(move || {
+            let r = write_all(&file, &bufs, pos);
+            (r, bufs)
+        });
         // Node advances `pos` synchronously, before the write completes.
         if let Some(p) = pos {
             st.pos.set(Some(p + size));
@@ -497,7 +503,11 @@ impl FileSink {
         let st = st.clone();
         let _task = event_loop::spawn(async move {
             let (written, err) = match rx.await {
-                Ok((w, e)) => (w, e.map(|e| Error::io(e, syscall, None))),
+                // The written buffers come back to be freed here (see `read`).
+                Ok(((w, e), bufs)) => {
+                    drop(bufs);
+                    (w, e.map(|e| Error::io(e, syscall, None)))
+                }
                 Err(_) => (0, Some(pool_gone(syscall))),
             };
             st.bytes.set(st.bytes.get() + written);
