@@ -55,9 +55,9 @@ function usage(msg) {
 // The others concern the other modes (--kinds, --mode all):
 //   once-pipe-event: a `once` listener of `pipe`/`unpipe` (the Rust runner
 //     panics on it: fuzz-once-pipe-unpipe-listener).
-//   once-refire: two listeners of one event on one stream (a `once` one that
-//     fired in a nested emit is called again by the outer emit:
-//     fuzz-once-fired-in-nested-emit).
+//   once-refire: a `once` listener after another listener of its event on
+//     its stream (a `once` listener that fired in a nested emit is called
+//     again by the outer emit: fuzz-once-fired-in-nested-emit).
 //   read-in-read: a read()/readAll of a stream from its own _read hook
 //     (fuzz-read-inside-read).
 const KNOWN_ISSUES = ['writev-reentry', 'once-pipe-event', 'once-refire', 'read-in-read'];

@@ -455,9 +455,10 @@ function genOn(rng, g, ctx, pickStream) {
   const once = ctx ? true : rng.chance(0.5);
   let events = eventsOf(st);
   if (once && g.avoid.has('once-pipe-event')) events = events.filter(([, e]) => e !== 'pipe' && e !== 'unpipe');
-  if (g.avoid.has('once-refire')) {
-    // One listener step per stream and event, and no `once` added again and
-    // again by a persistent listener: no two listeners of one event.
+  if (once && g.avoid.has('once-refire')) {
+    // A `once` listener only as the first listener step of its stream and
+    // event, and never added again and again by a persistent listener: no
+    // `once` listener after another listener of its event.
     if (ctx && ctx.persistent) return null;
     events = events.filter(([, e]) => e.startsWith('_') || !g.listened.has(`${st.name}:${e}`));
     if (events.length === 0) return null;

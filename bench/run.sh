@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# highwater's benchmarks, all in one run, against Node and the usual tools.
+#
+#   bash bench/run.sh            # 1 GiB file, 5 runs per command
+#   SIZE_MIB=256 RUNS=3 bash bench/run.sh
+#
+# Prints two markdown tables: in-memory stream throughput (highwater vs Node,
+# same cases, medians of 5) and whole-process file copies (median, min, max
+# wall time over RUNS runs, throughput from the median, peak RSS from
+# /usr/bin/time). The machine is shared and noisy: compare the rows of one
+# run with each other, not with another day's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE_MIB=${SIZE_MIB:-1024}
+RUNS=${RUNS:-5}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/highwater-bench.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+cargo build -q --release -p highwater-bench -p highwater-cli
+cargo build -q --release -p highwater --example seed_copy
+BIN=target/release
+
+echo "## In memory (operations per second, median of 5 [min, max])"
+echo
+echo "| case | highwater | Node | ratio |"
+echo "|---|---:|---:|---:|"
+"$BIN/mem" > "$TMP/rust.txt"
+node bench/node/mem.mjs > "$TMP/node.txt"
+while read -r name med lo hi; do
+  if [ "$name" = allocations_per_write ]; then
+    echo "| allocations per write (steady state) | $med | | |"
+    continue
+  fi
+  read -r _ nmed nlo nhi < <(grep "^$name " "$TMP/node.txt")
+  ratio=$(awk -v a="$med" -v b="$nmed" 'BEGIN { printf "%.2f", a / b }')
+  printf "| %s | %.1f M [%.1f, %.1f] | %.1f M [%.1f, %.1f] | %s× |\n" "$name" \
+    "$(echo "$med / 1000000" | bc -l)" "$(echo "$lo / 1000000" | bc -l)" "$(echo "$hi / 1000000" | bc -l)" \
+    "$(echo "$nmed / 1000000" | bc -l)" "$(echo "$nlo / 1000000" | bc -l)" "$(echo "$nhi / 1000000" | bc -l)" "$ratio"
+done < "$TMP/rust.txt"
+echo
+
+head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$TMP/in.bin"
+cat "$TMP/in.bin" > /dev/null   # page cache warm
+
+run() { # name, command... (IN and OUT are substituted)
+  local name=$1; shift
+  local times=() rss=0
+  for _ in $(seq "$RUNS"); do
+    rm -f "$TMP/out.bin"
+    local cmd=("${@//IN/$TMP/in.bin}"); cmd=("${cmd[@]//OUT/$TMP/out.bin}")
+    /usr/bin/time -f "%e %M" -o "$TMP/time.txt" "${cmd[@]}" > /dev/null 2>&1 || { echo "| $name | failed | | | |"; return; }
+    read -r t m < "$TMP/time.txt"
+    times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+    cmp -s "$TMP/in.bin" "$TMP/out.bin" || { echo "| $name | WRONG OUTPUT | | | |"; return; }
+  done
+  sorted=$(printf '%s\n' "${times[@]}" | sort -g)
+  med=$(echo "$sorted" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  lo=$(echo "$sorted" | head -1); hi=$(echo "$sorted" | tail -1)
+  gbs=$(awk -v s="$SIZE_MIB" -v t="$med" 'BEGIN { printf "%.2f", s * 1048576 / t / 1e9 }')
+  printf "| %s | %s s | [%s, %s] | %s GB/s | %.1f MiB |\n" "$name" "$med" "$lo" "$hi" "$gbs" "$(echo "$rss / 1024" | bc -l)"
+}
+
+echo "## File copy, ${SIZE_MIB} MiB, page cache warm ($RUNS runs)"
+echo
+echo "| command | median | [min, max] | throughput | peak RSS |"
+echo "|---|---:|---|---:|---:|"
+run "highwater copy (defaults)" "$BIN/highwater" copy IN OUT
+run "highwater seed_copy (seed's shape)" "$BIN/examples/seed_copy" IN OUT
+run "highwater seed_copy --idiomatic (Pipeline)" "$BIN/examples/seed_copy" IN OUT --idiomatic
+run "Node seed program" node bench/node/seed.mjs IN OUT
+run "Node pipe (defaults)" node bench/node/pipe.mjs IN OUT
+run "Node pipeline (defaults)" node bench/node/pipeline.mjs IN OUT
+run "dd bs=1M" dd if=IN of=OUT bs=1M
+run "plain Rust 1 MiB loop" "$BIN/plain_copy" IN OUT
+run "tokio::io::copy" "$BIN/tokio_copy" IN OUT
+if command -v pv > /dev/null; then run "pv" sh -c "pv -q IN > OUT"; fi
+run "cat" sh -c "cat IN > OUT"
