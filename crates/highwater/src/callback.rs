@@ -116,6 +116,7 @@ impl Cb {
         cb.map_or(Cb::Nop, |c| c.0)
     }
 
+    #[inline]
     pub(crate) fn is_nop(&self) -> bool {
         matches!(self, Cb::Nop)
     }

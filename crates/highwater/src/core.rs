@@ -116,6 +116,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
     }
 
     /// The writable side's state. Only called on streams that have one.
+    #[inline]
     pub(crate) fn ws(&self) -> &RefCell<WState<W>> {
         match &self.w {
             Some(w) => &w.state,
@@ -124,6 +125,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
     }
 
     /// The readable side's state. Only called on streams that have one.
+    #[inline]
     pub(crate) fn rs(&self) -> &RefCell<RState<R>> {
         match &self.r {
             Some(r) => &r.state,
@@ -131,6 +133,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
         }
     }
 
+    #[inline]
     pub(crate) fn wimp(&self) -> &dyn WritableImpl<W> {
         match &self.w {
             Some(w) => &*w.imp,

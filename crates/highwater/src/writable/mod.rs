@@ -253,6 +253,7 @@ pub struct Done {
 }
 
 impl Done {
+    #[inline]
     pub(crate) fn write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
         Done {
             stream: c.clone(),
@@ -283,6 +284,7 @@ impl Done {
 
     /// Reports the outcome: `Ok(())`, or the error that fails the write (and
     /// the stream).
+    #[inline]
     pub fn call(self, result: Result<(), Error>) {
         let err = result.err();
         match &self.kind {
