@@ -99,25 +99,37 @@ impl<A: ?Sized> Listeners<A> {
     /// `once` listener is removed and before it runs (where Node's
     /// `removeListener` side effects happen).
     pub(crate) fn emit_with(&self, arg: &A, on_once_removed: impl Fn()) -> bool {
-        let snapshot: Vec<Entry<A>> = {
+        // The common case, one listener (a pipe's), needs no snapshot vector:
+        // emitting allocates nothing.
+        let single = {
             let list = self.list.borrow();
-            if list.is_empty() {
-                return false;
+            match list.len() {
+                0 => return false,
+                1 => Some(list[0].clone()),
+                _ => None,
             }
-            list.clone()
         };
+        if let Some(e) = single {
+            self.call(e, arg, &on_once_removed);
+            return true;
+        }
+        let snapshot: Vec<Entry<A>> = self.list.borrow().clone();
         for e in snapshot {
-            if let Some(fired) = &e.once {
-                if fired.replace(true) {
-                    continue;
-                }
-                if self.remove(e.id) {
-                    on_once_removed();
-                }
-            }
-            (e.f)(arg);
+            self.call(e, arg, &on_once_removed);
         }
         true
+    }
+
+    fn call(&self, e: Entry<A>, arg: &A, on_once_removed: &impl Fn()) {
+        if let Some(fired) = &e.once {
+            if fired.replace(true) {
+                return;
+            }
+            if self.remove(e.id) {
+                on_once_removed();
+            }
+        }
+        (e.f)(arg);
     }
 }
 
