@@ -16,7 +16,6 @@
 //! marks) have no highwater equivalent and are skipped.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
@@ -30,50 +29,8 @@ use highwater::{
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// An ordered record of what happened.
-#[derive(Clone, Default)]
-struct Log(Rc<RefCell<Vec<String>>>);
-
-impl Log {
-    fn push(&self, s: impl Into<String>) {
-        self.0.borrow_mut().push(s.into());
-    }
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-    fn ev(&self, name: &'static str) -> impl Fn() + 'static {
-        let l = self.clone();
-        move || l.push(name)
-    }
-}
-
-/// A queued macrotask.
-type Job = Box<dyn FnOnce()>;
-
-/// Macrotasks: `setTimeout`/`setImmediate` callbacks. [`Macro::run`] runs
-/// the ticks, then every job queued so far (each followed by the ticks it
-/// queued), and so on until nothing is left.
-#[derive(Clone, Default)]
-struct Macro(Rc<RefCell<VecDeque<Job>>>);
-
-impl Macro {
-    fn later(&self, f: impl FnOnce() + 'static) {
-        self.0.borrow_mut().push_back(Box::new(f));
-    }
-    fn run(&self) {
-        loop {
-            run_until_idle();
-            let batch: Vec<_> = self.0.borrow_mut().drain(..).collect();
-            if batch.is_empty() {
-                break;
-            }
-            for f in batch {
-                f();
-                run_until_idle();
-            }
-        }
-    }
-}
+mod common;
+use common::{Log, Macro};
 
 type TransformFn<I, O> = Box<dyn Fn(I, TransformDone<O>)>;
 type FlushFn<O> = Box<dyn Fn(TransformDone<O>)>;
