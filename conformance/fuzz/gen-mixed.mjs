@@ -300,8 +300,12 @@ const pushWeight = (st) => {
   return w;
 };
 
-// --avoid read-in-read: a read of a stream inside its own _read.
-const readInRead = (g, ctx, st) => g.avoid.has('read-in-read') && ctx && ctx.event === '_read' && ctx.owner === st.idx;
+// --avoid read-in-read: a read of a stream from a listener that can run
+// inside its own _read: its `_read` hook, and on a transform or passthrough
+// (whose _read releases a held write callback, which can run the next
+// _transform and emit drain) its `_transform` hook and `drain`.
+const READ_IN_READ_EVENTS = ['_read', '_transform', 'drain'];
+const readInRead = (g, ctx, st) => g.avoid.has('read-in-read') && ctx && ctx.owner === st.idx && READ_IN_READ_EVENTS.includes(ctx.event);
 
 function genOne(rng, g, ctx, kind, h) {
   const { pickStream, canProduce, pairs, manualPending, top, own } = h;
@@ -453,18 +457,7 @@ function genOne(rng, g, ctx, kind, h) {
 function genOn(rng, g, ctx, pickStream) {
   const st = pickStream(() => true, 0.5);
   const once = ctx ? true : rng.chance(0.5);
-  let events = eventsOf(st);
-  if (once && g.avoid.has('once-pipe-event')) events = events.filter(([, e]) => e !== 'pipe' && e !== 'unpipe');
-  if (once && g.avoid.has('once-refire')) {
-    // A `once` listener only as the first listener step of its stream and
-    // event, and never added again and again by a persistent listener: no
-    // `once` listener after another listener of its event.
-    if (ctx && ctx.persistent) return null;
-    events = events.filter(([, e]) => e.startsWith('_') || !g.listened.has(`${st.name}:${e}`));
-    if (events.length === 0) return null;
-  }
-  const event = rng.weighted(events);
-  g.listened.add(`${st.name}:${event}`);
+  const event = rng.weighted(eventsOf(st));
   const step = { do: once ? 'once' : 'on', stream: st.name, event };
   const recurring = RECURRING.has(event);
   const persistent = (!once && recurring) || (ctx ? ctx.persistent : false);
@@ -543,7 +536,7 @@ export function generateMixed(rng, name, kinds, features, avoid = new Set()) {
   const list = chooseKinds(rng, kinds, features);
   const streams = {};
   const used = {};
-  const g = { list: [], byName: new Map(), features, piped: new Set(), pipelines: 0, avoid, listened: new Set() };
+  const g = { list: [], byName: new Map(), features, piped: new Set(), pipelines: 0, avoid };
   list.forEach((k, i) => {
     const n = NAMES[k][used[k] = (used[k] ?? -1) + 1];
     const spec = genSpec(rng, k);
