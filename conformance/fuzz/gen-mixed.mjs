@@ -224,8 +224,10 @@ function genStep(rng, g, ctx, progress) {
   const own = ctx ? g.list[ctx.owner] : null;
   const ownHook = ctx && ctx.hook ? own : null;
   const banned = ctx ? ctx.banned : new Set();
-  // May this step produce data on st?
-  const canProduce = (st) => !ctx || !ctx.persistent || st.idx > ctx.minIdx;
+  // May this step produce data on st? (--avoid writev-reentry: no write of
+  // a stream from its own _writev hook.)
+  const canProduce = (st) => (!ctx || !ctx.persistent || st.idx > ctx.minIdx) &&
+    !(ctx && ctx.event === '_writev' && ctx.owner === st.idx && g.avoid.has('writev-reentry'));
   const f = g.features;
 
   const any = (pred) => sts.some(pred);
