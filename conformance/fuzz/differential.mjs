@@ -55,7 +55,8 @@ function usage(msg) {
 //   read-in-read (other modes): a read()/readAll of a stream from a
 //     listener that can run inside its own _read (its _read hook; on a
 //     duplex its _transform hook and drain), see the fuzz-read-inside-read
-//     divergence.
+//     divergence. Other paths to it are recognized after the fact (Node's
+//     trace shows a negative readableLength) and skipped.
 const KNOWN_ISSUES = ['writev-reentry', 'read-in-read'];
 
 function parseArgs(argv) {
@@ -1077,7 +1078,7 @@ async function main() {
   const log = (s) => process.stdout.write(`${s}\n`);
   const progress = (s) => { if (!OPTS.quiet) process.stderr.write(`${s}\n`); };
 
-  const stats = { runs: 0, ran: 0, bothMalformed: 0, repairs: 0, nodeHang: 0, nodeOdd: 0, mismatches: 0, crashes: 0, hookLines: 0 };
+  const stats = { runs: 0, ran: 0, bothMalformed: 0, repairs: 0, nodeHang: 0, nodeOdd: 0, known: 0, mismatches: 0, crashes: 0, hookLines: 0 };
   const mismatches = [];
   const runIds = [];
   for (let i = 0; i < OPTS.runs; i++) runIds.push(OPTS.start + i);
@@ -1104,6 +1105,14 @@ async function main() {
     if (OPTS.dump) log(`--- run ${run} (${repairs} repairs, node exit ${nodeR.code})\n${compactJson(sc)}\n${nodeR.stdout}`);
     const rustR = await runRust(sc);
     const cmp = compare(nodeR, rustR);
+    // --avoid read-in-read: the generator cannot see every path by which a
+    // read() runs inside the same stream's _read (e.g. a _read listener
+    // writes to a writable whose _write listener reads the stream); Node's
+    // negative readableLength gives them away.
+    if (!cmp.same && AVOID.has('read-in-read') && !rustCrashed(rustR) && /"rlen":-\d/.test(nodeR.stdout)) {
+      stats.known++;
+      return;
+    }
     if (nodeR.code === 0) stats.ran++;
     else if (nodeR.code === 2 && cmp.same) stats.bothMalformed++;
     stats.hookLines += (nodeR.stdout.match(/"t":"hook"/g) || []).length;
@@ -1155,7 +1164,7 @@ async function main() {
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   log('');
   log(`seed ${OPTS.seed} (kinds ${OPTS.kinds.join(',')}): ${stats.runs} runs (${stats.ran} ran in Node, ${stats.bothMalformed} malformed at the same point in both, ` +
-    `${stats.nodeHang} skipped: Node timed out, ${stats.nodeOdd} skipped: Node runner error), ${stats.repairs} repairs, ${stats.hookLines} hook lines, ` +
+    `${stats.nodeHang} skipped: Node timed out, ${stats.nodeOdd} skipped: Node runner error, ${stats.known} skipped: known divergence), ${stats.repairs} repairs, ${stats.hookLines} hook lines, ` +
     `${stats.mismatches} mismatches (${new Set(mismatches.map((r) => r.sig)).size} signatures, ${stats.crashes} Rust crashes/hangs), ${secs}s`);
   if (!OPTS.keep && !OPTS.out && mismatches.length === 0) fs.rmSync(TMP, { recursive: true, force: true });
   else log(`scenarios kept in ${outDir}`);
