@@ -11,9 +11,10 @@
 //! after a failed open. Writes made before the file is open are buffered and
 //! written together as one `writev`.
 //!
-//! The streams need the event loop to run with tokio-free threads of their
-//! own: drive them with [`block_on`](crate::block_on) or [`run`](crate::run)
-//! (a bare [`run_until_idle`](crate::run_until_idle) does not wait for I/O).
+//! File I/O completes on later turns of the event loop, so drive the loop
+//! with [`block_on`](crate::block_on) or [`run`](crate::run): a bare
+//! [`run_until_idle`](crate::run_until_idle) returns without waiting for I/O
+//! still in flight on the pool.
 //!
 //! # Examples
 //!
