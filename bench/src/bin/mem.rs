@@ -3,7 +3,8 @@
 //! per second, median of 5 runs), plus the allocations per write in steady
 //! state, counted by a global allocator.
 //!
-//! `cargo run --release -p highwater-bench --bin mem`
+//! `cargo run --release -p highwater-bench --bin mem [CASE]` (a CASE runs
+//! that case once, for a profiler)
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -109,6 +110,20 @@ fn readable_transform_writable() {
 }
 
 fn main() {
+    // `mem CASE` runs one case once, for profilers (callgrind, perf).
+    if let Some(case) = std::env::args().nth(1) {
+        match case.as_str() {
+            "sync_sink_writes" => sync_sink(),
+            "later_sink_writes" => later_sink(),
+            "object_mode_writes" => object_mode(),
+            "readable_transform_writable_chunks" => readable_transform_writable(),
+            other => {
+                eprintln!("mem: unknown case {other}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     let report = |name: &str, (m, lo, hi): (f64, f64, f64)| {
         println!("{name} {m:.0} {lo:.0} {hi:.0}");
     };

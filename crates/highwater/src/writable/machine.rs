@@ -38,6 +38,8 @@ pub(crate) struct WState<T> {
     pub(crate) hwm: usize,
     pub(crate) len_of: fn(&T) -> usize,
     pub(crate) has_writev: bool,
+    /// The sink finishes every write before returning (`write_sync`).
+    pub(crate) has_write_sync: bool,
     pub(crate) has_final: bool,
     pub(crate) emit_close: bool,
     pub(crate) auto_destroy: bool,
@@ -87,11 +89,14 @@ pub(crate) struct WState<T> {
 }
 
 impl<T> WState<T> {
+    // One argument per option the state reads once; called from one place.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         object_mode: bool,
         hwm: usize,
         len_of: fn(&T) -> usize,
         has_writev: bool,
+        has_write_sync: bool,
         has_final: bool,
         emit_close: bool,
         auto_destroy: bool,
@@ -101,6 +106,7 @@ impl<T> WState<T> {
             hwm,
             len_of,
             has_writev,
+            has_write_sync,
             has_final,
             emit_close,
             auto_destroy,
@@ -216,6 +222,7 @@ fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, code: u32) {
 
 /// Node's `_write(stream, chunk, encoding, cb)`: `Err` is the error object
 /// that `write()` turns into `false`.
+#[inline]
 pub(crate) fn write_<R: 'static, W: 'static>(
     c: &Rc<Core<R, W>>,
     chunk: W,
@@ -223,22 +230,31 @@ pub(crate) fn write_<R: 'static, W: 'static>(
 ) -> Result<bool, Error> {
     let mut st = c.ws().borrow_mut();
     if st.ending || st.destroyed {
-        let err = if st.ending {
-            Error::write_after_end()
-        } else {
-            Error::destroyed("write")
-        };
+        let ending = st.ending;
         drop(st);
-        if !cb.is_nop() {
-            let e = err.clone();
-            let mut cb = cb;
-            next_tick(move || cb.call(Err(e)));
-        }
-        error_or_destroy(c, err.clone(), true);
-        return Err(err);
+        return Err(write_refused(c, ending, cb));
     }
     st.pendingcb += 1;
     Ok(write_or_buffer(c, st, chunk, cb))
+}
+
+/// A write after `end()` or `destroy()`: the callback gets the error on the
+/// next tick, and the stream errors (Node's `_write` error branch).
+#[cold]
+#[inline(never)]
+fn write_refused<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, ending: bool, cb: Cb) -> Error {
+    let err = if ending {
+        Error::write_after_end()
+    } else {
+        Error::destroyed("write")
+    };
+    if !cb.is_nop() {
+        let e = err.clone();
+        let mut cb = cb;
+        next_tick(move || cb.call(Err(e)));
+    }
+    error_or_destroy(c, err.clone(), true);
+    err
 }
 
 /// Node's `writeOrBuffer`: the chunk goes to the sink now, or to the buffer.
@@ -264,8 +280,14 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
         st.writing = true;
         st.sync = true;
         st.expect_write_cb = true;
+        let write_sync = st.has_write_sync;
         drop(st);
-        c.wimp().write(chunk, Done::write(c));
+        if write_sync {
+            let r = c.wimp().write_sync(chunk);
+            on_write(c, r.err());
+        } else {
+            c.wimp().write(chunk, Done::write(c));
+        }
         st = c.ws().borrow_mut();
         st.sync = false;
     }
@@ -281,6 +303,10 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
 /// is measurable on the per-write path.
 #[inline]
 fn set_writecb<T>(st: &mut WState<T>, cb: Cb) {
+    if cb.is_nop() && st.writecb.is_nop() {
+        std::mem::forget(cb);
+        return;
+    }
     let old = std::mem::replace(&mut st.writecb, cb);
     if old.is_nop() {
         std::mem::forget(old);
@@ -306,10 +332,13 @@ fn do_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, payload: Pay
     if destroyed {
         on_write(c, Some(Error::destroyed("write")));
     } else {
-        let done = Done::write(c);
         match payload {
-            Payload::One(chunk) => c.wimp().write(chunk, done),
-            Payload::Many(chunks) => c.wimp().writev(chunks, done),
+            Payload::One(chunk) if c.ws().borrow().has_write_sync => {
+                let r = c.wimp().write_sync(chunk);
+                on_write(c, r.err());
+            }
+            Payload::One(chunk) => c.wimp().write(chunk, Done::write(c)),
+            Payload::Many(chunks) => c.wimp().writev(chunks, Done::write(c)),
         }
     }
     c.ws().borrow_mut().sync = false;
@@ -325,7 +354,39 @@ fn on_write_error<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Error, mut cb:
 }
 
 /// Node's `onwrite`: the sink called back for the in-flight write.
+///
+/// The common case is handled inline: a successful synchronous completion
+/// of a write without callback, in byte mode, with nothing buffered, no
+/// `'drain'` due and no `end()` pending. Node's `onwrite` then only updates
+/// the counters (no tick, no event), and so does this.
+#[inline]
 pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
+    if er.is_none() {
+        let mut st = c.ws().borrow_mut();
+        if st.expect_write_cb
+            && st.sync
+            && !st.buffered_flag
+            && !st.object_mode
+            && !st.ending
+            && st.writecb.is_nop()
+        {
+            let length = st.length - st.writelen;
+            if !(st.need_drain && length == 0) {
+                st.writing = false;
+                st.expect_write_cb = false;
+                st.length = length;
+                st.writelen = 0;
+                st.pendingcb -= 1;
+                return;
+            }
+        }
+    }
+    on_write_general(c, er);
+}
+
+/// [`on_write`], every case.
+#[inline(never)]
+fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
     let mut st = c.ws().borrow_mut();
     if !st.expect_write_cb {
         drop(st);

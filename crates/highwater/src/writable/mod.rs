@@ -174,6 +174,52 @@ pub trait WritableImpl<T>: 'static {
         false
     }
 
+    /// Writes one chunk and finishes it before returning: the result is what
+    /// `write` would pass to `done`. Called instead of [`write`](Self::write)
+    /// only if [`has_write_sync`](Self::has_write_sync) returns true.
+    ///
+    /// This is not a different behaviour: the stream does exactly what it
+    /// does when `write` calls `done` before returning (Node's synchronous
+    /// `_write` callback), but without making a [`Done`] handle, which is
+    /// the largest cost on the per-write path of a fast sink.
+    /// [`Writable::from_fn`] sinks use it.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use bytes::Bytes;
+    /// use highwater::{Done, Error, Writable, WritableImpl, WritableOptions};
+    ///
+    /// #[derive(Default)]
+    /// struct Count(RefCell<usize>);
+    ///
+    /// impl WritableImpl<Bytes> for Count {
+    ///     fn write(&self, chunk: Bytes, done: Done) {
+    ///         done.call(self.write_sync(chunk));
+    ///     }
+    ///     fn write_sync(&self, chunk: Bytes) -> Result<(), Error> {
+    ///         *self.0.borrow_mut() += chunk.len();
+    ///         Ok(())
+    ///     }
+    ///     fn has_write_sync(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    ///
+    /// let w = Writable::new(WritableOptions::default(), Count::default());
+    /// assert!(w.write(Bytes::from_static(b"abc")));
+    /// assert_eq!(w.writable_length(), 0); // finished at once
+    /// ```
+    fn write_sync(&self, chunk: T) -> Result<(), Error> {
+        drop(chunk);
+        Err(Error::msg("the write_sync() method is not implemented"))
+    }
+
+    /// Whether [`write_sync`](Self::write_sync) is implemented. Read once,
+    /// when the stream is created.
+    fn has_write_sync(&self) -> bool {
+        false
+    }
+
     /// Runs once every chunk is written, before `'prefinish'`/`'finish'`
     /// (Node's `_final`). Called only if [`has_final`](Self::has_final).
     fn final_(&self, done: Done) {
@@ -360,6 +406,7 @@ pub(crate) fn writable_side<W: 'static>(
         hwm,
         len_of,
         imp.has_writev(),
+        imp.has_write_sync(),
         imp.has_final(),
         opts.emit_close,
         opts.auto_destroy,

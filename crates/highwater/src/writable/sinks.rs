@@ -65,14 +65,22 @@ where
     F: FnMut(T) -> Result<(), Error> + 'static,
 {
     fn write(&self, chunk: T, done: Done) {
+        done.call(self.write_sync(chunk));
+    }
+
+    #[inline]
+    fn write_sync(&self, chunk: T) -> Result<(), Error> {
         // The closure cannot reach this sink, so the borrow is free unless the
         // closure writes to its own stream and that write reaches the sink,
         // which the stream never does while a write is in flight.
-        let r = match self.0.try_borrow_mut() {
+        match self.0.try_borrow_mut() {
             Ok(mut f) => f(chunk),
             Err(_) => Err(Error::msg("sink closure called re-entrantly")),
-        };
-        done.call(r);
+        }
+    }
+
+    fn has_write_sync(&self) -> bool {
+        true
     }
 }
 

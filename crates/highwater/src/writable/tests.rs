@@ -1795,3 +1795,131 @@ fn write_async_waiting_while_the_stream_is_ended_and_finishes_normally() {
         "x was written and the stream finished, yet: {r:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// `write_sync` is an optimisation, not a behaviour
+// ---------------------------------------------------------------------------
+
+/// A sink that finishes every write inside `write`, through `Done`, and
+/// fails the chunks equal to `fail`: Node's synchronous `_write` callback.
+struct DoneSink {
+    fail: Option<u8>,
+    seen: Log,
+}
+
+impl WritableImpl<Bytes> for DoneSink {
+    fn write(&self, chunk: Bytes, done: Done) {
+        self.seen.push(format!("sink {chunk:?}"));
+        match self.fail {
+            Some(b) if chunk.first() == Some(&b) => done.err(Error::msg("sink failed")),
+            _ => done.ok(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+enum SyncOp {
+    Write(u8, usize),
+    WriteCb(u8, usize),
+    /// A write from inside the sink closure (re-entrant).
+    Cork,
+    Uncork,
+    End,
+    Destroy,
+    Tick,
+}
+
+fn sync_op() -> impl proptest::strategy::Strategy<Value = SyncOp> {
+    use proptest::prelude::*;
+    prop_oneof![
+        6 => (0u8..8, 0usize..40).prop_map(|(b, n)| SyncOp::Write(b, n)),
+        3 => (0u8..8, 0usize..40).prop_map(|(b, n)| SyncOp::WriteCb(b, n)),
+        1 => Just(SyncOp::Cork),
+        1 => Just(SyncOp::Uncork),
+        1 => Just(SyncOp::End),
+        1 => Just(SyncOp::Destroy),
+        2 => Just(SyncOp::Tick),
+    ]
+}
+
+/// Runs `ops` on a stream built by `make` and returns everything observable:
+/// return values, lengths, `need_drain`, events, callbacks, errors.
+fn sync_trace(ops: &[SyncOp], make: impl FnOnce(Log) -> Writable<Bytes>) -> Vec<String> {
+    let log = Log::default();
+    let w = make(log.clone());
+    for (ev, name) in [
+        (WritableEvent::Drain, "drain"),
+        (WritableEvent::Prefinish, "prefinish"),
+        (WritableEvent::Finish, "finish"),
+        (WritableEvent::Close, "close"),
+    ] {
+        w.on(ev, log.ev(name));
+    }
+    let l = log.clone();
+    w.on_error(move |e| l.push(format!("error {e}")));
+    for (i, op) in ops.iter().enumerate() {
+        match op {
+            SyncOp::Write(b, n) => {
+                let r = w.write(Bytes::from(vec![*b; *n]));
+                log.push(format!("{i} write {r}"));
+            }
+            SyncOp::WriteCb(b, n) => {
+                let l = log.clone();
+                let r = w.write_cb(Bytes::from(vec![*b; *n]), move |r: Result<(), Error>| {
+                    l.push(format!("cb {i} {}", outcome(&r)))
+                });
+                log.push(format!("{i} write_cb {r}"));
+            }
+            SyncOp::Cork => w.cork(),
+            SyncOp::Uncork => w.uncork(),
+            SyncOp::End => w.end(),
+            SyncOp::Destroy => w.destroy(None),
+            SyncOp::Tick => run_until_idle(),
+        }
+        log.push(format!(
+            "{i} len {} need_drain {}",
+            w.writable_length(),
+            w.writable_need_drain()
+        ));
+    }
+    run_until_idle();
+    log.take()
+}
+
+#[test]
+fn write_sync_sinks_behave_as_synchronous_done_sinks() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+    let config = Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner =
+        TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let strategy = (
+        1usize..64,
+        proptest::option::of(0u8..8),
+        proptest::collection::vec(sync_op(), 1..40),
+    );
+    runner
+        .run(&strategy, |(hwm, fail, ops)| {
+            let opts = WritableOptions::default().high_water_mark(hwm);
+            let with_done = sync_trace(&ops, |seen| {
+                Writable::new(opts.clone(), DoneSink { fail, seen })
+            });
+            let with_sync = sync_trace(&ops, |seen| {
+                Writable::from_fn(opts.clone(), move |chunk: Bytes| {
+                    seen.push(format!("sink {chunk:?}"));
+                    match fail {
+                        Some(b) if chunk.first() == Some(&b) => Err(Error::msg("sink failed")),
+                        _ => Ok(()),
+                    }
+                })
+            });
+            prop_assert_eq!(with_done, with_sync);
+            Ok(())
+        })
+        .unwrap();
+}
