@@ -1,4 +1,4 @@
-// Node's side of bench/src/bin/mem.rs: the same four cases, same sizes,
+// Node's side of bench/src/bin/mem.rs: the same cases, same sizes,
 // printed as `case rate min max` (median of 5 runs).
 import { Writable, Readable, PassThrough } from 'node:stream';
 
@@ -36,6 +36,21 @@ async function laterSink() {
   }
 }
 
+// The sink completes each write on a later turn of the event loop.
+async function nextTurnSink() {
+  await new Promise((res) => {
+    const w = new Writable({ highWaterMark: 16384, write(c, e, cb) { setImmediate(cb); } });
+    const chunk = Buffer.alloc(64, 120);
+    let n = 0;
+    const go = () => {
+      while (n < N / 5) { n++; if (!w.write(chunk)) { w.once('drain', go); return; } }
+      w.on('finish', res);
+      w.end();
+    };
+    go();
+  });
+}
+
 async function objectMode() {
   const w = new Writable({ objectMode: true, write(c, e, cb) { cb(); } });
   for (let i = 0; i < N; i++) w.write(i);
@@ -54,5 +69,6 @@ async function chain() {
 const out = (name, [m, lo, hi]) => console.log(`${name} ${m.toFixed(0)} ${lo.toFixed(0)} ${hi.toFixed(0)}`);
 out('sync_sink_writes', await median(5, N, syncSink));
 out('later_sink_writes', await median(5, N / 5, laterSink));
+out('next_turn_sink_writes', await median(5, N / 5, nextTurnSink));
 out('object_mode_writes', await median(5, N, objectMode));
 out('readable_transform_writable_chunks', await median(5, CHAIN, chain));

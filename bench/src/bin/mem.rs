@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use highwater::{
-    Done, DuplexOptions, PassThrough, Readable, ReadableImpl, ReadableOptions, Source, Writable,
-    WritableImpl, WritableOptions,
+    AsyncSink, Done, DuplexOptions, PassThrough, Readable, ReadableImpl, ReadableOptions, Source,
+    Writable, WritableImpl, WritableOptions,
 };
 use highwater_bench::median_rate;
 
@@ -61,6 +61,48 @@ fn later_sink() {
         }
         highwater::run_until_idle();
     }
+}
+
+/// Completes on the next turn of the event loop: pending once, then ready.
+struct NextTurn(bool);
+
+impl std::future::Future for NextTurn {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// An async sink whose every write completes on a later turn of the loop.
+struct NextTurnSink;
+
+impl AsyncSink<Bytes> for NextTurnSink {
+    async fn write(&mut self, _chunk: Bytes) -> Result<(), highwater::Error> {
+        NextTurn(false).await;
+        Ok(())
+    }
+}
+
+fn next_turn_sink() {
+    highwater::block_on(async {
+        let w = Writable::from_async(WritableOptions::default(), NextTurnSink);
+        let chunk = Bytes::from_static(&[b'x'; 64]);
+        for _ in 0..N / 5 {
+            if !w.write(chunk.clone()) {
+                let _ = w.drained().await;
+            }
+        }
+        let _ = w.end_async().await;
+    });
 }
 
 fn object_mode() {
@@ -115,6 +157,7 @@ fn main() {
         match case.as_str() {
             "sync_sink_writes" => sync_sink(),
             "later_sink_writes" => later_sink(),
+            "next_turn_sink_writes" => next_turn_sink(),
             "object_mode_writes" => object_mode(),
             "readable_transform_writable_chunks" => readable_transform_writable(),
             other => {
@@ -129,6 +172,10 @@ fn main() {
     };
     report("sync_sink_writes", median_rate(5, N, sync_sink));
     report("later_sink_writes", median_rate(5, N / 5, later_sink));
+    report(
+        "next_turn_sink_writes",
+        median_rate(5, N / 5, next_turn_sink),
+    );
     report("object_mode_writes", median_rate(5, N, object_mode));
     report(
         "readable_transform_writable_chunks",

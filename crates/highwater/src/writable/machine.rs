@@ -320,20 +320,20 @@ enum Payload<T> {
 
 /// Node's `doWrite`: hands one chunk or a batch to the sink.
 fn do_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, payload: Payload<W>, cb: Cb) {
-    let destroyed = {
+    let (destroyed, write_sync) = {
         let mut st = c.ws().borrow_mut();
         st.writelen = len;
         set_writecb(&mut st, cb);
         st.writing = true;
         st.sync = true;
         st.expect_write_cb = true;
-        st.destroyed
+        (st.destroyed, st.has_write_sync)
     };
     if destroyed {
         on_write(c, Some(Error::destroyed("write")));
     } else {
         match payload {
-            Payload::One(chunk) if c.ws().borrow().has_write_sync => {
+            Payload::One(chunk) if write_sync => {
                 let r = c.wimp().write_sync(chunk);
                 on_write(c, r.err());
             }
@@ -484,6 +484,12 @@ fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb:
         if drain {
             st.need_drain = false;
             st.wake_all();
+        } else if cb.is_nop() && !st.destroyed && !st.ending {
+            // The common case, in one borrow: no event, no callback to call,
+            // nothing to fail or finish.
+            st.pendingcb -= count as isize;
+            std::mem::forget(cb);
+            return;
         }
         drain
     };
