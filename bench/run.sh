@@ -4,10 +4,12 @@
 #   bash bench/run.sh            # 1 GiB file, 5 runs per command
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
-# Prints two markdown tables: in-memory stream throughput (highwater vs Node,
-# same cases, medians of 5) and whole-process file copies (median, min, max
+# Prints four markdown tables: in-memory stream throughput (highwater vs Node,
+# same cases, medians of 5), whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
-# /usr/bin/time). The machine is shared and noisy: compare the rows of one
+# /usr/bin/time), and scaling: highwater copy against dd from 64 MiB to
+# 4 GiB (SCALE_MIB="64 256 1024 4096"), and writes/s from 10^5 to 10^8
+# writes on one stream. The machine is shared and noisy: compare the rows of one
 # run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,3 +77,43 @@ run "plain Rust 1 MiB loop" "$BIN/plain_copy" IN OUT
 run "tokio::io::copy" "$BIN/tokio_copy" IN OUT
 if command -v pv > /dev/null; then run "pv" sh -c "pv -q IN > OUT"; fi
 run "cat" sh -c "cat IN > OUT"
+
+echo
+echo "## Scaling: file size (highwater copy and dd bs=1M, median of $RUNS)"
+echo
+echo "| size | highwater copy | dd bs=1M | ratio | highwater peak RSS |"
+echo "|---:|---:|---:|---:|---:|"
+best() { # prints "median_seconds max_rss_kib" of RUNS runs of a command
+  local times=() rss=0
+  for _ in $(seq "$RUNS"); do
+    rm -f "$TMP/scale-out.bin"
+    /usr/bin/time -f "%e %M" -o "$TMP/time.txt" "$@" > /dev/null 2>&1 || { echo "0 0"; return; }
+    read -r t m < "$TMP/time.txt"
+    times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
+  done
+  printf '%s\n' "${times[@]}" | sort -g | awk -v r="$rss" '{a[NR]=$1} END {print a[int((NR+1)/2)], r}'
+}
+for mib in ${SCALE_MIB:-64 256 1024 4096}; do
+  rm -f "$TMP/scale-in.bin"
+  # Built from the random input, so every size has the same kind of data.
+  while [ "$(stat -c %s "$TMP/scale-in.bin" 2>/dev/null || echo 0)" -lt $((mib * 1048576)) ]; do
+    cat "$TMP/in.bin" >> "$TMP/scale-in.bin"
+  done
+  truncate -s $((mib * 1048576)) "$TMP/scale-in.bin"
+  cat "$TMP/scale-in.bin" > /dev/null
+  read -r hw_t hw_rss < <(best "$BIN/highwater" copy "$TMP/scale-in.bin" "$TMP/scale-out.bin")
+  cmp -s "$TMP/scale-in.bin" "$TMP/scale-out.bin" || echo "| $mib MiB | WRONG OUTPUT | | | |"
+  read -r dd_t _ < <(best dd if="$TMP/scale-in.bin" of="$TMP/scale-out.bin" bs=1M)
+  awk -v m="$mib" -v a="$hw_t" -v b="$dd_t" -v r="$hw_rss" 'BEGIN {
+    printf "| %d MiB | %.2f GB/s | %.2f GB/s | %.2f× | %.1f MiB |\n", m, m * 1048576 / a / 1e9, m * 1048576 / b / 1e9, b / a, r / 1024 }'
+  rm -f "$TMP/scale-in.bin" "$TMP/scale-out.bin"
+done
+
+echo
+echo "## Scaling: number of writes (in memory, synchronous sink, one run each)"
+echo
+echo "| writes | highwater writes/s |"
+echo "|---:|---:|"
+"$BIN/mem" scale | while read -r n rate; do
+  printf "| %s | %.1f M |\n" "$n" "$(echo "$rate / 1000000" | bc -l)"
+done

@@ -151,6 +151,24 @@ fn readable_transform_writable() {
     assert!(w.writable_finished());
 }
 
+/// Per-write cost as the number of writes grows: one stream, 10^5 to 10^8
+/// writes, each line `writes rate`.
+fn scale() {
+    let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    let chunk = Bytes::from_static(&[b'x'; 64]);
+    let mut done = 0u64;
+    for n in [100_000u64, 1_000_000, 10_000_000, 100_000_000] {
+        let t = std::time::Instant::now();
+        for _ in done..n {
+            let _ = w.write(chunk.clone());
+        }
+        highwater::run_until_idle();
+        let rate = (n - done) as f64 / t.elapsed().as_secs_f64();
+        println!("{n} {rate:.0}");
+        done = n;
+    }
+}
+
 fn main() {
     // `mem CASE` runs one case once, for profilers (callgrind, perf).
     if let Some(case) = std::env::args().nth(1) {
@@ -160,6 +178,7 @@ fn main() {
             "next_turn_sink_writes" => next_turn_sink(),
             "object_mode_writes" => object_mode(),
             "readable_transform_writable_chunks" => readable_transform_writable(),
+            "scale" => scale(),
             other => {
                 eprintln!("mem: unknown case {other}");
                 std::process::exit(2);
