@@ -899,6 +899,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                     object_mode: spec.object_mode,
                     auto_destroy: spec.auto_destroy,
                     emit_close: spec.emit_close,
+                    ..Default::default()
                 };
                 H::W(if spec.object_mode {
                     Writable::new_object(opts, sink)
@@ -919,6 +920,7 @@ pub fn run(sc: &Scenario) -> Outcome {
                     object_mode: spec.object_mode,
                     auto_destroy: spec.auto_destroy,
                     emit_close: spec.emit_close,
+                    ..Default::default()
                 };
                 H::R(if spec.object_mode {
                     Readable::new_object(opts, src)

@@ -112,6 +112,7 @@ impl DuplexOptions {
             object_mode: self.object_mode || self.readable_object_mode,
             auto_destroy: self.auto_destroy,
             emit_close: self.emit_close,
+            ..Default::default()
         }
     }
 
@@ -121,6 +122,7 @@ impl DuplexOptions {
             object_mode: self.object_mode || self.writable_object_mode,
             auto_destroy: self.auto_destroy,
             emit_close: self.emit_close,
+            ..Default::default()
         }
     }
 }

@@ -46,6 +46,16 @@ pub enum ErrorKind {
     /// `ERR_STREAM_UNSHIFT_AFTER_END_EVENT`: `unshift()` after `'end'`.
     #[error("stream.unshift() after end event")]
     UnshiftAfterEndEvent,
+    /// `ERR_STREAM_OVERFLOW` (highwater's own code; Node has no such
+    /// policy): a `push()` would take the buffer of a Readable with
+    /// [`Overflow::Error`](crate::Overflow::Error) over its limit.
+    #[error("stream buffer overflow: {length} buffered, limit {limit}")]
+    Overflow {
+        /// What the buffer held, the refused chunk included.
+        length: usize,
+        /// The overflow limit.
+        limit: usize,
+    },
     /// `ERR_INVALID_ARG_VALUE`: an option has a value Node would reject.
     #[error("The property '{name}' is invalid. Received {value}")]
     InvalidArgValue {
@@ -215,6 +225,7 @@ impl Error {
             ErrorKind::PushAfterEof => "ERR_STREAM_PUSH_AFTER_EOF",
             ErrorKind::Aborted => "ABORT_ERR",
             ErrorKind::UnshiftAfterEndEvent => "ERR_STREAM_UNSHIFT_AFTER_END_EVENT",
+            ErrorKind::Overflow { .. } => "ERR_STREAM_OVERFLOW",
             ErrorKind::InvalidArgValue { .. } => "ERR_INVALID_ARG_VALUE",
             ErrorKind::OutOfRange { .. } => "ERR_OUT_OF_RANGE",
             ErrorKind::Custom {

@@ -710,6 +710,7 @@ fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Er
         object_mode: false,
         auto_destroy: opts.auto_close,
         emit_close: opts.emit_close,
+        ..Default::default()
     };
     let readable = Readable::new(ro, FileSource(st.clone()));
     Ok(ReadStream { readable, st })
@@ -745,6 +746,7 @@ fn write_stream(target: Target, opts: WriteStreamOptions) -> Result<WriteStream,
         object_mode: false,
         auto_destroy: opts.auto_close,
         emit_close: opts.emit_close,
+        ..Default::default()
     };
     let writable = Writable::new(wo, FileSink(st.clone()));
     Ok(WriteStream { writable, st })

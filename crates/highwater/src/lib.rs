@@ -59,6 +59,7 @@ mod options;
 pub mod pipe;
 pub mod pipeline;
 pub mod readable;
+pub mod stats;
 pub mod transform;
 pub mod writable;
 
@@ -73,9 +74,10 @@ pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
-pub use options::{ReadableOptions, StreamOptions, WritableOptions};
+pub use options::{Overflow, ReadableOptions, StreamOptions, WritableOptions};
 pub use pipe::{PipeDestination, PipeOptions};
 pub use pipeline::{Pipeline, PipelineSource};
 pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableStream, Source};
+pub use stats::{ReadableStats, WritableStats};
 pub use transform::{PassThrough, Transform, TransformDone, TransformImpl};
 pub use writable::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl};

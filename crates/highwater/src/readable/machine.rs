@@ -15,7 +15,8 @@ use std::rc::Rc;
 use std::task::Waker;
 
 use crate::core::{self as core_, Core, StreamId};
-use crate::{Error, ErrorKind};
+use crate::stats::{PressureClock, ReadableStats};
+use crate::{Error, ErrorKind, Overflow};
 
 /// Node's `awaitDrainWriters`: the destinations a pipe waits on.
 #[derive(Debug, Default)]
@@ -87,6 +88,23 @@ pub(crate) struct RState<R> {
     pub(crate) errored: Option<Error>,
 
     pub(crate) wakers: Vec<Waker>,
+
+    // Beyond Node: weights, the item bound, the overflow policy and the
+    // counters of `ReadableStats`.
+    /// Object mode whose chunks count `ops.len` instead of 1.
+    pub(crate) weighted: bool,
+    pub(crate) max_items: Option<usize>,
+    pub(crate) overflow: Overflow,
+    pub(crate) overflow_limit: Option<usize>,
+    pub(crate) peak: usize,
+    pub(crate) pushes: u64,
+    pub(crate) false_returns: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) dropped_chunks: u64,
+    pub(crate) dropped_bytes: u64,
+    pub(crate) overflow_errors: u64,
+    pub(crate) pressure: PressureClock,
 }
 
 impl<R> RState<R> {
@@ -130,7 +148,49 @@ impl<R> RState<R> {
             error_emitted: false,
             errored: None,
             wakers: Vec::new(),
+            weighted: false,
+            max_items: None,
+            overflow: Overflow::Block,
+            overflow_limit: None,
+            peak: 0,
+            pushes: 0,
+            false_returns: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            dropped_chunks: 0,
+            dropped_bytes: 0,
+            overflow_errors: 0,
+            pressure: PressureClock::default(),
         }
+    }
+
+    /// A snapshot for [`ReadableStats`].
+    pub(crate) fn stats(&self) -> ReadableStats {
+        ReadableStats {
+            length: self.length,
+            items: self.buffer.len(),
+            high_water_mark: self.hwm,
+            peak_length: self.peak,
+            pushes: self.pushes,
+            false_returns: self.false_returns,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            backpressure_time: self.pressure.total(),
+            under_backpressure: self.pressure.current(),
+            dropped_chunks: self.dropped_chunks,
+            dropped_bytes: self.dropped_bytes,
+            overflow_errors: self.overflow_errors,
+        }
+    }
+
+    /// `push()`'s answer, counted when it is false.
+    fn push_answer(&mut self) -> bool {
+        let more = self.can_push_more();
+        if !more && !self.ended {
+            self.false_returns += 1;
+            self.pressure.start();
+        }
+        more
     }
 
     pub(crate) fn wake_all(&mut self) {
@@ -140,7 +200,7 @@ impl<R> RState<R> {
     }
 
     fn chunk_len(&self, c: &R) -> usize {
-        if self.object_mode {
+        if self.object_mode && !self.weighted {
             1
         } else {
             (self.ops.len)(c)
@@ -149,7 +209,9 @@ impl<R> RState<R> {
 
     /// Node's `canPushMore`.
     fn can_push_more(&self) -> bool {
-        !self.ended && (self.length < self.hwm || self.length == 0)
+        !self.ended
+            && ((self.length < self.hwm && self.max_items.is_none_or(|m| self.buffer.len() < m))
+                || self.length == 0)
     }
 
     /// Node's `howMuchToRead`; `n == None` is `read()` without a size (NaN).
@@ -287,7 +349,7 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
     st.reading = false;
     drop(st);
     add_chunk(c, chunk, false);
-    c.rs().borrow().can_push_more()
+    c.rs().borrow_mut().push_answer()
 }
 
 /// `unshift(chunk)`; `None` is `unshift(null)` (EOF).
@@ -318,15 +380,57 @@ pub(crate) fn unshift<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<
 /// (and not inside `_read`), else into the buffer.
 fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) {
     let mut st = c.rs().borrow_mut();
+    let len = st.chunk_len(&chunk);
     if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
         let multi = st.multi_await_drain;
         st.await_drain.clear(multi);
         st.data_emitted = true;
+        st.pushes += 1;
+        st.bytes_in += len as u64;
+        st.bytes_out += len as u64;
         drop(st);
         emit_data(c, &chunk);
     } else {
-        let len = st.chunk_len(&chunk);
+        if !front && st.overflow != Overflow::Block {
+            let limit = st.overflow_limit.unwrap_or(st.hwm);
+            if st.length + len > limit {
+                match st.overflow {
+                    Overflow::DropNewest => {
+                        st.dropped_chunks += 1;
+                        st.dropped_bytes += len as u64;
+                        return;
+                    }
+                    Overflow::DropOldest => {
+                        while st.length + len > limit {
+                            let Some(old) = st.buffer.pop_front() else {
+                                break;
+                            };
+                            let old_len = st.chunk_len(&old);
+                            st.length -= old_len;
+                            st.dropped_chunks += 1;
+                            st.dropped_bytes += old_len as u64;
+                        }
+                    }
+                    Overflow::Error => {
+                        st.overflow_errors += 1;
+                        let err = Error::new(ErrorKind::Overflow {
+                            length: st.length + len,
+                            limit,
+                        });
+                        drop(st);
+                        core_::error_or_destroy(c, err, false);
+                        return;
+                    }
+                    Overflow::Block => {}
+                }
+            }
+        }
+        st.pushes += 1;
+        st.bytes_in += len as u64;
         st.length += len;
+        if st.length > st.peak {
+            st.peak = st.length;
+        }
         if front {
             st.buffer.push_front(chunk);
         } else {
@@ -393,6 +497,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
             st.need_readable = true;
         }
         let hwm = st.hwm;
+        st.pressure.stop();
         drop(st);
         c.rimp().read(hwm, &crate::readable::Source::new(c));
         st = c.rs().borrow_mut();
@@ -422,6 +527,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
             // stays true (see conformance/divergences).
             let took = st.chunk_len(chunk);
             st.length -= took.min(st.length);
+            st.bytes_out += took as u64;
             let multi = st.multi_await_drain;
             st.await_drain.clear(multi);
         }

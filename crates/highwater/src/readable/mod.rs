@@ -241,14 +241,18 @@ pub(crate) fn readable_side<R: 'static>(
     let hwm = opts
         .high_water_mark
         .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
+    let mut state = RState::new(
+        opts.object_mode,
+        hwm,
+        ops,
+        opts.emit_close,
+        opts.auto_destroy,
+    );
+    state.max_items = opts.max_items;
+    state.overflow = opts.overflow;
+    state.overflow_limit = opts.overflow_limit;
     RSide {
-        state: RefCell::new(RState::new(
-            opts.object_mode,
-            hwm,
-            ops,
-            opts.emit_close,
-            opts.auto_destroy,
-        )),
+        state: RefCell::new(state),
         imp,
     }
 }
@@ -447,6 +451,12 @@ macro_rules! readable_methods {
             $crate::pipe::unpipe_all(&self.core);
         }
 
+        /// *Beyond Node.* A snapshot of the buffer, mark and counters (see
+        /// [`stats`](crate::stats)).
+        pub fn readable_stats(&self) -> $crate::ReadableStats {
+            self.core.rs().borrow().stats()
+        }
+
         /// Bytes (items) buffered.
         pub fn readable_length(&self) -> usize {
             self.core.rs().borrow().length
@@ -592,6 +602,42 @@ impl<T: 'static> Readable<T> {
     /// An object-mode stream fed only by [`push`](Self::push) calls.
     pub fn pushed_object(opts: ReadableOptions) -> Self {
         Self::new_object(opts, Pushed)
+    }
+
+    /// *Beyond Node.* An object-mode stream whose mark counts `size(&chunk)`
+    /// per chunk instead of 1 (see
+    /// [`Writable::new_weighted`](crate::Writable::new_weighted)).
+    ///
+    /// ```
+    /// use highwater::{Readable, ReadableOptions};
+    ///
+    /// let r = Readable::pushed_weighted(
+    ///     ReadableOptions::default().high_water_mark(8),
+    ///     |v: &Vec<u32>| v.len() * 4,
+    /// );
+    /// assert!(r.push(vec![1]));        // 4 bytes < 8
+    /// assert!(!r.push(vec![2, 3]));    // 12 bytes: stop producing
+    /// assert_eq!(r.readable_length(), 12);
+    /// ```
+    pub fn new_weighted(
+        opts: ReadableOptions,
+        size: fn(&T) -> usize,
+        imp: impl ReadableImpl<T>,
+    ) -> Self {
+        let ops = ChunkOps {
+            len: size,
+            ..object_ops()
+        };
+        let side = readable_side(&opts.object_mode(true), ops, Box::new(imp));
+        side.state.borrow_mut().weighted = true;
+        Readable {
+            core: Core::new(None, Some(side), true),
+        }
+    }
+
+    /// A weighted object-mode stream fed only by [`push`](Self::push) calls.
+    pub fn pushed_weighted(opts: ReadableOptions, size: fn(&T) -> usize) -> Self {
+        Self::new_weighted(opts, size, Pushed)
     }
 
     fn build(opts: ReadableOptions, ops: ChunkOps<T>, imp: Box<dyn ReadableImpl<T>>) -> Self {

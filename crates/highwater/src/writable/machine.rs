@@ -19,6 +19,7 @@ use std::task::Waker;
 
 use crate::callback::Cb;
 use crate::event_loop::next_tick;
+use crate::stats::{PressureClock, WritableStats};
 use crate::Error;
 
 use super::Done;
@@ -86,6 +87,20 @@ pub(crate) struct WState<T> {
 
     /// Futures waiting for drain, finish, error or close.
     pub(crate) wakers: Vec<Waker>,
+
+    // Beyond Node: the low-water mark, the item bound and the counters of
+    // `WritableStats`.
+    pub(crate) lwm: usize,
+    pub(crate) max_items: Option<usize>,
+    /// Chunks in the in-flight `_write` (1) or `_writev` (n).
+    pub(crate) writeitems: usize,
+    pub(crate) peak: usize,
+    pub(crate) writes: u64,
+    pub(crate) false_returns: u64,
+    pub(crate) drains: u64,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) pressure: PressureClock,
 }
 
 impl<T> WState<T> {
@@ -140,6 +155,41 @@ impl<T> WState<T> {
             error_emitted: false,
             errored: None,
             wakers: Vec::new(),
+            lwm: 0,
+            max_items: None,
+            writeitems: 0,
+            peak: 0,
+            writes: 0,
+            false_returns: 0,
+            drains: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+            pressure: PressureClock::default(),
+        }
+    }
+
+    /// Chunks accepted and not yet written (buffered and in flight).
+    pub(crate) fn items(&self) -> usize {
+        self.buffered.len() + if self.writing { self.writeitems } else { 0 }
+    }
+
+    /// A snapshot for [`WritableStats`].
+    pub(crate) fn stats(&self) -> WritableStats {
+        WritableStats {
+            length: self.length,
+            items: self.items(),
+            high_water_mark: self.hwm,
+            low_water_mark: self.lwm,
+            max_items: self.max_items,
+            need_drain: self.need_drain,
+            peak_length: self.peak,
+            writes: self.writes,
+            false_returns: self.false_returns,
+            drains: self.drains,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            backpressure_time: self.pressure.total(),
+            under_backpressure: self.pressure.current(),
         }
     }
 
@@ -268,6 +318,11 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
 ) -> bool {
     let len = (st.len_of)(&chunk);
     st.length += len;
+    st.writes += 1;
+    st.bytes_in += len as u64;
+    if st.length > st.peak {
+        st.peak = st.length;
+    }
     if st.writing || st.errored.is_some() || st.corked > 0 || !st.constructed {
         if !cb.is_nop() {
             st.all_noop = false;
@@ -276,6 +331,7 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
         st.buffered_flag = true;
     } else {
         st.writelen = len;
+        st.writeitems = 1;
         set_writecb(&mut st, cb);
         st.writing = true;
         st.sync = true;
@@ -291,9 +347,14 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
         st = c.ws().borrow_mut();
         st.sync = false;
     }
-    let ret = st.length < st.hwm || st.length == 0;
+    let mut ret = st.length < st.hwm || st.length == 0;
+    if let Some(max) = st.max_items {
+        ret = ret && (st.items() < max || st.length == 0);
+    }
     if !ret {
         st.need_drain = true;
+        st.false_returns += 1;
+        st.pressure.start();
     }
     ret && !st.destroyed && st.errored.is_none()
 }
@@ -323,6 +384,10 @@ fn do_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, payload: Pay
     let (destroyed, write_sync) = {
         let mut st = c.ws().borrow_mut();
         st.writelen = len;
+        st.writeitems = match &payload {
+            Payload::One(_) => 1,
+            Payload::Many(v) => v.len(),
+        };
         set_writecb(&mut st, cb);
         st.writing = true;
         st.sync = true;
@@ -371,10 +436,11 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
             && st.writecb.is_nop()
         {
             let length = st.length - st.writelen;
-            if !(st.need_drain && length == 0) {
+            if !(st.need_drain && length <= st.lwm) {
                 st.writing = false;
                 st.expect_write_cb = false;
                 st.length = length;
+                st.bytes_out += st.writelen as u64;
                 st.writelen = 0;
                 st.pendingcb -= 1;
                 return;
@@ -398,6 +464,9 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
     st.writing = false;
     st.expect_write_cb = false;
     st.length -= st.writelen;
+    if er.is_none() {
+        st.bytes_out += st.writelen as u64;
+    }
     st.writelen = 0;
 
     if let Some(er) = er {
@@ -433,7 +502,7 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
         return;
     }
 
-    let need_drain = st.need_drain && st.length == 0;
+    let need_drain = st.need_drain && st.length <= st.lwm;
     // Node writes `(state[kState] & kDestroyed !== 0)`, which by precedence is
     // `state[kState] & 1`: the objectMode bit. So every synchronous completion
     // in object mode takes the deferred path. Kept, as it decides when
@@ -480,9 +549,11 @@ fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb:
     let drain = {
         let mut st = c.ws().borrow_mut();
         st.after_write_pending = false;
-        let drain = st.need_drain && !st.ending && !st.destroyed && st.length == 0;
+        let drain = st.need_drain && !st.ending && !st.destroyed && st.length <= st.lwm;
         if drain {
             st.need_drain = false;
+            st.drains += 1;
+            st.pressure.stop();
             st.wake_all();
         } else if cb.is_nop() && !st.destroyed && !st.ending {
             // The common case, in one borrow: no event, no callback to call,

@@ -401,7 +401,7 @@ pub(crate) fn writable_side<W: 'static>(
     let hwm = opts
         .high_water_mark
         .unwrap_or_else(|| default_high_water_mark(opts.object_mode));
-    let state = WState::new(
+    let mut state = WState::new(
         opts.object_mode,
         hwm,
         len_of,
@@ -411,6 +411,10 @@ pub(crate) fn writable_side<W: 'static>(
         opts.emit_close,
         opts.auto_destroy,
     );
+    state.lwm = opts
+        .low_water_mark
+        .map_or(0, |l| l.min(hwm.saturating_sub(1)));
+    state.max_items = opts.max_items;
     WSide {
         state: RefCell::new(state),
         imp,
@@ -549,6 +553,12 @@ macro_rules! writable_methods {
                 false,
                 false,
             )
+        }
+
+        /// *Beyond Node.* A snapshot of the buffer, marks and counters (see
+        /// [`stats`](crate::stats)).
+        pub fn writable_stats(&self) -> $crate::WritableStats {
+            self.core.ws().borrow().stats()
         }
 
         /// Bytes (items) accepted and not yet written, in-flight chunk included.
@@ -889,6 +899,43 @@ impl<T: 'static> Writable<T> {
     /// ```
     pub fn new_object(opts: WritableOptions, imp: impl WritableImpl<T>) -> Self {
         Self::build(opts.object_mode(true), |_| 1, Box::new(imp))
+    }
+
+    /// *Beyond Node.* An object-mode stream whose mark counts `size(&chunk)`
+    /// per chunk (bytes of typed items, say) instead of 1 per chunk. Combine
+    /// with [`StreamOptions::max_items`](crate::StreamOptions::max_items) to
+    /// bound both the weight and the number of items. Object-mode rules
+    /// otherwise apply (no byte concatenation, default mark 16).
+    ///
+    /// ```
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn_weighted(
+    ///     WritableOptions::default().high_water_mark(10).max_items(100),
+    ///     |s: &String| s.len(),
+    ///     |_s: String| Ok(()),
+    /// );
+    /// w.cork();
+    /// assert!(w.write("hello".to_string()));   // weight 5 < 10
+    /// assert!(!w.write("world".to_string()));  // weight 10: wait for 'drain'
+    /// assert_eq!(w.writable_length(), 10);
+    /// ```
+    pub fn new_weighted(
+        opts: WritableOptions,
+        size: fn(&T) -> usize,
+        imp: impl WritableImpl<T>,
+    ) -> Self {
+        Self::build(opts.object_mode(true), size, Box::new(imp))
+    }
+
+    /// [`new_weighted`](Self::new_weighted) with a synchronous closure as
+    /// the sink.
+    pub fn from_fn_weighted(
+        opts: WritableOptions,
+        size: fn(&T) -> usize,
+        f: impl FnMut(T) -> Result<(), Error> + 'static,
+    ) -> Self {
+        Self::new_weighted(opts, size, sinks::FnSink::new(f))
     }
 
     fn build(
