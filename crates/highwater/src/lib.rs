@@ -51,6 +51,7 @@ pub mod duplex;
 mod error;
 pub mod event_loop;
 mod events;
+pub mod fanout;
 pub mod finished;
 pub mod fs;
 mod io_pool;

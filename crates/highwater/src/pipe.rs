@@ -34,6 +34,10 @@ pub(crate) trait PipeTarget<T>: 'static {
     fn need_drain_raw(&self) -> bool;
     fn error_emitted(&self) -> bool;
     fn error_or_destroy(self: Rc<Self>, err: Error);
+    /// `writableLength`.
+    fn length(&self) -> usize;
+    /// Destroyed or errored: takes no more writes.
+    fn dead(&self) -> bool;
     fn drain(&self) -> &Listeners<()>;
     fn close(&self) -> &Listeners<()>;
     fn finish(&self) -> &Listeners<()>;
@@ -67,6 +71,13 @@ impl<R: 'static, W: 'static> PipeTarget<W> for Core<R, W> {
     }
     fn error_or_destroy(self: Rc<Self>, err: Error) {
         crate::core::error_or_destroy(&self, err, false);
+    }
+    fn length(&self) -> usize {
+        self.ws().borrow().length
+    }
+    fn dead(&self) -> bool {
+        let st = self.ws().borrow();
+        st.destroyed || st.errored.is_some()
     }
     fn drain(&self) -> &Listeners<()> {
         &self.events.drain
