@@ -4,12 +4,12 @@
 #   bash bench/run.sh            # 1 GiB file, 5 runs per command
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
-# Prints four markdown tables: in-memory stream throughput (highwater vs Node,
+# Prints five markdown tables: in-memory stream throughput (highwater vs Node,
 # same cases, medians of 5), whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
 # /usr/bin/time), and scaling: highwater copy against dd from 64 MiB to
 # 4 GiB (SCALE_MIB="64 256 1024 4096"), and writes/s from 10^5 to 10^8
-# writes on one stream. The machine is shared and noisy: compare the rows of one
+# writes on one stream; and the low-water mark (bench/src/bin/lwm.rs). The machine is shared and noisy: compare the rows of one
 # run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,4 +116,13 @@ echo "| writes | highwater writes/s |"
 echo "|---:|---:|"
 "$BIN/mem" scale | while read -r n rate; do
   printf "| %s | %.1f M |\n" "$n" "$(echo "$rate / 1000000" | bc -l)"
+done
+
+echo
+echo "## Low-water mark: a producer that takes 5 ms to resume, a device taking ~1 ms per 64 KiB chunk, mark 16 chunks"
+echo
+echo "| 'drain' at | chunks/s | device idle |"
+echo "|---|---:|---:|"
+"$BIN/lwm" | while read -r label rate idle; do
+  printf "| %s | %s | %s %% |\n" "${label//_/ }" "$rate" "$idle"
 done
