@@ -9,8 +9,9 @@
 # wall time over RUNS runs, throughput from the median, peak RSS from
 # /usr/bin/time), and scaling: highwater copy against dd from 64 MiB to
 # 4 GiB (SCALE_MIB="64 256 1024 4096"), and writes/s from 10^5 to 10^8
-# writes on one stream; and the low-water mark (bench/src/bin/lwm.rs). The machine is shared and noisy: compare the rows of one
-# run with each other, not with another day's.
+# writes on one stream; and the low-water mark (bench/src/bin/lwm.rs).
+# The machine is shared and noisy: compare the rows of one run with each
+# other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
