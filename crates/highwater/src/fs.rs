@@ -382,10 +382,7 @@ impl ReadableImpl<Bytes> for FileSource {
                 Some(p) => file.read_at(&mut buf, p),
                 None => (&*file).read(&mut buf),
             };
-            got.map(|k| {
-                buf.truncate(k);
-                buf.freeze()
-            })
+            got.map(|k| (buf, k))
         });
         let (st, src) = (st.clone(), src.clone());
         let _task = event_loop::spawn(async move {
@@ -404,8 +401,18 @@ impl ReadableImpl<Bytes> for FileSource {
             }
             st.performing_io.set(false);
             match result {
-                Ok(Ok(buf)) if !buf.is_empty() => {
-                    let k = buf.len() as u64;
+                Ok(Ok((mut buf, k))) if k > 0 => {
+                    // Node's shrink-to-fit: a short read (a pipe, a FIFO, the
+                    // end of a file) is copied into a buffer of its size, so a
+                    // small chunk does not keep a whole read buffer alive in
+                    // the stream's buffer.
+                    let buf = if k < buf.len() {
+                        Bytes::copy_from_slice(&buf[..k])
+                    } else {
+                        buf.truncate(k);
+                        buf.freeze()
+                    };
+                    let k = k as u64;
                     if let Some(p) = st.pos.get() {
                         st.pos.set(Some(p + k));
                     }
