@@ -47,7 +47,7 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::events::{ListenerId, Listeners};
 use crate::{event_loop, io_pool, Done, Error, ErrorKind, ReadableImpl, Source, WritableImpl};
@@ -376,7 +376,7 @@ impl ReadableImpl<Bytes> for FileSource {
         // Buffers are allocated (and, after writing, freed) on the loop's
         // thread, so they all come from one allocator arena and are reused,
         // instead of piling up in each worker thread's arena.
-        let mut buf = BytesMut::zeroed(n);
+        let mut buf = buffers::take(n);
         let rx = io_pool::run(move || {
             let got = match pos {
                 Some(p) => file.read_at(&mut buf, p),
@@ -407,10 +407,12 @@ impl ReadableImpl<Bytes> for FileSource {
                     // small chunk does not keep a whole read buffer alive in
                     // the stream's buffer.
                     let buf = if k < buf.len() {
-                        Bytes::copy_from_slice(&buf[..k])
+                        let small = Bytes::copy_from_slice(&buf[..k]);
+                        buffers::give(buf);
+                        small
                     } else {
                         buf.truncate(k);
-                        buf.freeze()
+                        Bytes::from(buf)
                     };
                     let k = k as u64;
                     if let Some(p) = st.pos.get() {
@@ -430,6 +432,58 @@ impl ReadableImpl<Bytes> for FileSource {
 
     fn destroy(&self, err: Option<Error>, done: Done) {
         self.0.destroy(err, done);
+    }
+}
+
+/// Read buffers, reused on the loop's thread.
+///
+/// A read needs `n` initialised bytes to read into; a fresh buffer must be
+/// zeroed first (safe Rust cannot read into uninitialised memory), which
+/// cost about 5% of a file copy's time. A buffer whose chunk was written by
+/// a file write stream and is no longer shared comes back here instead of
+/// being freed, already initialised: the next read of the same size takes
+/// it without zeroing. At most [`KEEP`] buffers are kept, so the pool adds
+/// a bounded amount to the memory the marks allow.
+mod buffers {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    const KEEP: usize = 2;
+
+    thread_local! {
+        static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of exactly `n` initialised bytes.
+    pub(super) fn take(n: usize) -> Vec<u8> {
+        FREE.with(|f| {
+            let mut f = f.borrow_mut();
+            match f.iter().position(|b| b.len() == n) {
+                Some(i) => f.swap_remove(i),
+                None => vec![0; n],
+            }
+        })
+    }
+
+    /// Keeps `buf` (all of it initialised: `len == capacity`) for a later read.
+    pub(super) fn give(buf: Vec<u8>) {
+        if buf.len() != buf.capacity() || buf.is_empty() {
+            return;
+        }
+        FREE.with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < KEEP {
+                f.push(buf);
+            }
+        });
+    }
+
+    /// Takes back a written chunk's buffer if nothing else holds it.
+    pub(super) fn recycle(chunk: Bytes) {
+        if let Ok(m) = chunk.try_into_mut() {
+            give(Vec::from(m));
+        }
     }
 }
 
@@ -513,7 +567,7 @@ impl FileSink {
             let (written, err) = match rx.await {
                 // The written buffers come back to be freed here (see `read`).
                 Ok(((w, e), bufs)) => {
-                    drop(bufs);
+                    bufs.into_iter().for_each(buffers::recycle);
                     (w, e.map(|e| Error::io(e, syscall, None)))
                 }
                 Err(_) => (0, Some(pool_gone(syscall))),
