@@ -181,10 +181,14 @@ function checkChunk(st, v, where, nullOk) {
   if (isObj(v)) {
     checkKeys(v, ['size'], where);
     if (!isNatural(v.size)) malformed(where, '{"size": N} needs an integer N >= 0');
+    if (v.size > MAX_SIZE) malformed(where, `{"size": N} needs N <= ${MAX_SIZE}`);
     return;
   }
   malformed(where, `byte-mode chunk must be a string or {"size": N}, got ${show(v)}`);
 }
+
+// The largest {"size": N} chunk (16 MiB), as the format says.
+const MAX_SIZE = 16 * 1024 * 1024;
 
 // Builds the per-stream record (`st`) from its spec, checking the spec.
 function checkStreamSpec(name, spec) {

@@ -41,19 +41,31 @@ impl ByteLen for Val {
     }
 }
 
+impl Val {
+    /// The bytes a byte-mode side holds for this chunk: a JSON string that
+    /// crossed from an object-mode side is its UTF-8 bytes, as in Node.
+    /// (Other JSON values cannot cross: Node throws ERR_INVALID_ARG_TYPE;
+    /// the format forbids them, and here they count as their JSON text.)
+    fn into_bytes(self) -> Bytes {
+        match self {
+            Val::Bytes(b) => b,
+            Val::Json(Value::String(s)) => Bytes::from(s),
+            Val::Json(v) => Bytes::from(v.to_string()),
+        }
+    }
+}
+
 impl ByteChunk for Val {
     fn split_to(&mut self, at: usize) -> Self {
-        match self {
-            Val::Bytes(b) => Val::Bytes(b.split_to(at)),
-            Val::Json(_) => unreachable!("JSON values are object-mode chunks"),
-        }
+        let mut b = std::mem::replace(self, Val::Bytes(Bytes::new())).into_bytes();
+        let head = b.split_to(at.min(b.len()));
+        *self = Val::Bytes(b);
+        Val::Bytes(head)
     }
     fn concat(parts: Vec<Self>, total: usize) -> Self {
         let mut out = Vec::with_capacity(total);
         for p in parts {
-            if let Val::Bytes(b) = p {
-                out.extend_from_slice(&b);
-            }
+            out.extend_from_slice(&p.into_bytes());
         }
         Val::Bytes(Bytes::from(out))
     }

@@ -280,7 +280,8 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
         Value::Object(o) => {
             check_keys(o, &["size"], at)?;
             match o.get("size").and_then(natural) {
-                Some(n) => Ok(ChunkSpec::Bytes(vec![b'x'; n])),
+                Some(n) if n <= MAX_SIZE => Ok(ChunkSpec::Bytes(vec![b'x'; n])),
+                Some(_) => bad(at, format!("{{\"size\": N}} needs N <= {MAX_SIZE}")),
                 None => bad(at, "{\"size\": N} needs an integer N >= 0"),
             }
         }
@@ -290,6 +291,10 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
         ),
     }
 }
+
+/// The largest `{"size": N}` chunk (16 MiB): scenarios test behaviour, not
+/// volume, and an unbounded N would let a scenario exhaust memory.
+const MAX_SIZE: usize = 16 * 1024 * 1024;
 
 fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
     let at = format!("streams.{name}");

@@ -361,11 +361,20 @@ impl ReadableImpl<Bytes> for FileSource {
         let from = pos.unwrap_or(st.bytes.get());
         let n = match st.end {
             Some(end) if end < from => 0,
-            Some(end) => (end - from + 1).min(size as u64) as usize,
+            Some(end) => (end - from).saturating_add(1).min(size as u64) as usize,
             None => size,
         };
         if n == 0 {
             src.push_eof();
+            return;
+        }
+        if n > MAX_READ {
+            // Node: Buffer.allocUnsafeSlow(n) throws, and _read reports it.
+            src.error(Error::new(ErrorKind::OutOfRange {
+                name: "size",
+                range: format!(">= 0 && <= {MAX_READ}"),
+                value: n.to_string(),
+            }));
             return;
         }
         let Some(file) = st.fd() else {
@@ -416,7 +425,7 @@ impl ReadableImpl<Bytes> for FileSource {
                     };
                     let k = k as u64;
                     if let Some(p) = st.pos.get() {
-                        st.pos.set(Some(p + k));
+                        st.pos.set(Some(p.saturating_add(k)));
                     }
                     st.bytes.set(st.bytes.get() + k);
                     src.push(buf);
@@ -560,7 +569,7 @@ impl FileSink {
         });
         // Node advances `pos` synchronously, before the write completes.
         if let Some(p) = pos {
-            st.pos.set(Some(p + size));
+            st.pos.set(Some(p.saturating_add(size)));
         }
         let st = st.clone();
         let _task = event_loop::spawn(async move {
@@ -754,7 +763,27 @@ pub fn read_stream_from_file(file: File, opts: ReadStreamOptions) -> Result<Read
     read_stream(Target::Fd(file), opts)
 }
 
+/// Node's `validateInteger(value, name, 0)`: a position must be a safe
+/// integer (at most 2^53 - 1).
+fn validate_position(name: &'static str, value: Option<u64>) -> Result<(), Error> {
+    const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+    match value {
+        Some(v) if v > MAX_SAFE_INTEGER => Err(Error::new(ErrorKind::OutOfRange {
+            name,
+            range: format!(">= 0 && <= {MAX_SAFE_INTEGER}"),
+            value: v.to_string(),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// The largest Buffer Node 20 allocates (`buffer.constants.MAX_LENGTH`,
+/// 2^32): a read of more fails with `ERR_OUT_OF_RANGE`.
+const MAX_READ: usize = 1 << 32;
+
 fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Error> {
+    validate_position("start", opts.start)?;
+    validate_position("end", opts.end)?;
     if let (Some(start), Some(end)) = (opts.start, opts.end) {
         if start > end {
             return Err(Error::new(ErrorKind::OutOfRange {
@@ -800,6 +829,7 @@ pub fn write_stream_from_file(file: File, opts: WriteStreamOptions) -> Result<Wr
 }
 
 fn write_stream(target: Target, opts: WriteStreamOptions) -> Result<WriteStream, Error> {
+    validate_position("start", opts.start)?;
     let flags = OpenFlags::parse(&opts.flags)?;
     let st = FileState::new(target, flags, opts.mode, opts.start, None, opts.flush);
     let wo = WritableOptions {

@@ -23,7 +23,7 @@ use crate::core::Core;
 use crate::duplex::{Duplex, DuplexOptions};
 use crate::readable::machine as rm;
 use crate::readable::{byte_ops, object_ops, ByteChunk, ReadableImpl, Source};
-use crate::writable::{ByteLen, Done, WritableImpl};
+use crate::writable::{ByteLen, Done, WeakDone, WritableImpl};
 use crate::Error;
 
 /// The function of a Transform: Node's `_transform` and `_flush`.
@@ -116,7 +116,9 @@ struct State<In: 'static, Out: 'static> {
     imp: Box<dyn TransformImpl<In, Out>>,
     has_flush: bool,
     /// Node's `kCallback`: the write completion held while the readable side is full.
-    held: RefCell<Option<Done>>,
+    /// Held weakly: the stream holding its own completion must not keep
+    /// itself alive once nothing else refers to it.
+    held: RefCell<Option<WeakDone>>,
     core: OnceCell<Weak<Core<Out, In>>>,
 }
 
@@ -150,7 +152,7 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
         } else if w_ended || before == r_len || r_len < r_hwm {
             done.ok();
         } else {
-            *self.held.borrow_mut() = Some(done);
+            *self.held.borrow_mut() = Some(done.downgrade());
         }
     }
 
@@ -211,7 +213,7 @@ impl<In: 'static, Out: 'static> ReadableImpl<Out> for ReadSide<In, Out> {
     /// write completion is released.
     fn read(&self, _size: usize, _src: &Source<Out>) {
         let held = self.0.held.borrow_mut().take();
-        if let Some(done) = held {
+        if let Some(done) = held.and_then(WeakDone::upgrade) {
             done.ok();
         }
     }

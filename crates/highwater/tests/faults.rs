@@ -979,3 +979,32 @@ fn destroy_at_every_point_of_an_in_memory_pipeline_settles_with_run_until_idle()
         .expect("the cases finished: no panic, and run_until_idle came back every time");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A chunk that counts its drops.
+struct Tracked(Rc<std::cell::Cell<usize>>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// A Transform whose write completion is held (its readable side is full)
+/// holds that completion weakly: once the user drops the stream, it and its
+/// buffered chunks are freed. (It used to keep itself alive forever, a leak
+/// LeakSanitizer found under the fuzzer.)
+#[test]
+fn an_abandoned_transform_holding_a_write_is_freed() {
+    let drops = Rc::new(std::cell::Cell::new(0));
+    {
+        let t: highwater::PassThrough<Tracked> = highwater::PassThrough::pass_through_object(
+            highwater::DuplexOptions::default().high_water_mark(0),
+        );
+        t.end_with_chunk(Tracked(drops.clone()));
+        highwater::run_until_idle();
+        assert_eq!(t.readable_length(), 1, "the chunk waits to be read");
+        assert_eq!(drops.get(), 0);
+    }
+    highwater::run_until_idle();
+    assert_eq!(drops.get(), 1, "the stream and its chunk were freed");
+}

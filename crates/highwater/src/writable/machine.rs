@@ -317,9 +317,9 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
     cb: Cb,
 ) -> bool {
     let len = (st.len_of)(&chunk);
-    st.length += len;
+    st.length = st.length.saturating_add(len);
     st.writes += 1;
-    st.bytes_in += len as u64;
+    st.bytes_in = st.bytes_in.saturating_add(len as u64);
     if st.length > st.peak {
         st.peak = st.length;
     }
@@ -435,12 +435,12 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
             && !st.ending
             && st.writecb.is_nop()
         {
-            let length = st.length - st.writelen;
+            let length = st.length.saturating_sub(st.writelen);
             if !(st.need_drain && length <= st.lwm) {
                 st.writing = false;
                 st.expect_write_cb = false;
                 st.length = length;
-                st.bytes_out += st.writelen as u64;
+                st.bytes_out = st.bytes_out.saturating_add(st.writelen as u64);
                 st.writelen = 0;
                 st.pendingcb -= 1;
                 return;
@@ -463,9 +463,9 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
     let cb = std::mem::replace(&mut st.writecb, Cb::Nop);
     st.writing = false;
     st.expect_write_cb = false;
-    st.length -= st.writelen;
+    st.length = st.length.saturating_sub(st.writelen);
     if er.is_none() {
-        st.bytes_out += st.writelen as u64;
+        st.bytes_out = st.bytes_out.saturating_add(st.writelen as u64);
     }
     st.writelen = 0;
 
@@ -597,18 +597,24 @@ pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             let mut st = c.ws().borrow_mut();
             match st.buffered.pop_front() {
                 Some(e) => {
-                    st.length -= e.len;
+                    st.length = st.length.saturating_sub(e.len);
                     let err = st
                         .errored
                         .clone()
                         .unwrap_or_else(|| Error::destroyed("write"));
-                    Some((e.cb, err))
+                    Some((e, err))
                 }
                 None => None,
             }
         };
         match next {
-            Some((mut cb, err)) => cb.call(Err(err)),
+            Some((e, err)) => {
+                // The chunk is dropped here, outside the borrow: its `Drop`
+                // may look at the stream.
+                let Buffered { chunk, mut cb, .. } = e;
+                drop(chunk);
+                cb.call(Err(err));
+            }
             None => break,
         }
     }

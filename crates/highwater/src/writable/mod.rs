@@ -356,6 +356,33 @@ impl Done {
     }
 }
 
+/// A [`Done`] that does not keep its stream alive: what a stream keeps of
+/// its *own* completion (a Transform's held write callback), so that a
+/// stream nobody else holds is not kept alive by itself.
+pub(crate) struct WeakDone {
+    stream: std::rc::Weak<dyn Completions>,
+    kind: DoneKind,
+}
+
+impl Done {
+    pub(crate) fn downgrade(self) -> WeakDone {
+        WeakDone {
+            stream: Rc::downgrade(&self.stream),
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+impl WeakDone {
+    /// The completion, if its stream still exists.
+    pub(crate) fn upgrade(self) -> Option<Done> {
+        Some(Done {
+            stream: self.stream.upgrade()?,
+            kind: self.kind,
+        })
+    }
+}
+
 impl fmt::Debug for Done {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.kind {
