@@ -46,6 +46,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod callback;
+pub mod compat;
 mod core;
 pub mod duplex;
 mod error;
@@ -64,6 +65,9 @@ pub mod writable;
 
 pub use crate::core::StreamId;
 pub use callback::{Callback, SharedCallback};
+pub use compat::{
+    LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
+};
 pub use duplex::{Duplex, DuplexOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
