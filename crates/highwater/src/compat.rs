@@ -731,14 +731,17 @@ where
                     return;
                 }
                 match next {
+                    // The stream is dropped after the stream is told, so
+                    // that what dropping it does (a function stage's input
+                    // destroyed) comes second.
                     None => {
-                        drop(stream);
                         src.push_eof();
+                        drop(stream);
                         return;
                     }
                     Some(Err(e)) => {
-                        drop(stream);
                         src.destroy(Some(into_error(e, "read")));
+                        drop(stream);
                         return;
                     }
                     Some(Ok(item)) => {
@@ -1076,7 +1079,9 @@ struct SinkShared {
 ///   `ERR_STREAM_DESTROYED`, a stream destroyed before `'finish'`
 ///   `ERR_STREAM_PREMATURE_CLOSE`.
 ///
-/// Poll it on the stream's thread.
+/// Poll it on the stream's thread. With both `SinkExt` and tokio's
+/// `AsyncWriteExt` in scope, `flush`/`close` are ambiguous: call them as
+/// `AsyncWriteExt::flush(&mut w)` or `SinkExt::flush(&mut w)`.
 ///
 /// # Examples
 ///
@@ -1544,9 +1549,10 @@ impl<In: 'static, S: 'static> WritableImpl<In> for FnInputSink<In, S> {
 /// up to the writable mark before writes wait.
 ///
 /// * An `Err` item destroys the Duplex with that error.
-/// * Ending the output early while input still comes (a `take(n)`) fails
-///   the next write with `ERR_STREAM_PREMATURE_CLOSE`, so a pipeline does
-///   not wait forever.
+/// * Ending the output early while input still comes (a `take(n)`)
+///   destroys the input (dropping a [`ReadableStream`] before its end does,
+///   with `ABORT_ERR`), and the next write fails with that error: a
+///   pipeline fails with `ABORT_ERR` instead of waiting forever.
 /// * Destroying the Duplex drops the output stream and destroys the input.
 ///
 /// # Examples
