@@ -14,6 +14,13 @@
 //! [`block_on`] (or [`run`] inside a tokio current-thread runtime) to drive
 //! it from async code, or [`run_until_idle`] in synchronous code.
 //!
+//! # Interop
+//!
+//! [`compat`] turns tokio's `AsyncRead`/`AsyncWrite` and `futures`'
+//! `Stream`/`Sink` into streams and back, adds async-stream pipeline stages
+//! ([`Pipeline::through_fn`]), and bridges multi-threaded runtimes to the
+//! loop ([`compat::spawn_loop`], [`compat::channel`]).
+//!
 //! # Example
 //!
 //! A fast producer and a slow consumer, with the producer waiting whenever the

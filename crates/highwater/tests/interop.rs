@@ -990,9 +990,12 @@ fn loop_handle_reports_a_panicking_task_and_keeps_running() {
     let rt = multi_thread_runtime();
     rt.block_on(async move {
         let err = lp
-            .spawn(|| async { panic!("deliberate") })
+            .spawn(|| async {
+                if true {
+                    panic!("deliberate");
+                }
+            })
             .await
-            .map(|()| ())
             .unwrap_err();
         assert_eq!(err.code(), "ERR_LOOP_TASK_PANICKED");
         assert!(err.to_string().contains("deliberate"));
