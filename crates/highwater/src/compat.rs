@@ -857,7 +857,7 @@ impl<T: ByteChunk> Readable<T> {
 
 /// A byte Readable as tokio's and `futures`' `AsyncRead` and `AsyncBufRead`
 /// (from [`Readable::into_async_read`] or
-/// [`Duplex::into_async_read`](crate::Duplex::into_async_read)).
+/// [`Duplex::into_async_read`]).
 ///
 /// It consumes the stream as its async iterator does (paused mode, one
 /// `read()` per refill; see [`ReadableStream`]), keeps what a read did not
@@ -1060,7 +1060,7 @@ struct SinkShared {
 /// A Writable as a `futures` [`Sink`] of its chunks, and for bytes as
 /// tokio's and `futures`' `AsyncWrite` (from [`Writable::into_sink`],
 /// [`Writable::into_async_write`] or the same methods of a
-/// [`Duplex`](crate::Duplex)).
+/// [`Duplex`]).
 ///
 /// * `poll_ready` / `poll_write` are `Pending` while the stream's buffer is
 ///   at or above its mark, that is after a `write()` returned `false` and
