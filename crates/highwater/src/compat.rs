@@ -1734,7 +1734,10 @@ impl Drop for LiveGuard {
 ///
 /// The thread runs a tokio current-thread runtime driving a highwater
 /// loop ([`block_on`](crate::block_on)). It exits once every handle is
-/// dropped and every task spawned through one has finished.
+/// dropped and every task spawned through one has finished. Tasks that
+/// those tasks [`spawn`](crate::spawn) on their own are not waited for:
+/// await them in the task given to [`LoopHandle::spawn`], or keep a handle
+/// until they are done.
 ///
 /// # Examples
 ///

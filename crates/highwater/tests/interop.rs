@@ -176,6 +176,22 @@ fn async_read_error_fails_the_stream_with_the_node_code() {
     });
 }
 
+#[test]
+fn destroying_the_readable_cancels_a_pending_read_and_drops_the_reader() {
+    highwater::block_on(async {
+        let (rx, mut tx) = tokio::io::duplex(64);
+        let r = Readable::from_async_read(ReadableOptions::default(), rx);
+        let _ = r.read(Some(0)); // a read starts and waits: nothing is written
+        settle().await;
+        r.destroy(None);
+        settle().await;
+        assert!(r.closed());
+        // The reader was dropped: the other end's writes now fail.
+        let err = tx.write_all(b"anyone?").await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
 // ---------------------------------------------------------------------------
 // AsyncWrite -> Writable
 
@@ -614,6 +630,33 @@ fn stream_into_readable_into_sink_writable_carries_every_item_in_order() {
         Pipeline::new(&r).run(&w).await.unwrap();
         let got = consumer.await;
         assert_eq!(got, (0..5000).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_failing_sink_fails_the_writable_with_its_error() {
+    highwater::block_on(async {
+        let (tx, rx) = futures::channel::mpsc::channel::<u32>(0);
+        drop(rx);
+        let w = Writable::from_sink(WritableOptions::default(), tx);
+        let _ = w.write(1);
+        let err = w.end_async().await.unwrap_err();
+        // futures' SendError, as a message error.
+        assert!(err.to_string().contains("receiver is gone"), "{err}");
+        assert!(w.destroyed());
+
+        let sink = futures::sink::unfold((), |(), c: Bytes| async move {
+            if c.is_empty() {
+                Err(Error::custom("EEMPTY", "empty chunk"))
+            } else {
+                Ok(())
+            }
+        });
+        let w = Writable::from_byte_sink(WritableOptions::default(), sink);
+        w.write_async(Bytes::from_static(b"fine")).await.unwrap();
+        let _ = w.write(Bytes::new());
+        let err = w.end_async().await.unwrap_err();
+        assert_eq!(err.code(), "EEMPTY", "a highwater Error stays itself");
     });
 }
 
