@@ -14,6 +14,13 @@
 //! [`block_on`] (or [`run`] inside a tokio current-thread runtime) to drive
 //! it from async code, or [`run_until_idle`] in synchronous code.
 //!
+//! # Interop
+//!
+//! [`compat`] turns tokio's `AsyncRead`/`AsyncWrite` and `futures`'
+//! `Stream`/`Sink` into streams and back, adds async-stream pipeline stages
+//! ([`Pipeline::through_fn`]), and bridges multi-threaded runtimes to the
+//! loop ([`compat::spawn_loop`], [`compat::channel`]).
+//!
 //! # Example
 //!
 //! A fast producer and a slow consumer, with the producer waiting whenever the
@@ -46,6 +53,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod callback;
+pub mod compat;
 mod core;
 pub mod duplex;
 mod error;
@@ -66,6 +74,9 @@ pub mod writable;
 
 pub use crate::core::StreamId;
 pub use callback::{Callback, SharedCallback};
+pub use compat::{
+    LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
+};
 pub use duplex::{Duplex, DuplexOptions};
 pub use error::{Error, ErrorKind, Result};
 pub use event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
