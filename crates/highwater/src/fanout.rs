@@ -16,7 +16,7 @@
 //! `'end'` ends every live branch. A branch that errors or closes is
 //! dropped from the fan-out without stopping the others. An error of the
 //! source is not forwarded (as with `pipe()`): use
-//! [`finished`](crate::finished) or [`Pipeline`](crate::Pipeline) when
+//! [`finished`](fn@crate::finished) or [`Pipeline`](crate::Pipeline) when
 //! errors must tear everything down.
 //!
 //! # Examples
