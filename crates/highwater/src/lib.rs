@@ -55,6 +55,7 @@ pub mod finished;
 pub mod fs;
 mod io_pool;
 mod marks;
+pub mod net;
 mod options;
 pub mod pipe;
 pub mod pipeline;
