@@ -14,6 +14,13 @@
 //! [`block_on`] (or [`run`] inside a tokio current-thread runtime) to drive
 //! it from async code, or [`run_until_idle`] in synchronous code.
 //!
+//! # Streams over I/O
+//!
+//! [`fs`] has Node's file streams (`createReadStream`, `createWriteStream`)
+//! and [`net`] its TCP sockets and servers: a socket is a byte [`Duplex`]
+//! whose backpressure reaches across the connection (a peer that reads
+//! slowly makes `write()` return `false` here).
+//!
 //! # Example
 //!
 //! A fast producer and a slow consumer, with the producer waiting whenever the
