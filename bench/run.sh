@@ -89,7 +89,8 @@ net_run() { # name, program... (run as `program recv 127.0.0.1:0 OUT` and `progr
   local name=$1; shift
   local times=() srss=0 rrss=0
   for _ in $(seq "$RUNS"); do
-    rm -f "$TMP/out.bin" "$TMP/recv.err"
+    rm -f "$TMP/out.bin"
+    : > "$TMP/recv.err"
     /usr/bin/time -f "%M" -o "$TMP/rtime.txt" "$@" recv 127.0.0.1:0 "$TMP/out.bin" > /dev/null 2> "$TMP/recv.err" &
     local rpid=$! addr=""
     for _ in $(seq 1000); do

@@ -374,13 +374,55 @@ impl SocketState {
             }
             match tcp.try_read_buf(&mut (&mut *buf).limit(self.read_size)) {
                 Ok(0) => return Poll::Ready(Some(ReadOutcome::Eof)),
-                Ok(_) => return Poll::Ready(Some(ReadOutcome::Data(buf.split().freeze()))),
+                // A large read keeps its buffer (at most half of it unused);
+                // a small one is copied out, and the buffer is reused, so
+                // that a small chunk never pins a large allocation.
+                Ok(n) if n >= self.read_size / 2 => {
+                    return Poll::Ready(Some(ReadOutcome::Data(buf.split().freeze())))
+                }
+                Ok(_) => {
+                    let chunk = Bytes::copy_from_slice(buf);
+                    buf.clear();
+                    return Poll::Ready(Some(ReadOutcome::Data(chunk)));
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     return Poll::Ready(Some(ReadOutcome::Error(Error::net(e, "read", None))))
                 }
             }
+        }
+    }
+
+    /// Writes as much of `chunk` as the kernel takes now, without waiting.
+    /// Returns how much it took.
+    fn try_write_one(&self, chunk: &[u8]) -> Result<usize, Error> {
+        let guard = self.tcp.borrow();
+        let Some(tcp) = guard.as_ref() else {
+            return Err(Error::net(io::Error::from_raw_os_error(9), "write", None));
+        };
+        let mut off = 0;
+        let mut failed = None;
+        while off < chunk.len() {
+            match tcp.try_write(&chunk[off..]) {
+                Ok(0) => {
+                    failed = Some(Error::net(io::ErrorKind::WriteZero.into(), "write", None));
+                    break;
+                }
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(Error::net(e, "write", None));
+                    break;
+                }
+            }
+        }
+        self.bytes_written
+            .set(self.bytes_written.get() + off as u64);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(off),
         }
     }
 
@@ -639,11 +681,9 @@ impl WritableImpl<Bytes> for SocketSink {
 
     fn write(&self, chunk: Bytes, done: Done) {
         let st = &self.0;
-        let mut bufs = VecDeque::new();
-        bufs.push_back(chunk);
-        match st.try_write_bufs(&mut bufs) {
-            Ok(()) if bufs.is_empty() => done.ok(),
-            Ok(()) => st.write_later(bufs, done),
+        match st.try_write_one(&chunk) {
+            Ok(n) if n == chunk.len() => done.ok(),
+            Ok(n) => st.write_later(VecDeque::from([chunk.slice(n..)]), done),
             Err(e) => done.err(e),
         }
     }
