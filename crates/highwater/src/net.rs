@@ -635,7 +635,6 @@ impl WritableImpl<Bytes> for SocketSink {
     /// A client socket connects here: writes wait in the buffer meanwhile.
     fn construct(&self, done: Done) {
         let st = self.0.clone();
-        st.connecting.set(true);
         let _task = event_loop::spawn(tokio::task::unconstrained(async move {
             let target = st.target.clone().unwrap_or_default();
             let destroyed = destroyed_signal(st.core.borrow().clone());
@@ -795,6 +794,8 @@ impl Socket {
     /// Writes made before are buffered, and sent once connected.
     pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
         let st = SocketState::new(Some(addr.to_string()), &opts, None);
+        // Node's `connecting` is true from the call on.
+        st.connecting.set(true);
         Socket::build(st, &opts)
     }
 

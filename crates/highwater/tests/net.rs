@@ -600,3 +600,228 @@ fn a_socket_in_a_pipeline_carries_a_large_transfer_both_ways_intact() {
         server.close();
     });
 }
+
+/// What `net_cases.mjs` prints under Node 20 (see that script): per case,
+/// the client socket's events, then the server socket's.
+const NODE_EXPECTED: &str = "\
+basic client write true length=5 connecting=true
+basic client connect
+basic client ready
+basic client finish
+basic client end
+basic client close false bytesWritten=5
+basic server data 5
+basic server end
+basic server finish
+basic server close false bytesRead=5
+halfopen client connect
+halfopen client ready
+halfopen client finish
+halfopen client data 3
+halfopen client end
+halfopen client close false bytesWritten=0
+halfopen server end
+halfopen server finish
+halfopen server close false bytesRead=0
+reset client connect
+reset client ready
+reset client error ECONNRESET read read ECONNRESET
+reset client close true bytesWritten=1
+reset server data 1
+reset server close false bytesRead=1
+refused client error ECONNREFUSED connect connect ECONNREFUSED 127.0.0.1:PORT
+refused client close true
+inuse server error EADDRINUSE listen listen EADDRINUSE: address already in use 127.0.0.1:PORT listening=false";
+
+fn node_err(e: &Error, port: u16) -> String {
+    format!(
+        "error {} {} {}",
+        e.code(),
+        e.syscall().unwrap_or("-"),
+        e.to_string().replace(&format!(":{port}"), ":PORT")
+    )
+}
+
+/// The events of `s`, as `net_cases.mjs` logs them; `extra` adds the
+/// counter Node's script prints at 'close'.
+fn node_watch(log: &Log, s: &Socket, port: u16, extra: Option<&'static str>) {
+    s.on_connect(log.ev("connect"));
+    s.on_ready(log.ev("ready"));
+    let l = log.clone();
+    s.on_data(move |d| l.push(format!("data {}", d.len())));
+    s.on_end(log.ev("end"));
+    s.on(WritableEvent::Finish, log.ev("finish"));
+    let l = log.clone();
+    s.on_error(move |e| l.push(node_err(e, port)));
+    let (l, s2) = (log.clone(), s.clone());
+    s.on_close(move || {
+        let count = match extra {
+            Some("bytesRead") => format!(" bytesRead={}", s2.bytes_read()),
+            Some(_) => format!(" bytesWritten={}", s2.bytes_written()),
+            None => String::new(),
+        };
+        l.push(format!("close {}{count}", s2.errored().is_some()));
+    });
+}
+
+async fn node_case(
+    name: &str,
+    server_opts: ServerOptions,
+    on_server: impl Fn(&Socket) + 'static,
+    on_client: impl FnOnce(&Socket, &Log),
+) -> Vec<String> {
+    let (client_log, server_log) = (Log::default(), Log::default());
+    let server = Server::new(server_opts);
+    let accepted: Rc<RefCell<Option<Socket>>> = Rc::default();
+    let (a, sl) = (accepted.clone(), server_log.clone());
+    let port = Rc::new(Cell::new(0u16));
+    let p = port.clone();
+    server.on_connection(move |s| {
+        node_watch(&sl, s, p.get(), Some("bytesRead"));
+        on_server(s);
+        *a.borrow_mut() = Some(s.clone());
+    });
+    let addr = server.listen_async("127.0.0.1:0").await.expect("listen");
+    port.set(addr.port());
+    let c = connect(addr, SocketOptions::default());
+    node_watch(&client_log, &c, addr.port(), Some("bytesWritten"));
+    on_client(&c, &client_log);
+    closed(&c).await;
+    until(|| accepted.borrow().is_some()).await;
+    let s = accepted.borrow().clone().expect("accepted");
+    closed(&s).await;
+    server.close();
+    let mut out: Vec<String> = client_log
+        .get()
+        .into_iter()
+        .map(|l| format!("{name} client {l}"))
+        .collect();
+    out.extend(
+        server_log
+            .get()
+            .into_iter()
+            .map(|l| format!("{name} server {l}")),
+    );
+    out
+}
+
+async fn node_cases() -> Vec<String> {
+    let mut out = Vec::new();
+    out.extend(
+        node_case(
+            "basic",
+            ServerOptions::default(),
+            |_| {},
+            |c, log| {
+                let ok = c.write(Bytes::from_static(b"hello"));
+                log.push(format!(
+                    "write {ok} length={} connecting={}",
+                    c.writable_length(),
+                    c.connecting()
+                ));
+                let c2 = c.clone();
+                c.on_connect(move || c2.end());
+            },
+        )
+        .await,
+    );
+    out.extend(
+        node_case(
+            "halfopen",
+            ServerOptions::default().socket(SocketOptions::default().allow_half_open(true)),
+            |s| {
+                let s2 = s.clone();
+                s.on_end(move || s2.end_with_chunk(Bytes::from_static(b"bye")));
+            },
+            |c, _| {
+                let c2 = c.clone();
+                c.on_connect(move || c2.end());
+            },
+        )
+        .await,
+    );
+    out.extend(
+        node_case(
+            "reset",
+            ServerOptions::default(),
+            |s| {
+                let s2 = s.clone();
+                s.on_data(move |_| s2.reset_and_destroy());
+            },
+            |c, _| {
+                let c2 = c.clone();
+                c.on_connect(move || {
+                    let _ = c2.write(Bytes::from_static(b"x"));
+                });
+            },
+        )
+        .await,
+    );
+    // Refused.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let log = Log::default();
+    let c = connect(format!("127.0.0.1:{port}"), SocketOptions::default());
+    node_watch(&log, &c, port, None);
+    closed(&c).await;
+    out.extend(log.get().into_iter().map(|l| format!("refused client {l}")));
+    // In use.
+    let (a, addr) = listen(ServerOptions::default()).await;
+    let b = Server::new(ServerOptions::default());
+    let seen: Rc<RefCell<Option<Error>>> = Rc::default();
+    let s = seen.clone();
+    b.on_error(move |e| *s.borrow_mut() = Some(e.clone()));
+    b.listen(addr);
+    until(|| seen.borrow().is_some()).await;
+    let e = seen.borrow().clone().expect("error");
+    out.push(format!(
+        "inuse server {} listening={}",
+        node_err(&e, addr.port()),
+        b.listening()
+    ));
+    a.close();
+    out
+}
+
+#[test]
+fn sockets_emit_what_node_emits() {
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    run(async move {
+        *g.borrow_mut() = node_cases().await;
+    });
+    let expected: Vec<&str> = NODE_EXPECTED.lines().collect();
+    assert_eq!(*got.borrow(), expected);
+}
+
+#[test]
+fn the_committed_expectation_is_still_what_node_prints() {
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        assert!(
+            std::env::var_os("HIGHWATER_REQUIRE_NODE").is_none(),
+            "HIGHWATER_REQUIRE_NODE is set but node cannot be run"
+        );
+        eprintln!("SKIPPED: node is not installed");
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net_cases.mjs");
+    let out = std::process::Command::new("node")
+        .arg(&script)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let actual: Vec<&str> = text.lines().collect();
+    let expected: Vec<&str> = NODE_EXPECTED.lines().collect();
+    assert_eq!(actual, expected);
+}
