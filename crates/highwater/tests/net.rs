@@ -392,6 +392,17 @@ fn a_refused_connection_is_econnrefused_then_close() {
 
 #[test]
 fn a_name_is_resolved_and_each_address_tried() {
+    // Only where the hosts file names localhost: no name may be looked up
+    // anywhere but on this machine.
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let listed = hosts.lines().any(|l| {
+        let l = l.split('#').next().unwrap_or("");
+        l.split_whitespace().skip(1).any(|name| name == "localhost")
+    });
+    if !listed {
+        eprintln!("SKIPPED: localhost is not in /etc/hosts");
+        return;
+    }
     run(async {
         // `localhost` comes from the hosts file (no DNS query), maybe as ::1
         // first: refused there, the IPv4 address answers.
