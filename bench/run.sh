@@ -4,14 +4,16 @@
 #   bash bench/run.sh            # 1 GiB file, 5 runs per command
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
-# Prints five markdown tables: in-memory stream throughput (highwater vs Node,
-# same cases, medians of 5), whole-process file copies (median, min, max
+# Prints six markdown tables: in-memory stream throughput (highwater vs Node,
+# same cases, medians of 5); whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
-# /usr/bin/time), and scaling: highwater copy against dd from 64 MiB to
-# 4 GiB (SCALE_MIB="64 256 1024 4096"), and writes/s from 10^5 to 10^8
-# writes on one stream; and the low-water mark (bench/src/bin/lwm.rs).
-# The machine is shared and noisy: compare the rows of one run with each
-# other, not with another day's.
+# /usr/bin/time); scaling: highwater copy against dd from 64 MiB to 4 GiB
+# (SCALE_MIB="64 256 1024 4096") and writes/s from 10^5 to 10^8 writes on
+# one stream; the low-water mark (bench/src/bin/lwm.rs); and the same file
+# sent over loopback TCP by a sender process to a receiver process (time
+# from the sender's start to the receiver's exit; each side's peak RSS).
+# NET_ONLY=1 runs only the loopback table. The machine is shared and noisy:
+# compare the rows of one run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MIB=${SIZE_MIB:-1024}
@@ -23,6 +25,7 @@ cargo build -q --release -p highwater-bench -p highwater-cli
 cargo build -q --release -p highwater --example seed_copy
 BIN=target/release
 
+if [ -z "${NET_ONLY:-}" ]; then
 echo "## In memory (operations per second, median of 5 [min, max])"
 echo
 echo "| case | highwater | Node | ratio |"
@@ -41,6 +44,8 @@ while read -r name med lo hi; do
     "$(echo "$nmed / 1000000" | bc -l)" "$(echo "$nlo / 1000000" | bc -l)" "$(echo "$nhi / 1000000" | bc -l)" "$ratio"
 done < "$TMP/rust.txt"
 echo
+
+fi
 
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$TMP/in.bin"
 cat "$TMP/in.bin" > /dev/null   # page cache warm
@@ -63,6 +68,7 @@ run() { # name, command... (IN and OUT are substituted)
   printf "| %s | %s s | [%s, %s] | %s GB/s | %.1f MiB |\n" "$name" "$med" "$lo" "$hi" "$gbs" "$(echo "$rss / 1024" | bc -l)"
 }
 
+if [ -z "${NET_ONLY:-}" ]; then
 echo "## File copy, ${SIZE_MIB} MiB, page cache warm ($RUNS runs)"
 echo
 echo "| command | median | [min, max] | throughput | peak RSS |"
@@ -127,3 +133,48 @@ echo "|---|---:|---:|"
 "$BIN/lwm" | while read -r label rate idle; do
   printf "| %s | %s | %s %% |\n" "${label//_/ }" "$rate" "$idle"
 done
+echo
+fi
+
+net_run() { # name, program... (run as `program recv 127.0.0.1:0 OUT` and `program send ADDR IN`)
+  local name=$1; shift
+  local times=() srss=0 rrss=0
+  for _ in $(seq "$RUNS"); do
+    rm -f "$TMP/out.bin"
+    : > "$TMP/recv.err"
+    /usr/bin/time -f "%M" -o "$TMP/rtime.txt" "$@" recv 127.0.0.1:0 "$TMP/out.bin" > /dev/null 2> "$TMP/recv.err" &
+    local rpid=$! addr=""
+    for _ in $(seq 1000); do
+      addr=$(sed -n 's/^listening on //p' "$TMP/recv.err" | head -1)
+      [ -n "$addr" ] && break
+      sleep 0.01
+    done
+    [ -n "$addr" ] || { echo "| $name | receiver did not listen | | | | |"; kill "$rpid" 2> /dev/null; wait "$rpid" 2> /dev/null; return; }
+    local t0 t1
+    t0=$(date +%s.%N)
+    if ! /usr/bin/time -f "%M" -o "$TMP/stime.txt" "$@" send "$addr" "$TMP/in.bin" > /dev/null 2>&1; then
+      echo "| $name | sender failed | | | | |"; kill "$rpid" 2> /dev/null; wait "$rpid" 2> /dev/null; return
+    fi
+    wait "$rpid" || { echo "| $name | receiver failed | | | | |"; return; }
+    t1=$(date +%s.%N)
+    times+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')")
+    read -r m < "$TMP/stime.txt"; [ "$m" -gt "$srss" ] && srss=$m
+    m=$(tail -1 "$TMP/rtime.txt"); [ "$m" -gt "$rrss" ] && rrss=$m
+    cmp -s "$TMP/in.bin" "$TMP/out.bin" || { echo "| $name | WRONG OUTPUT | | | | |"; return; }
+  done
+  sorted=$(printf '%s\n' "${times[@]}" | sort -g)
+  med=$(echo "$sorted" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  lo=$(echo "$sorted" | head -1); hi=$(echo "$sorted" | tail -1)
+  gbs=$(awk -v s="$SIZE_MIB" -v t="$med" 'BEGIN { printf "%.2f", s * 1048576 / t / 1e9 }')
+  printf "| %s | %s s | [%s, %s] | %s GB/s | %.1f MiB | %.1f MiB |\n" "$name" "$med" "$lo" "$hi" "$gbs" \
+    "$(echo "$srss / 1024" | bc -l)" "$(echo "$rrss / 1024" | bc -l)"
+}
+
+echo "## Loopback TCP, ${SIZE_MIB} MiB file to file, two processes ($RUNS runs)"
+echo
+echo "| sender / receiver | median | [min, max] | throughput | sender peak RSS | receiver peak RSS |"
+echo "|---|---:|---|---:|---:|---:|"
+net_run "highwater send / recv (defaults)" "$BIN/highwater"
+net_run "tokio::io::copy, tokio::fs + TcpStream" "$BIN/tokio_net"
+net_run "tokio::io::copy_buf, 1 MiB BufReader" "$BIN/tokio_net" --buf
+net_run "Node net + fs streams, pipeline" node bench/node/net.mjs

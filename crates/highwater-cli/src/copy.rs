@@ -1,9 +1,10 @@
-//! The copy engine behind `highwater copy`, `highwater pipe` and the demo: a
-//! file read stream piped (through an optional rate limiter) into a file
-//! write stream, with what backpressure did measured along the way.
+//! The transfer engine behind `highwater copy`, `pipe`, `send`, `recv` and
+//! the demo: a source (a file read stream or a socket) piped, through an
+//! optional rate limiter, into a destination (a file write stream or a
+//! socket), with what backpressure did measured along the way.
 //!
-//! Everything is the library's: `fs` streams, a `Transform` for the rate
-//! limit, `Pipeline` for error handling. The engine only watches: the
+//! Everything is the library's: `fs` and `net` streams, a `Transform` for the
+//! rate limit, `Pipeline` for error handling. The engine only watches: the
 //! reader's `'pause'`/`'resume'` (pipe pauses it exactly when `write()`
 //! returns `false`), the first destination's `'drain'`, its buffer level
 //! after every chunk, and a sample of everything every few milliseconds
@@ -11,17 +12,21 @@
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
+use std::future::Future;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use highwater::fs::{
-    read_stream_from_file, write_stream_from_file, ReadStreamOptions, WriteStreamOptions,
+    read_stream_from_file, write_stream_from_file, ReadStream, ReadStreamOptions, WriteStream,
+    WriteStreamOptions,
 };
+use highwater::net::Socket;
 use highwater::{
-    Duplex, DuplexOptions, Error, Pipeline, TransformDone, TransformImpl, WritableEvent,
+    Duplex, DuplexOptions, Error, Pipeline, Transform, TransformDone, TransformImpl, WritableEvent,
 };
 
 use crate::size::human;
@@ -45,7 +50,8 @@ impl Endpoint {
         }
     }
 
-    fn show(&self, std: &str) -> String {
+    /// `'path'`, or `std` for `-`.
+    pub fn show(&self, std: &str) -> String {
         match self {
             Endpoint::Path(p) => format!("'{}'", p.display()),
             Endpoint::Std => std.to_string(),
@@ -92,6 +98,8 @@ pub struct Sample {
 /// What happened during a copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    /// The command that made it (`copy`, `send`, `recv`).
+    pub command: &'static str,
     /// Bytes copied.
     pub bytes: u64,
     /// Wall time in seconds.
@@ -154,7 +162,8 @@ impl TransformImpl<Bytes, Bytes> for Throttle {
     }
 }
 
-fn io_context(what: &str, e: std::io::Error) -> CopyError {
+/// A one-line error for a failed preparation step (`what: reason`).
+pub fn io_context(what: &str, e: std::io::Error) -> CopyError {
     let e = Error::io(e, "open", None);
     CopyError(format!(
         "{what}: {}",
@@ -162,10 +171,14 @@ fn io_context(what: &str, e: std::io::Error) -> CopyError {
     ))
 }
 
-/// Checks the endpoints before anything is created or truncated: the source
-/// opens and is not a directory, the destination is not a directory and not
-/// the source itself.
-fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), CopyError> {
+/// Opens the source: it must open and not be a directory. Returns the file
+/// and its size (for a regular file).
+pub fn open_input(src: &Endpoint) -> Result<(File, Option<u64>), CopyError> {
+    let (file, meta) = open_input_meta(src)?;
+    Ok((file, meta.is_file().then_some(meta.len())))
+}
+
+fn open_input_meta(src: &Endpoint) -> Result<(File, std::fs::Metadata), CopyError> {
     let file = match src {
         Endpoint::Std => {
             let fd = std::io::stdin()
@@ -187,6 +200,28 @@ fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), Co
             src.show("")
         )));
     }
+    Ok((file, meta))
+}
+
+/// Checks that the destination is not a directory (before anything is
+/// created or truncated).
+pub fn check_dest(dst: &Endpoint) -> Result<(), CopyError> {
+    if let Endpoint::Path(d) = dst {
+        if std::fs::metadata(d).is_ok_and(|m| m.is_dir()) {
+            return Err(CopyError(format!(
+                "cannot write {}: it is a directory",
+                dst.show("")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the endpoints before anything is created or truncated: the source
+/// opens and is not a directory, the destination is not a directory and not
+/// the source itself.
+fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), CopyError> {
+    let (file, meta) = open_input_meta(src)?;
     if let Endpoint::Path(d) = dst {
         if let Ok(dm) = std::fs::metadata(d) {
             if dm.is_dir() {
@@ -211,13 +246,63 @@ fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), Co
 
 /// Where the bytes are written: the destination, or a temporary file beside
 /// it that is renamed over it on success.
-struct Dest {
-    file: File,
+pub struct Dest {
+    file: Option<File>,
     tmp: Option<PathBuf>,
     final_path: Option<PathBuf>,
 }
 
-fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
+impl Dest {
+    /// With `--atomic`: renames the temporary file over the destination.
+    pub fn commit(&self, dst: &Endpoint) -> Result<(), CopyError> {
+        if let (Some(tmp), Some(dst_path)) = (&self.tmp, &self.final_path) {
+            std::fs::rename(tmp, dst_path).map_err(|e| {
+                io_context(&format!("cannot rename the copy to {}", dst.show("")), e)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// After a failure: removes the temporary file, if any.
+    pub fn discard(&self) {
+        if let Some(t) = &self.tmp {
+            let _ = std::fs::remove_file(t);
+        }
+    }
+
+    /// A write stream over the destination file (once).
+    pub fn stream(&mut self, cfg: &CopyConfig) -> Result<WriteStream, CopyError> {
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| CopyError("the destination is already in use".into()))?;
+        write_stream_from_file(
+            file,
+            WriteStreamOptions {
+                high_water_mark: Some(cfg.high_water_mark),
+                flush: cfg.fsync,
+                ..Default::default()
+            },
+        )
+        .map_err(|e| CopyError(e.to_string()))
+    }
+}
+
+/// A read stream over the source file.
+pub fn input_stream(file: File, cfg: &CopyConfig) -> Result<ReadStream, CopyError> {
+    read_stream_from_file(
+        file,
+        ReadStreamOptions {
+            high_water_mark: cfg.chunk_size,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| CopyError(e.to_string()))
+}
+
+/// Opens (creates, truncates) the destination, or a temporary file beside it
+/// with `atomic`.
+pub fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
     match dst {
         Endpoint::Std => {
             let fd = std::io::stdout()
@@ -225,7 +310,7 @@ fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
                 .try_clone_to_owned()
                 .map_err(|e| io_context("cannot write standard output", e))?;
             Ok(Dest {
-                file: File::from(fd),
+                file: Some(File::from(fd)),
                 tmp: None,
                 final_path: None,
             })
@@ -251,7 +336,7 @@ fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
                     )
                 })?;
             Ok(Dest {
-                file,
+                file: Some(file),
                 tmp: Some(tmp),
                 final_path: Some(p.clone()),
             })
@@ -260,7 +345,7 @@ fn open_dest(dst: &Endpoint, atomic: bool) -> Result<Dest, CopyError> {
             let file = File::create(p)
                 .map_err(|e| io_context(&format!("cannot create {}", dst.show("")), e))?;
             Ok(Dest {
-                file,
+                file: Some(file),
                 tmp: None,
                 final_path: Some(p.clone()),
             })
@@ -278,48 +363,142 @@ pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Repor
     let (src_file, size) = open_source(&src, &dst)?;
     // Catch Ctrl-C and SIGTERM before anything is created, so that an
     // interrupted copy always gets to clean up.
-    let signals = Signals::new()?;
-    let dest = open_dest(&dst, cfg.atomic)?;
-    let tmp = dest.tmp.clone();
-    let result = run(src_file, size, dest, &src, &dst, &cfg, signals).await;
+    let mut signals = Signals::new()?;
+    let mut dest = open_dest(&dst, cfg.atomic)?;
+    let result = async {
+        let reader = input_stream(src_file, &cfg)?;
+        let writer = dest.stream(&cfg)?;
+        let describe = |e: &Error| describe(e, &src, &dst);
+        let report = transfer(
+            Input::File(reader),
+            Output::File(writer),
+            size,
+            &cfg,
+            "copy",
+            &mut signals,
+            &describe,
+        )
+        .await?;
+        dest.commit(&dst)?;
+        Ok(report)
+    }
+    .await;
     if result.is_err() {
-        if let Some(t) = &tmp {
-            let _ = std::fs::remove_file(t);
-        }
+        dest.discard();
     }
     result
 }
 
-async fn run(
-    src_file: File,
-    size: Option<u64>,
-    dest: Dest,
-    src: &Endpoint,
-    dst: &Endpoint,
-    cfg: &CopyConfig,
-    mut signals: Signals,
-) -> Result<Report, CopyError> {
-    let reader = read_stream_from_file(
-        src_file,
-        ReadStreamOptions {
-            high_water_mark: cfg.chunk_size,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| CopyError(e.to_string()))?;
-    let writer = write_stream_from_file(
-        dest.file,
-        WriteStreamOptions {
-            high_water_mark: Some(cfg.high_water_mark),
-            flush: cfg.fsync,
-            ..Default::default()
-        },
-    )
-    .map_err(|e| CopyError(e.to_string()))?;
+/// Where a transfer reads from.
+#[derive(Clone)]
+pub enum Input {
+    /// A file (or standard input).
+    File(ReadStream),
+    /// A connection's readable side.
+    Socket(Socket),
+}
 
+/// Where a transfer writes to.
+#[derive(Clone)]
+pub enum Output {
+    /// A file (or standard output).
+    File(WriteStream),
+    /// A connection's writable side.
+    Socket(Socket),
+}
+
+macro_rules! on_input {
+    ($i:expr, $v:ident => $e:expr) => {
+        match $i {
+            Input::File($v) => $e,
+            Input::Socket($v) => $e,
+        }
+    };
+}
+
+macro_rules! on_output {
+    ($o:expr, $v:ident => $e:expr) => {
+        match $o {
+            Output::File($v) => $e,
+            Output::Socket($v) => $e,
+        }
+    };
+}
+
+impl Input {
+    fn is_paused(&self) -> bool {
+        on_input!(self, r => r.is_paused() && !r.readable_ended())
+    }
+    fn readable_ended(&self) -> bool {
+        on_input!(self, r => r.readable_ended())
+    }
+    fn destroyed(&self) -> bool {
+        on_input!(self, r => r.destroyed())
+    }
+    fn destroy(&self) {
+        on_input!(self, r => r.destroy(None))
+    }
+    fn on_pause(&self, f: impl Fn() + 'static) {
+        on_input!(self, r => { r.on_pause(f); })
+    }
+    fn on_resume(&self, f: impl Fn() + 'static) {
+        on_input!(self, r => { r.on_resume(f); })
+    }
+    fn on_data(&self, f: impl Fn(&Bytes) + 'static) {
+        on_input!(self, r => { r.on_data(f); })
+    }
+    fn pipeline(&self) -> Pipeline<Bytes> {
+        match self {
+            Input::File(r) => Pipeline::new(r.readable()),
+            Input::Socket(s) => Pipeline::new(s.duplex()),
+        }
+    }
+}
+
+impl Output {
+    /// Bytes written: to the file, or handed to the kernel for the peer.
+    fn bytes(&self) -> u64 {
+        on_output!(self, w => w.bytes_written())
+    }
+    fn writable_length(&self) -> usize {
+        on_output!(self, w => w.writable_length())
+    }
+    fn destroyed(&self) -> bool {
+        on_output!(self, w => w.destroyed())
+    }
+    fn destroy(&self) {
+        on_output!(self, w => w.destroy(None))
+    }
+    fn on_drain(&self, f: impl Fn() + 'static) {
+        on_output!(self, w => { w.on(WritableEvent::Drain, f); })
+    }
+    fn run(&self, p: Pipeline<Bytes>) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
+        match self {
+            Output::File(w) => Box::pin(p.run(w.writable_stream())),
+            Output::Socket(s) => Box::pin(p.run(s.duplex())),
+        }
+    }
+}
+
+/// Pipes `input` into `output` (through the rate limiter if `cfg.rate`),
+/// watching backpressure, until done, failed, or interrupted by a signal.
+///
+/// # Errors
+///
+/// `describe(e)` for a stream error; `interrupted` on SIGINT/SIGTERM (both
+/// streams are destroyed then).
+pub async fn transfer(
+    input: Input,
+    output: Output,
+    size: Option<u64>,
+    cfg: &CopyConfig,
+    command: &'static str,
+    signals: &mut Signals,
+    describe: &dyn Fn(&Error) -> CopyError,
+) -> Result<Report, CopyError> {
     // The stage whose buffer backpressure fills first: the rate limiter, or
-    // the file writer itself.
-    let throttle = cfg.rate.map(|rate| {
+    // the destination itself.
+    let throttle: Option<Transform> = cfg.rate.map(|rate| {
         Duplex::transform(
             DuplexOptions::default()
                 .writable_high_water_mark(cfg.high_water_mark)
@@ -337,7 +516,7 @@ async fn run(
             Rc::new(move || t.writable_length())
         }
         None => {
-            let w = writer.clone();
+            let w = output.clone();
             Rc::new(move || w.writable_length())
         }
     };
@@ -345,14 +524,14 @@ async fn run(
     let started = Instant::now();
     let stats = Rc::new(Counters::default());
     let (pauses, resumes) = (stats.clone(), stats.clone());
-    let r2 = reader.clone();
-    reader.on_pause(move || {
+    let r2 = input.clone();
+    input.on_pause(move || {
         if !r2.readable_ended() && !r2.destroyed() {
             pauses.pauses.set(pauses.pauses.get() + 1);
             pauses.paused_at.set(Some(Instant::now()));
         }
     });
-    reader.on_resume(move || {
+    input.on_resume(move || {
         if let Some(t) = resumes.paused_at.take() {
             resumes.paused.set(resumes.paused.get() + t.elapsed());
         }
@@ -363,25 +542,23 @@ async fn run(
         Some(t) => {
             t.on(WritableEvent::Drain, on_drain);
         }
-        None => {
-            writer.on(WritableEvent::Drain, on_drain);
-        }
+        None => output.on_drain(on_drain),
     }
 
     let progress = cfg.progress.then(|| make_progress(size));
     let pipeline = match &throttle {
-        Some(t) => Pipeline::new(&*reader).through(t).run(&*writer),
-        None => Pipeline::new(&*reader).run(&*writer),
+        Some(t) => output.run(input.pipeline().through(t)),
+        None => output.run(input.pipeline()),
     };
     // The pipe's own 'data' listener writes first; this one sees the buffer
     // level right after each write, and samples it (as does every 'drain'),
     // so the plot shows every rise and fall, not just the timer's view.
     let samples: Rc<RefCell<Vec<Sample>>> = Rc::new(RefCell::new(Vec::new()));
     let event_sample: Rc<dyn Fn()> = {
-        let (samples, reader, writer, first_len) = (
+        let (samples, input, output, first_len) = (
             samples.clone(),
-            reader.clone(),
-            writer.clone(),
+            input.clone(),
+            output.clone(),
             first_len.clone(),
         );
         Rc::new(move || {
@@ -390,14 +567,14 @@ async fn run(
                 s.push(Sample {
                     t: started.elapsed().as_secs_f64(),
                     buffered: first_len(),
-                    paused: reader.is_paused() && !reader.readable_ended(),
-                    bytes: writer.bytes_written(),
+                    paused: input.is_paused(),
+                    bytes: output.bytes(),
                 });
             }
         })
     };
     let (peak, fl, es) = (stats.clone(), first_len.clone(), event_sample.clone());
-    reader.on_data(move |_| {
+    input.on_data(move |_| {
         peak.peak.set(peak.peak.get().max(fl()));
         es();
     });
@@ -406,16 +583,16 @@ async fn run(
         Some(t) => {
             t.on(WritableEvent::Drain, move || es());
         }
-        None => {
-            writer.on(WritableEvent::Drain, move || es());
-        }
+        None => output.on_drain(move || es()),
     }
 
+    let finished = Rc::new(Cell::new(false));
     let sampler = {
-        let (samples, reader, writer, first_len, progress, every) = (
+        let done = finished.clone();
+        let (samples, input, output, first_len, progress, every) = (
             samples.clone(),
-            reader.clone(),
-            writer.clone(),
+            input.clone(),
+            output.clone(),
             first_len.clone(),
             progress.clone(),
             cfg.sample_every,
@@ -426,8 +603,8 @@ async fn run(
                 let s = Sample {
                     t: started.elapsed().as_secs_f64(),
                     buffered: first_len(),
-                    paused: reader.is_paused() && !reader.readable_ended(),
-                    bytes: writer.bytes_written(),
+                    paused: input.is_paused(),
+                    bytes: output.bytes(),
                 };
                 samples.borrow_mut().push(s);
                 if let Some(pb) = &progress {
@@ -438,7 +615,7 @@ async fn run(
                         human(hwm as u64)
                     ));
                 }
-                if writer.destroyed() {
+                if done.get() || output.destroyed() {
                     break;
                 }
                 tokio::time::sleep(every).await;
@@ -447,25 +624,22 @@ async fn run(
     };
 
     let outcome = tokio::select! {
-        r = pipeline => r.map_err(|e| describe(&e, src, dst)),
+        r = pipeline => r.map_err(|e| describe(&e)),
         _ = signals.next() => {
-            reader.destroy(None);
-            writer.destroy(None);
+            input.destroy();
+            output.destroy();
             Err(CopyError("interrupted".into()))
         }
     };
+    finished.set(true);
     let _ = sampler.await;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
     }
     outcome?;
-    if let (Some(tmp), Some(dst_path)) = (&dest.tmp, &dest.final_path) {
-        std::fs::rename(tmp, dst_path)
-            .map_err(|e| io_context(&format!("cannot rename the copy to {}", dst.show("")), e))?;
-    }
 
     let seconds = started.elapsed().as_secs_f64();
-    let bytes = writer.bytes_written();
+    let bytes = output.bytes();
     let mut samples = std::mem::take(&mut *samples.borrow_mut());
     samples.sort_by(|a, b| a.t.total_cmp(&b.t));
     let (min_rate, max_rate) = window_rates(&samples);
@@ -475,6 +649,7 @@ async fn run(
         .map(|t| t.elapsed())
         .unwrap_or_default();
     Ok(Report {
+        command,
         bytes,
         seconds,
         avg_rate: if seconds > 0.0 {
@@ -496,13 +671,14 @@ async fn run(
 }
 
 /// SIGINT and SIGTERM, listened to for the whole copy.
-struct Signals {
+pub struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> Result<Signals, CopyError> {
+    /// Installs the handlers.
+    pub fn new() -> Result<Signals, CopyError> {
         use tokio::signal::unix::{signal, SignalKind};
         let err = |e: std::io::Error| CopyError(format!("cannot install the signal handlers: {e}"));
         Ok(Signals {
@@ -511,7 +687,8 @@ impl Signals {
         })
     }
 
-    async fn next(&mut self) {
+    /// Resolves at the next SIGINT or SIGTERM.
+    pub async fn next(&mut self) {
         tokio::select! {
             _ = self.int.recv() => {}
             _ = self.term.recv() => {}

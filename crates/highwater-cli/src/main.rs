@@ -7,6 +7,8 @@
 //!   visible.
 //! * `highwater pipe`: stdin to stdout through a bounded buffer (like pv or
 //!   mbuffer).
+//! * `highwater send ADDR FILE` / `highwater recv ADDR FILE`: a file over
+//!   TCP through socket streams, with the same reports.
 //! * `highwater demo`: sample data through a deliberately slow destination,
 //!   narrated.
 //!
@@ -14,6 +16,7 @@
 
 mod copy;
 mod demo;
+mod net;
 mod plot;
 mod report;
 mod size;
@@ -40,13 +43,17 @@ enum Command {
     Copy(CopyArgs),
     /// Copy stdin to stdout through a bounded buffer (like pv or mbuffer).
     Pipe(PipeArgs),
+    /// Send FILE (`-` for stdin) over TCP to a receiver at ADDR (HOST:PORT); exits 0 once the receiver has it all.
+    Send(SendArgs),
+    /// Listen on ADDR (HOST:PORT, port 0 picks one; the first line on stderr says which), receive one connection into FILE (`-` for stdout).
+    Recv(RecvArgs),
     /// A fast producer and a slow consumer: watch write() return false, the
     /// producer pause, and 'drain' resume it; then a file copy through a slow
     /// destination, with a report and a plot.
     Demo(demo::DemoArgs),
 }
 
-/// What `copy` and `pipe` share: how, and what to report.
+/// What `copy`, `pipe`, `send` and `recv` share: how, and what to report.
 #[derive(Debug, Args)]
 struct Common {
     /// Bytes per read (units: B, KiB, MiB, GiB, KB, MB, GB).
@@ -94,6 +101,68 @@ struct PipeArgs {
     common: Common,
 }
 
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// Where the receiver listens: HOST:PORT.
+    addr: String,
+    /// The file to send (`-` for stdin).
+    file: String,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, Args)]
+struct RecvArgs {
+    /// Where to listen: HOST:PORT (port 0: any free port).
+    addr: String,
+    /// The file to write (`-` for stdout).
+    file: String,
+    #[command(flatten)]
+    common: Common,
+    /// Write to a temporary file beside FILE and rename it once the transfer is complete: a cut transfer never leaves a truncated FILE.
+    #[arg(long)]
+    atomic: bool,
+    /// fsync FILE before closing it (and before telling the sender it is done).
+    #[arg(long)]
+    fsync: bool,
+}
+
+impl Common {
+    fn config(&self, atomic: bool, fsync: bool) -> CopyConfig {
+        CopyConfig {
+            chunk_size: self.chunk_size,
+            high_water_mark: self.high_water_mark,
+            rate: self.rate,
+            atomic,
+            fsync,
+            progress: self.progress,
+            sample_every: Duration::from_millis(20),
+        }
+    }
+
+    /// Prints the reports asked for; `data_on_stdout` sends JSON to stderr.
+    fn report(&self, report: &copy::Report, data_on_stdout: bool) -> Result<(), String> {
+        if self.stats {
+            eprint!("{}", report::text(report));
+        }
+        if self.json {
+            if data_on_stdout {
+                eprintln!("{}", report::json(report));
+            } else {
+                println!("{}", report::json(report));
+            }
+        }
+        if let Some(p) = &self.plot {
+            std::fs::write(
+                p,
+                plot::svg(report, &format!("highwater {}", report.command)),
+            )
+            .map_err(|e| format!("cannot write the plot '{}': {e}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
 fn run_copy(
     src: Endpoint,
     dst: Endpoint,
@@ -105,31 +174,27 @@ fn run_copy(
         return Err("--atomic needs a file destination, not standard output".into());
     }
     let to_stdout = dst == Endpoint::Std;
-    let cfg = CopyConfig {
-        chunk_size: common.chunk_size,
-        high_water_mark: common.high_water_mark,
-        rate: common.rate,
-        atomic,
-        fsync,
-        progress: common.progress,
-        sample_every: Duration::from_millis(20),
-    };
+    let cfg = common.config(atomic, fsync);
     let report = highwater::block_on(copy::copy(src, dst, cfg)).map_err(|e| e.0)?;
-    if common.stats {
-        eprint!("{}", report::text(&report));
+    common.report(&report, to_stdout)
+}
+
+fn run_send(a: SendArgs) -> Result<(), String> {
+    let cfg = a.common.config(false, false);
+    let report =
+        highwater::block_on(net::send(a.addr, Endpoint::parse(&a.file), cfg)).map_err(|e| e.0)?;
+    a.common.report(&report, false)
+}
+
+fn run_recv(a: RecvArgs) -> Result<(), String> {
+    let dst = Endpoint::parse(&a.file);
+    if a.atomic && dst == Endpoint::Std {
+        return Err("--atomic needs a file destination, not standard output".into());
     }
-    if common.json {
-        if to_stdout {
-            eprintln!("{}", report::json(&report));
-        } else {
-            println!("{}", report::json(&report));
-        }
-    }
-    if let Some(p) = &common.plot {
-        std::fs::write(p, plot::svg(&report, "highwater copy"))
-            .map_err(|e| format!("cannot write the plot '{}': {e}", p.display()))?;
-    }
-    Ok(())
+    let to_stdout = dst == Endpoint::Std;
+    let cfg = a.common.config(a.atomic, a.fsync);
+    let report = highwater::block_on(net::recv(a.addr, dst, cfg)).map_err(|e| e.0)?;
+    a.common.report(&report, to_stdout)
 }
 
 fn main() -> ExitCode {
@@ -143,6 +208,8 @@ fn main() -> ExitCode {
             a.fsync,
         ),
         Command::Pipe(a) => run_copy(Endpoint::Std, Endpoint::Std, a.common, false, false),
+        Command::Send(a) => run_send(a),
+        Command::Recv(a) => run_recv(a),
         Command::Demo(args) => demo::run(args),
     };
     match result {

@@ -51,12 +51,13 @@ pub fn text(r: &Report) -> String {
             human(r.chunk_size as u64)
         ),
     );
-    format!("highwater: copy report\n{out}")
+    format!("highwater: {} report\n{out}", r.command)
 }
 
 /// The report as one JSON object.
 pub fn json(r: &Report) -> String {
     json!({
+        "command": r.command,
         "bytes": r.bytes,
         "seconds": r.seconds,
         "rate": { "average": r.avg_rate, "min": r.min_rate, "max": r.max_rate },

@@ -95,6 +95,24 @@ pub enum ErrorKind {
         /// The path involved, if any.
         path: Option<String>,
     },
+    /// A network error, worded as Node's `net` module words it: the system
+    /// call, the code and the address, if any (`connect ECONNREFUSED
+    /// 127.0.0.1:8080`, `read ECONNRESET`, `write EPIPE`); `listen` errors
+    /// also carry libuv's description (`listen EADDRINUSE: address already
+    /// in use 127.0.0.1:8080`).
+    #[error("{}", net_message(code, source, syscall, address))]
+    Net {
+        /// Node's code, e.g. `ECONNREFUSED`.
+        code: String,
+        /// The underlying error.
+        source: io::Error,
+        /// The operation that failed (`connect`, `read`, `write`, `listen`,
+        /// `shutdown`, `accept`, `getaddrinfo`).
+        syscall: &'static str,
+        /// The address involved, as `host:port` (Node's `address` and
+        /// `port`), if any.
+        address: Option<String>,
+    },
 }
 
 /// libuv's description of an errno, as Node prints it in messages.
@@ -121,6 +139,12 @@ fn uv_message(code: &str, source: &io::Error) -> String {
         "ECONNRESET" => "connection reset by peer",
         "ETIMEDOUT" => "connection timed out",
         "ECONNREFUSED" => "connection refused",
+        "EADDRINUSE" => "address already in use",
+        "EADDRNOTAVAIL" => "address not available",
+        "ECONNABORTED" => "software caused connection abort",
+        "ENOTCONN" => "socket is not connected",
+        "ENETUNREACH" => "network is unreachable",
+        "EHOSTUNREACH" => "host is unreachable",
         _ => "",
     };
     if known.is_empty() {
@@ -128,6 +152,22 @@ fn uv_message(code: &str, source: &io::Error) -> String {
     } else {
         known.to_string()
     }
+}
+
+/// Node's wording of a network error: `errnoException` / `exceptionWithHostPort`
+/// (`connect ECONNREFUSED 127.0.0.1:8080`), or `UVExceptionWithHostPort` for
+/// `listen` (`listen EADDRINUSE: address already in use 127.0.0.1:8080`).
+fn net_message(code: &str, source: &io::Error, syscall: &str, address: &Option<String>) -> String {
+    let mut m = format!("{syscall} {code}");
+    if syscall == "listen" {
+        m.push_str(": ");
+        m.push_str(&uv_message(code, source));
+    }
+    if let Some(a) = address {
+        m.push(' ');
+        m.push_str(a);
+    }
+    m
 }
 
 fn path_suffix(path: &Option<String>) -> String {
@@ -190,11 +230,63 @@ impl Error {
         })
     }
 
-    /// The system call of an OS error (`open`, `read`, `write`, …), as
-    /// Node's `err.syscall`.
+    /// A network error from `syscall` (`connect`, `read`, `write`,
+    /// `listen`…) involving `address` (`host:port`), coded and worded like
+    /// Node's `net` errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::Error;
+    ///
+    /// let e = Error::net(
+    ///     std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+    ///     "connect",
+    ///     Some("127.0.0.1:9".into()),
+    /// );
+    /// assert_eq!(e.code(), "ECONNREFUSED");
+    /// assert_eq!(e.to_string(), "connect ECONNREFUSED 127.0.0.1:9");
+    /// ```
+    pub fn net(source: io::Error, syscall: &'static str, address: Option<String>) -> Self {
+        let code = errno_code(&source).to_string();
+        Error::new(ErrorKind::Net {
+            code,
+            source,
+            syscall,
+            address,
+        })
+    }
+
+    /// A network error with a code that no errno gives (`ENOTFOUND` of a
+    /// failed name lookup).
+    pub(crate) fn net_code(
+        code: &str,
+        source: io::Error,
+        syscall: &'static str,
+        address: Option<String>,
+    ) -> Self {
+        Error::new(ErrorKind::Net {
+            code: code.to_string(),
+            source,
+            syscall,
+            address,
+        })
+    }
+
+    /// The system call of an OS error (`open`, `read`, `write`, `connect`,
+    /// …), as Node's `err.syscall`.
     pub fn syscall(&self) -> Option<&'static str> {
         match &*self.kind {
-            ErrorKind::Io { syscall, .. } => Some(syscall),
+            ErrorKind::Io { syscall, .. } | ErrorKind::Net { syscall, .. } => Some(syscall),
+            _ => None,
+        }
+    }
+
+    /// The address of a network error (`host:port`), as Node's
+    /// `err.address` and `err.port`.
+    pub fn address(&self) -> Option<&str> {
+        match &*self.kind {
+            ErrorKind::Net { address, .. } => address.as_deref(),
             _ => None,
         }
     }
@@ -235,7 +327,7 @@ impl Error {
                 code: None,
                 message,
             } => message,
-            ErrorKind::Io { code, .. } => code,
+            ErrorKind::Io { code, .. } | ErrorKind::Net { code, .. } => code,
         }
     }
 
@@ -276,7 +368,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.kind {
-            ErrorKind::Io { source, .. } => Some(source),
+            ErrorKind::Io { source, .. } | ErrorKind::Net { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -291,7 +383,7 @@ impl From<ErrorKind> for Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         let kind = match e.kind() {
-            ErrorKind::Io { source, .. } => source.kind(),
+            ErrorKind::Io { source, .. } | ErrorKind::Net { source, .. } => source.kind(),
             ErrorKind::WriteAfterEnd | ErrorKind::Destroyed(_) => io::ErrorKind::BrokenPipe,
             ErrorKind::PrematureClose => io::ErrorKind::UnexpectedEof,
             _ => io::ErrorKind::Other,
@@ -322,9 +414,15 @@ fn errno_code(e: &io::Error) -> &'static str {
         (29, "ESPIPE"),
         (30, "EROFS"),
         (32, "EPIPE"),
+        (98, "EADDRINUSE"),
+        (99, "EADDRNOTAVAIL"),
+        (101, "ENETUNREACH"),
+        (103, "ECONNABORTED"),
         (104, "ECONNRESET"),
+        (107, "ENOTCONN"),
         (110, "ETIMEDOUT"),
         (111, "ECONNREFUSED"),
+        (113, "EHOSTUNREACH"),
     ];
     if let Some(raw) = e.raw_os_error() {
         if let Some((_, name)) = NAMES.iter().find(|(n, _)| *n == raw) {
@@ -338,6 +436,11 @@ fn errno_code(e: &io::Error) -> &'static str {
         io::ErrorKind::AlreadyExists => "EEXIST",
         io::ErrorKind::ConnectionRefused => "ECONNREFUSED",
         io::ErrorKind::ConnectionReset => "ECONNRESET",
+        io::ErrorKind::ConnectionAborted => "ECONNABORTED",
+        io::ErrorKind::NotConnected => "ENOTCONN",
+        io::ErrorKind::AddrInUse => "EADDRINUSE",
+        io::ErrorKind::AddrNotAvailable => "EADDRNOTAVAIL",
+        io::ErrorKind::TimedOut => "ETIMEDOUT",
         _ => "UNKNOWN",
     }
 }
@@ -382,6 +485,36 @@ mod tests {
         );
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn net_errors_are_worded_as_node_words_them() {
+        let e = Error::net(
+            io::Error::from_raw_os_error(111),
+            "connect",
+            Some("127.0.0.1:8080".into()),
+        );
+        assert_eq!(e.to_string(), "connect ECONNREFUSED 127.0.0.1:8080");
+        assert_eq!(e.syscall(), Some("connect"));
+        assert_eq!(e.address(), Some("127.0.0.1:8080"));
+        let e = Error::net(io::Error::from_raw_os_error(104), "read", None);
+        assert_eq!(
+            (e.code(), e.to_string().as_str()),
+            ("ECONNRESET", "read ECONNRESET")
+        );
+        let e = Error::net(io::Error::from_raw_os_error(32), "write", None);
+        assert_eq!(e.to_string(), "write EPIPE");
+        let e = Error::net(
+            io::Error::from_raw_os_error(98),
+            "listen",
+            Some("127.0.0.1:8080".into()),
+        );
+        assert_eq!(
+            e.to_string(),
+            "listen EADDRINUSE: address already in use 127.0.0.1:8080"
+        );
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::AddrInUse);
     }
 
     #[test]

@@ -285,7 +285,14 @@ where
         waker: None,
     }));
     let out = slot.clone();
-    let task: LocalFuture = Box::pin(async move {
+    // Unconstrained: tokio's cooperative budget is for fairness between
+    // tokio tasks, and the loop is one tokio task that runs until idle. With
+    // the budget, a tokio resource that has used it up answers Pending and
+    // wakes itself at once, so `run_until_idle` would poll it again and again
+    // without ever returning to tokio to refill the budget: a spin. (Seen
+    // with sockets after 128 ready operations in one pass; `net` also wraps
+    // its I/O tasks, and every other local task gets the same guarantee.)
+    let task: LocalFuture = Box::pin(tokio::task::unconstrained(async move {
         let v = future.await;
         let waker = {
             let mut s = out.borrow_mut();
@@ -295,7 +302,7 @@ where
         if let Some(w) = waker {
             w.wake();
         }
-    });
+    }));
     CORE.with(|c| {
         let id = c.free.borrow_mut().pop().unwrap_or_else(|| {
             let mut tasks = c.tasks.borrow_mut();

@@ -21,6 +21,13 @@
 //! ([`Pipeline::through_fn`]), and bridges multi-threaded runtimes to the
 //! loop ([`compat::spawn_loop`], [`compat::channel`]).
 //!
+//! # Streams over I/O
+//!
+//! [`fs`] has Node's file streams (`createReadStream`, `createWriteStream`)
+//! and [`net`] its TCP sockets and servers: a socket is a byte [`Duplex`]
+//! whose backpressure reaches across the connection (a peer that reads
+//! slowly makes `write()` return `false` here).
+//!
 //! # Example
 //!
 //! A fast producer and a slow consumer, with the producer waiting whenever the
@@ -64,6 +71,7 @@ pub mod finished;
 pub mod fs;
 mod io_pool;
 mod marks;
+pub mod net;
 mod options;
 pub mod pipe;
 pub mod pipeline;
