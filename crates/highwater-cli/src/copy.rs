@@ -4,11 +4,12 @@
 //! socket), with what backpressure did measured along the way.
 //!
 //! Everything is the library's: `fs` and `net` streams, a `Transform` for the
-//! rate limit, `Pipeline` for error handling. The engine only watches: the
-//! reader's `'pause'`/`'resume'` (pipe pauses it exactly when `write()`
-//! returns `false`), the first destination's `'drain'`, its buffer level
-//! after every chunk, and a sample of everything every few milliseconds
-//! (for the rates, the progress bar and the plot).
+//! rate limit, `Pipeline` for error handling. The engine only watches, through
+//! the first destination's `writable_stats()` (the library's observable
+//! buffer): its false returns (pipe pauses the reader exactly then), drains,
+//! peak, time under backpressure, and its buffer level, sampled after every
+//! chunk, at every `'drain'` and every few milliseconds (for the rates, the
+//! progress bar and the plot).
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -27,6 +28,7 @@ use highwater::fs::{
 use highwater::net::Socket;
 use highwater::{
     Duplex, DuplexOptions, Error, Pipeline, Transform, TransformDone, TransformImpl, WritableEvent,
+    WritableStats,
 };
 
 use crate::size::human;
@@ -429,20 +431,8 @@ impl Input {
     fn is_paused(&self) -> bool {
         on_input!(self, r => r.is_paused() && !r.readable_ended())
     }
-    fn readable_ended(&self) -> bool {
-        on_input!(self, r => r.readable_ended())
-    }
-    fn destroyed(&self) -> bool {
-        on_input!(self, r => r.destroyed())
-    }
     fn destroy(&self) {
         on_input!(self, r => r.destroy(None))
-    }
-    fn on_pause(&self, f: impl Fn() + 'static) {
-        on_input!(self, r => { r.on_pause(f); })
-    }
-    fn on_resume(&self, f: impl Fn() + 'static) {
-        on_input!(self, r => { r.on_resume(f); })
     }
     fn on_data(&self, f: impl Fn(&Bytes) + 'static) {
         on_input!(self, r => { r.on_data(f); })
@@ -460,8 +450,8 @@ impl Output {
     fn bytes(&self) -> u64 {
         on_output!(self, w => w.bytes_written())
     }
-    fn writable_length(&self) -> usize {
-        on_output!(self, w => w.writable_length())
+    fn writable_stats(&self) -> WritableStats {
+        on_output!(self, w => w.writable_stats())
     }
     fn destroyed(&self) -> bool {
         on_output!(self, w => w.destroyed())
@@ -510,41 +500,26 @@ pub async fn transfer(
             },
         )
     });
-    let first_len: Rc<dyn Fn() -> usize> = match &throttle {
+    // Everything the report says about backpressure comes from the first
+    // destination's stats (the throttle's, or the output's): its buffer
+    // level, peak, false returns (each pauses the reader), drains and time
+    // under backpressure.
+    let first_stats: Rc<dyn Fn() -> WritableStats> = match &throttle {
         Some(t) => {
             let t = t.clone();
-            Rc::new(move || t.writable_length())
+            Rc::new(move || t.writable_stats())
         }
         None => {
             let w = output.clone();
-            Rc::new(move || w.writable_length())
+            Rc::new(move || w.writable_stats())
         }
+    };
+    let first_len: Rc<dyn Fn() -> usize> = {
+        let fs = first_stats.clone();
+        Rc::new(move || fs().length)
     };
 
     let started = Instant::now();
-    let stats = Rc::new(Counters::default());
-    let (pauses, resumes) = (stats.clone(), stats.clone());
-    let r2 = input.clone();
-    input.on_pause(move || {
-        if !r2.readable_ended() && !r2.destroyed() {
-            pauses.pauses.set(pauses.pauses.get() + 1);
-            pauses.paused_at.set(Some(Instant::now()));
-        }
-    });
-    input.on_resume(move || {
-        if let Some(t) = resumes.paused_at.take() {
-            resumes.paused.set(resumes.paused.get() + t.elapsed());
-        }
-    });
-    let drains = stats.clone();
-    let on_drain = move || drains.drains.set(drains.drains.get() + 1);
-    match &throttle {
-        Some(t) => {
-            t.on(WritableEvent::Drain, on_drain);
-        }
-        None => output.on_drain(on_drain),
-    }
-
     let progress = cfg.progress.then(|| make_progress(size));
     let pipeline = match &throttle {
         Some(t) => output.run(input.pipeline().through(t)),
@@ -573,11 +548,8 @@ pub async fn transfer(
             }
         })
     };
-    let (peak, fl, es) = (stats.clone(), first_len.clone(), event_sample.clone());
-    input.on_data(move |_| {
-        peak.peak.set(peak.peak.get().max(fl()));
-        es();
-    });
+    let es = event_sample.clone();
+    input.on_data(move |_| es());
     let es = event_sample.clone();
     match &throttle {
         Some(t) => {
@@ -643,11 +615,7 @@ pub async fn transfer(
     let mut samples = std::mem::take(&mut *samples.borrow_mut());
     samples.sort_by(|a, b| a.t.total_cmp(&b.t));
     let (min_rate, max_rate) = window_rates(&samples);
-    let paused_extra = stats
-        .paused_at
-        .get()
-        .map(|t| t.elapsed())
-        .unwrap_or_default();
+    let st = first_stats();
     Ok(Report {
         command,
         bytes,
@@ -659,11 +627,12 @@ pub async fn transfer(
         },
         min_rate,
         max_rate,
-        write_false: stats.pauses.get(),
-        pauses: stats.pauses.get(),
-        drains: stats.drains.get(),
-        paused_seconds: (stats.paused.get() + paused_extra).as_secs_f64(),
-        peak_buffered: stats.peak.get(),
+        write_false: st.false_returns,
+        pauses: st.false_returns,
+        drains: st.drains,
+        paused_seconds: (st.backpressure_time + st.under_backpressure.unwrap_or_default())
+            .as_secs_f64(),
+        peak_buffered: st.peak_length,
         high_water_mark: cfg.high_water_mark,
         chunk_size: cfg.chunk_size,
         samples,
@@ -694,15 +663,6 @@ impl Signals {
             _ = self.term.recv() => {}
         }
     }
-}
-
-#[derive(Default)]
-struct Counters {
-    pauses: Cell<u64>,
-    drains: Cell<u64>,
-    paused: Cell<Duration>,
-    paused_at: Cell<Option<Instant>>,
-    peak: Cell<usize>,
 }
 
 /// The slowest and fastest rates between consecutive samples (windows of at
