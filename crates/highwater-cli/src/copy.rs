@@ -559,8 +559,11 @@ pub async fn transfer(
     }
 
     let finished = Rc::new(Cell::new(false));
+    // Wakes the sampler at the end, so the copy does not wait out its sleep.
+    let stop = Rc::new(tokio::sync::Notify::new());
     let sampler = {
         let done = finished.clone();
+        let stop = stop.clone();
         let (samples, input, output, first_len, progress, every) = (
             samples.clone(),
             input.clone(),
@@ -590,7 +593,10 @@ pub async fn transfer(
                 if done.get() || output.destroyed() {
                     break;
                 }
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stop.notified() => {}
+                }
             }
         })
     };
@@ -604,6 +610,7 @@ pub async fn transfer(
         }
     };
     finished.set(true);
+    stop.notify_one();
     let _ = sampler.await;
     if let Some(pb) = &progress {
         pb.finish_and_clear();
