@@ -3,8 +3,8 @@
 //!
 //! Node shows `writableLength` and `writableNeedDrain` and nothing of the
 //! history. Every highwater stream keeps a few counters on its hot path (a
-//! few adds and compares per write or push, about 30 instructions of the
-//! 200 a write costs; a clock read only when backpressure starts or ends)
+//! few adds and compares per write or push, about 25 instructions of the
+//! 190 a write costs; a clock read only when backpressure starts or ends)
 //! and hands them out as a plain `Copy` value:
 //! [`Writable::writable_stats`](crate::Writable::writable_stats) and
 //! [`Readable::readable_stats`](crate::Readable::readable_stats) (a

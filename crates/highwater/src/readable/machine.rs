@@ -386,8 +386,8 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
         st.await_drain.clear(multi);
         st.data_emitted = true;
         st.pushes += 1;
-        st.bytes_in = st.bytes_in.saturating_add(len as u64);
-        st.bytes_out = st.bytes_out.saturating_add(len as u64);
+        st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+        st.bytes_out = st.bytes_out.wrapping_add(len as u64);
         drop(st);
         emit_data(c, &chunk);
     } else {
@@ -397,7 +397,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
                 match st.overflow {
                     Overflow::DropNewest => {
                         st.dropped_chunks += 1;
-                        st.dropped_bytes = st.dropped_bytes.saturating_add(len as u64);
+                        st.dropped_bytes = st.dropped_bytes.wrapping_add(len as u64);
                         return;
                     }
                     Overflow::DropOldest => {
@@ -408,7 +408,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
                             let old_len = st.chunk_len(&old);
                             st.length = st.length.saturating_sub(old_len);
                             st.dropped_chunks += 1;
-                            st.dropped_bytes = st.dropped_bytes.saturating_add(old_len as u64);
+                            st.dropped_bytes = st.dropped_bytes.wrapping_add(old_len as u64);
                         }
                     }
                     Overflow::Error => {
@@ -426,7 +426,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
             }
         }
         st.pushes += 1;
-        st.bytes_in = st.bytes_in.saturating_add(len as u64);
+        st.bytes_in = st.bytes_in.wrapping_add(len as u64);
         st.length = st.length.saturating_add(len);
         if st.length > st.peak {
             st.peak = st.length;
@@ -527,7 +527,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
             // stays true (see conformance/divergences).
             let took = st.chunk_len(chunk);
             st.length -= took.min(st.length);
-            st.bytes_out = st.bytes_out.saturating_add(took as u64);
+            st.bytes_out = st.bytes_out.wrapping_add(took as u64);
             let multi = st.multi_await_drain;
             st.await_drain.clear(multi);
         }

@@ -98,6 +98,8 @@ pub(crate) struct WState<T> {
     pub(crate) writes: u64,
     pub(crate) false_returns: u64,
     pub(crate) drains: u64,
+    /// Byte counters wrap (after 2^64 bytes, centuries at any real rate)
+    /// rather than saturate: the cheaper add on the per-write path.
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
     pub(crate) pressure: PressureClock,
@@ -319,7 +321,7 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
     let len = (st.len_of)(&chunk);
     st.length = st.length.saturating_add(len);
     st.writes += 1;
-    st.bytes_in = st.bytes_in.saturating_add(len as u64);
+    st.bytes_in = st.bytes_in.wrapping_add(len as u64);
     if st.length > st.peak {
         st.peak = st.length;
     }
@@ -440,7 +442,7 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
                 st.writing = false;
                 st.expect_write_cb = false;
                 st.length = length;
-                st.bytes_out = st.bytes_out.saturating_add(st.writelen as u64);
+                st.bytes_out = st.bytes_out.wrapping_add(st.writelen as u64);
                 st.writelen = 0;
                 st.pendingcb -= 1;
                 return;
@@ -465,7 +467,7 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
     st.expect_write_cb = false;
     st.length = st.length.saturating_sub(st.writelen);
     if er.is_none() {
-        st.bytes_out = st.bytes_out.saturating_add(st.writelen as u64);
+        st.bytes_out = st.bytes_out.wrapping_add(st.writelen as u64);
     }
     st.writelen = 0;
 
