@@ -432,7 +432,15 @@ impl SocketState {
         let Some(tcp) = guard.as_ref() else {
             return Err(Error::net(io::Error::from_raw_os_error(9), "write", None));
         };
-        while !bufs.is_empty() {
+        loop {
+            // Empty chunks are done as soon as they are reached; a write of
+            // nothing would come back as 0 bytes, which means failure.
+            while bufs.front().is_some_and(Bytes::is_empty) {
+                bufs.pop_front();
+            }
+            if bufs.is_empty() {
+                break;
+            }
             let r = if bufs.len() == 1 {
                 tcp.try_write(&bufs[0])
             } else {
@@ -461,10 +469,6 @@ impl SocketState {
                     front.advance(n);
                     n = 0;
                 }
-            }
-            // Empty chunks are done as soon as they are reached.
-            while bufs.front().is_some_and(Bytes::is_empty) {
-                bufs.pop_front();
             }
         }
         Ok(())

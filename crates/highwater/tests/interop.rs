@@ -1057,3 +1057,97 @@ fn loop_handle_reports_a_panicking_task_and_keeps_running() {
         }
     });
 }
+
+/// An `AsyncWrite` that never finishes anything.
+struct Never;
+
+impl AsyncWrite for Never {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, _: &[u8]) -> Poll<io::Result<usize>> {
+        Poll::Pending
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+/// Counts its drops: shows whether a stream (which owns it through a
+/// listener) was freed.
+struct DropProbe(Rc<Cell<usize>>);
+
+impl Drop for DropProbe {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// A write handed to an adapter's task, then destroyed before the task ran:
+/// its callback still gets ERR_STREAM_DESTROYED, and the stream is freed
+/// (its pending completion used to be lost in the mailbox, keeping the
+/// stream alive).
+#[test]
+fn a_write_destroyed_before_its_task_runs_is_failed_and_freed() {
+    let drops = Rc::new(Cell::new(0));
+    let got = Rc::new(RefCell::new(None));
+    let (d, g) = (drops.clone(), got.clone());
+    highwater::block_on(async move {
+        let w = Writable::from_async_write(WritableOptions::default(), Never);
+        let probe = DropProbe(d);
+        w.on(WritableEvent::Close, move || {
+            let _ = &probe;
+        });
+        let g2 = g.clone();
+        let _ = w.write_cb(Bytes::from_static(b"x"), move |r: Result<(), Error>| {
+            *g2.borrow_mut() = Some(r.map_err(|e| e.code().to_string()));
+        });
+        w.destroy(None);
+        drop(w);
+        for _ in 0..5 {
+            tokio::task::yield_now().await;
+        }
+    });
+    assert_eq!(
+        got.borrow().clone(),
+        Some(Err("ERR_STREAM_DESTROYED".to_string()))
+    );
+    assert_eq!(drops.get(), 1, "the stream was freed");
+}
+
+/// A reader that goes away with bytes it never took: the writer's flush and
+/// close fail with EPIPE instead of reporting them delivered.
+#[test]
+fn flush_after_the_reader_dropped_unread_bytes_is_epipe() {
+    futures::executor::block_on(async {
+        let (mut tx, rx) = channel(16);
+        tx.write_all(b"abc").await.expect("write");
+        drop(rx);
+        let e = AsyncWriteExt::flush(&mut tx).await.expect_err("flush");
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+        let e = AsyncWriteExt::shutdown(&mut tx)
+            .await
+            .expect_err("shutdown");
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    });
+}
+
+/// A highwater error carried through `io::Error` (an aborted channel) keeps
+/// its code when the reader becomes a Readable with `from_async_read`.
+#[test]
+fn from_async_read_keeps_a_highwater_errors_code() {
+    let code = Rc::new(RefCell::new(None));
+    let c = code.clone();
+    highwater::block_on(async move {
+        let (tx, rx) = channel(16);
+        tx.abort(Error::custom("EBAD", "gave up"));
+        let r = Readable::from_async_read(ReadableOptions::default(), rx);
+        let c2 = c.clone();
+        r.on_error(move |e| *c2.borrow_mut() = Some(e.code().to_string()));
+        r.resume();
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    });
+    assert_eq!(code.borrow().as_deref(), Some("EBAD"));
+}

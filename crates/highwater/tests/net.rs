@@ -836,3 +836,20 @@ fn the_committed_expectation_is_still_what_node_prints() {
     let expected: Vec<&str> = NODE_EXPECTED.lines().collect();
     assert_eq!(actual, expected);
 }
+
+/// Empty writes batched before the connection (Node accepts them): they
+/// are done when reached, not written as a 0-byte writev (which used to
+/// fail the socket with `write UNKNOWN`).
+#[test]
+fn empty_writes_batched_while_connecting_are_harmless() {
+    run(async {
+        let (server, addr) = listen(ServerOptions::default()).await;
+        let client = connect(addr, SocketOptions::default());
+        assert!(client.write(Bytes::new()));
+        assert!(client.write(Bytes::new()));
+        let accepted = server.accept().await.expect("accept");
+        client.end_async().await.expect("end");
+        assert_eq!(read_all(&accepted).await.expect("read"), b"");
+        server.close();
+    });
+}

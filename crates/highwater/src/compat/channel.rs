@@ -36,6 +36,9 @@ struct Chan {
     error: Option<Error>,
     /// The reader is gone: sends fail with `EPIPE`.
     rx_closed: bool,
+    /// The reader went away with bytes it never took: a flush or close
+    /// fails with `EPIPE` instead of reporting them delivered.
+    discarded: bool,
     rx_waker: Option<Waker>,
     tx_waker: Option<Waker>,
 }
@@ -100,6 +103,7 @@ pub fn channel(mark: usize) -> (SendWriter, SendReader) {
         eof: false,
         error: None,
         rx_closed: false,
+        discarded: false,
         rx_waker: None,
         tx_waker: None,
     })));
@@ -251,6 +255,9 @@ impl SendWriter {
 
     fn poll_flush_impl(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let mut c = self.chan.lock();
+        if c.discarded {
+            return Poll::Ready(Err(broken_pipe("write")));
+        }
         if c.queue.is_empty() {
             return Poll::Ready(Ok(()));
         }
@@ -499,6 +506,7 @@ impl Drop for SendReader {
         let w = {
             let mut c = self.chan.lock();
             c.rx_closed = true;
+            c.discarded = !c.queue.is_empty() || !self.rest.is_empty();
             c.queue.clear();
             c.bytes = 0;
             c.tx_waker.take()

@@ -66,7 +66,8 @@ impl<R: AsyncRead + 'static> ReadableImpl<Bytes> for ReaderSource<R> {
                     *slot.borrow_mut() = Some(reader);
                     src.push(buf.freeze());
                 }
-                Err(e) => src.error(Error::io(e, "read", None)),
+                // A highwater error carried through io::Error keeps its code.
+                Err(e) => src.error(super::from_io(e, "read")),
             }
         });
     }

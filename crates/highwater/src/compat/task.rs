@@ -82,23 +82,41 @@ impl<T: 'static> TaskDriver<T> {
         let _task = event_loop::spawn(async move {
             loop {
                 let op = std::future::poll_fn(|cx| {
-                    if c.is_cancelled() {
-                        return Poll::Ready(None);
-                    }
                     if let Some(op) = mb.borrow_mut().take() {
                         return Poll::Ready(Some(op));
+                    }
+                    if c.is_cancelled() {
+                        return Poll::Ready(None);
                     }
                     *c.waker.borrow_mut() = Some(cx.waker().clone());
                     Poll::Pending
                 })
                 .await;
-                let (result, done, method) = match op {
+                let (op, method) = match op {
                     None => return,
-                    Some(Op::Write(chunk, done)) => (c.run(sink.write(chunk)).await, done, "write"),
-                    Some(Op::Writev(chunks, done)) => {
-                        (c.run(sink.writev(chunks)).await, done, "write")
+                    Some(op) => {
+                        let method = if matches!(op, Op::Final(_)) {
+                            "end"
+                        } else {
+                            "write"
+                        };
+                        (op, method)
                     }
-                    Some(Op::Final(done)) => (c.run(sink.finish()).await, done, "end"),
+                };
+                // Destroyed before the task took the operation: it never
+                // runs, but its `Done` must still be called (else the write
+                // callback is lost and the `Done` keeps the stream alive).
+                if c.is_cancelled() {
+                    let done = match op {
+                        Op::Write(_, done) | Op::Writev(_, done) | Op::Final(done) => done,
+                    };
+                    done.err(Error::destroyed(method));
+                    return;
+                }
+                let (result, done) = match op {
+                    Op::Write(chunk, done) => (c.run(sink.write(chunk)).await, done),
+                    Op::Writev(chunks, done) => (c.run(sink.writev(chunks)).await, done),
+                    Op::Final(done) => (c.run(sink.finish()).await, done),
                 };
                 match result {
                     Some(r) => done.call(r),
