@@ -1213,10 +1213,16 @@ impl Server {
     pub fn listen(&self, addr: impl ToString) {
         let st = &self.st;
         if st.listening.get() || st.binding.get() {
-            st.fail(Error::custom(
+            // Reported as an 'error' only: the listen already under way (or
+            // done) goes on, as in Node.
+            let err = Error::custom(
                 "ERR_SERVER_ALREADY_LISTEN",
                 "Listen method has been called more than once without closing.",
-            ));
+            );
+            let st = st.clone();
+            next_tick(move || {
+                st.on_error.emit(&err);
+            });
             return;
         }
         st.error.borrow_mut().take();

@@ -853,3 +853,24 @@ fn empty_writes_batched_while_connecting_are_harmless() {
         server.close();
     });
 }
+
+/// A second `listen()` is an 'error' (ERR_SERVER_ALREADY_LISTEN) and
+/// nothing more: the first listen goes on and its future resolves. (The
+/// second used to overwrite the server's state, so the first failed too.)
+#[test]
+fn a_second_listen_is_an_error_event_and_the_first_goes_on() {
+    run(async {
+        let server = Server::new(ServerOptions::default());
+        let seen = Rc::new(RefCell::new(None));
+        let s = seen.clone();
+        server.on_error(move |e| *s.borrow_mut() = Some(e.code().to_string()));
+        let first = server.listen_async("127.0.0.1:0");
+        server.listen("127.0.0.1:0");
+        let addr = first.await.expect("the first listen goes on");
+        assert!(server.listening());
+        until(|| seen.borrow().is_some()).await;
+        assert_eq!(seen.borrow().as_deref(), Some("ERR_SERVER_ALREADY_LISTEN"));
+        assert_eq!(server.local_addr(), Some(addr));
+        server.close();
+    });
+}
