@@ -357,6 +357,15 @@ where
     .await
 }
 
+/// Adds `waker` to a list of parked wakers, unless one that wakes the same
+/// task is already there: a future polled again and again before its event
+/// (in a `select!` loop, say) keeps one entry instead of one per poll.
+pub(crate) fn park_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
+    if !wakers.iter().any(|w| w.will_wake(waker)) {
+        wakers.push(waker.clone());
+    }
+}
+
 /// Runs `future` to completion on a new tokio current-thread runtime (with I/O
 /// and timers enabled) driving this thread's loop.
 ///

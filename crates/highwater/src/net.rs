@@ -568,7 +568,7 @@ async fn read_loop(st: Rc<SocketState>) {
 fn destroyed_signal(core: Weak<Core<Bytes, Bytes>>) -> impl Future<Output = ()> {
     std::future::poll_fn(move |cx| match core.upgrade() {
         Some(c) if !c.is_destroyed() => {
-            c.ws().borrow_mut().wakers.push(cx.waker().clone());
+            crate::event_loop::park_waker(&mut c.ws().borrow_mut().wakers, cx.waker());
             Poll::Pending
         }
         _ => Poll::Ready(()),
@@ -895,8 +895,8 @@ impl Socket {
             if core.is_destroyed() || st.closed.get() {
                 return Poll::Ready(Err(Error::destroyed("connect")));
             }
-            st.connect_wakers.borrow_mut().push(cx.waker().clone());
-            core.ws().borrow_mut().wakers.push(cx.waker().clone());
+            crate::event_loop::park_waker(&mut st.connect_wakers.borrow_mut(), cx.waker());
+            crate::event_loop::park_waker(&mut core.ws().borrow_mut().wakers, cx.waker());
             Poll::Pending
         })
     }
@@ -1285,7 +1285,7 @@ impl Server {
                     Poll::Ready(Err(server_not_running()))
                 }
                 _ => {
-                    st.wakers.borrow_mut().push(cx.waker().clone());
+                    crate::event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
                     Poll::Pending
                 }
             }
@@ -1330,7 +1330,7 @@ impl Server {
                     let e = st.error.borrow().clone();
                     return Poll::Ready(Err(e.unwrap_or_else(server_not_running)));
                 }
-                st.wakers.borrow_mut().push(cx.waker().clone());
+                crate::event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
                 Poll::Pending
             })
             .await

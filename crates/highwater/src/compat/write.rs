@@ -277,7 +277,7 @@ impl<T: 'static, R: 'static> WritableSink<T, R> {
         if !st.need_drain || st.ending {
             return Poll::Ready(Ok(()));
         }
-        st.wakers.push(cx.waker().clone());
+        crate::event_loop::park_waker(&mut st.wakers, cx.waker());
         Poll::Pending
     }
 
@@ -309,7 +309,7 @@ impl<T: 'static, R: 'static> WritableSink<T, R> {
             return Poll::Ready(Err(e));
         }
         *self.shared.waker.borrow_mut() = Some(cx.waker().clone());
-        self.core.ws().borrow_mut().wakers.push(cx.waker().clone());
+        crate::event_loop::park_waker(&mut self.core.ws().borrow_mut().wakers, cx.waker());
         Poll::Pending
     }
 
@@ -330,7 +330,7 @@ impl<T: 'static, R: 'static> WritableSink<T, R> {
         if st.destroyed {
             return Poll::Ready(Err(Error::new(ErrorKind::PrematureClose)));
         }
-        st.wakers.push(cx.waker().clone());
+        crate::event_loop::park_waker(&mut st.wakers, cx.waker());
         Poll::Pending
     }
 }

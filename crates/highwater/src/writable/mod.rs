@@ -715,7 +715,7 @@ pub(crate) fn drained_future<R: 'static, W: 'static>(
         if st.destroyed {
             return std::task::Poll::Ready(Err(Error::destroyed("write")));
         }
-        st.wakers.push(cx.waker().clone());
+        crate::event_loop::park_waker(&mut st.wakers, cx.waker());
         std::task::Poll::Pending
     })
 }
@@ -734,7 +734,7 @@ pub(crate) fn finished_future<R: 'static, W: 'static>(
         if st.destroyed {
             return std::task::Poll::Ready(Err(Error::new(crate::ErrorKind::PrematureClose)));
         }
-        st.wakers.push(cx.waker().clone());
+        crate::event_loop::park_waker(&mut st.wakers, cx.waker());
         std::task::Poll::Pending
     })
 }

@@ -1923,3 +1923,21 @@ fn write_sync_sinks_behave_as_synchronous_done_sinks() {
         })
         .unwrap();
 }
+
+/// A future polled again and again before its event (as in a `select!`
+/// loop) keeps one parked waker, not one per poll.
+#[test]
+fn repeated_polls_park_one_waker() {
+    let sink: Held<Bytes> = Held::new();
+    let w = Writable::new(WritableOptions::default().high_water_mark(1), sink);
+    assert!(!w.write(Bytes::from_static(b"ab")));
+    let waker = Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut drained = pin!(w.drained());
+    let mut finished = pin!(w.finished());
+    for _ in 0..1000 {
+        assert!(drained.as_mut().poll(&mut cx).is_pending());
+        assert!(finished.as_mut().poll(&mut cx).is_pending());
+    }
+    assert_eq!(w.core.ws().borrow().wakers.len(), 1);
+}
