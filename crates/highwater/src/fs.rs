@@ -373,7 +373,7 @@ impl ReadableImpl<Bytes> for FileSource {
             src.error(Error::new(ErrorKind::OutOfRange {
                 name: "size",
                 range: format!(">= 0 && <= {MAX_READ}"),
-                value: n.to_string(),
+                value: node_integer(n as u64),
             }));
             return;
         }
@@ -771,10 +771,27 @@ fn validate_position(name: &'static str, value: Option<u64>) -> Result<(), Error
         Some(v) if v > MAX_SAFE_INTEGER => Err(Error::new(ErrorKind::OutOfRange {
             name,
             range: format!(">= 0 && <= {MAX_SAFE_INTEGER}"),
-            value: v.to_string(),
+            value: node_integer(v),
         })),
         _ => Ok(()),
     }
+}
+
+/// A number as Node's `ERR_OUT_OF_RANGE` messages print it
+/// (`addNumericalSeparator`): above 2^32, in groups of three with `_`.
+fn node_integer(v: u64) -> String {
+    let digits = v.to_string();
+    if v <= 1 << 32 {
+        return digits;
+    }
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('_');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The largest Buffer Node 20 allocates (`buffer.constants.MAX_LENGTH`,
@@ -789,7 +806,7 @@ fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Er
             return Err(Error::new(ErrorKind::OutOfRange {
                 name: "start",
                 range: format!("<= \"end\" (here: {end})"),
-                value: start.to_string(),
+                value: node_integer(start),
             }));
         }
     }

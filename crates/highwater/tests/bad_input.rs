@@ -1499,3 +1499,38 @@ fn fs_read_huge_mark() {
         Err("error ERR_OUT_OF_RANGE".to_string())
     );
 }
+
+/// The messages of the range errors are Node's, word for word (Node 20
+/// prints large numbers with `_` separators).
+#[test]
+fn fs_range_errors_have_nodes_messages() {
+    let s = Scratch::new("range-messages");
+    let e = create_read_stream(
+        s.file(),
+        ReadStreamOptions {
+            start: Some(1 << 53),
+            ..ReadStreamOptions::default()
+        },
+    )
+    .map(|_| ())
+    .expect_err("start out of range");
+    assert_eq!(
+        e.to_string(),
+        "The value of \"start\" is out of range. It must be >= 0 && <= 9007199254740991. \
+         Received 9_007_199_254_740_992"
+    );
+    let e = create_read_stream(
+        s.file(),
+        ReadStreamOptions {
+            start: Some(5),
+            end: Some(2),
+            ..ReadStreamOptions::default()
+        },
+    )
+    .map(|_| ())
+    .expect_err("start after end");
+    assert_eq!(
+        e.to_string(),
+        "The value of \"start\" is out of range. It must be <= \"end\" (here: 2). Received 5"
+    );
+}
