@@ -1210,11 +1210,17 @@ impl Server {
     /// [`local_addr`](Self::local_addr) has the port at once; a name is
     /// resolved first. `'listening'` follows on the next tick, or
     /// `'error'` (`listen EADDRINUSE: address already in use …`).
+    ///
+    /// Calling it again while listening (or while a listen is under way)
+    /// emits `'error'` with `ERR_SERVER_ALREADY_LISTEN` on the next tick and
+    /// changes nothing else. Node throws that error from the call instead;
+    /// this method has no result to carry it.
     pub fn listen(&self, addr: impl ToString) {
         let st = &self.st;
         if st.listening.get() || st.binding.get() {
-            // Reported as an 'error' only: the listen already under way (or
-            // done) goes on, as in Node.
+            // Node throws ERR_SERVER_ALREADY_LISTEN here; `listen` has no
+            // return value to carry it, so it is an 'error' event, and the
+            // listen already under way (or done) goes on, as in Node.
             let err = Error::custom(
                 "ERR_SERVER_ALREADY_LISTEN",
                 "Listen method has been called more than once without closing.",
