@@ -10,9 +10,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{ready, Context, Poll, Waker};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use futures::{Sink, SinkExt, Stream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::AsyncWrite;
 
 use super::broken_pipe;
 use super::task::{TaskDriver, TaskSink};
@@ -527,69 +527,7 @@ impl Stream for SendReader {
     }
 }
 
-impl AsyncRead for SendReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(this.poll_fill(cx))?;
-        let n = this.rest.len().min(buf.remaining());
-        buf.put_slice(&this.rest[..n]);
-        this.rest.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncBufRead for SendReader {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        ready!(this.poll_fill(cx))?;
-        Poll::Ready(Ok(&this.rest))
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        let n = amt.min(this.rest.len());
-        this.rest.advance(n);
-    }
-}
-
-impl futures::io::AsyncRead for SendReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        if buf.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        ready!(this.poll_fill(cx))?;
-        let n = this.rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&this.rest[..n]);
-        this.rest.advance(n);
-        Poll::Ready(Ok(n))
-    }
-}
-
-impl futures::io::AsyncBufRead for SendReader {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        ready!(this.poll_fill(cx))?;
-        Poll::Ready(Ok(&this.rest))
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        let n = amt.min(this.rest.len());
-        this.rest.advance(n);
-    }
-}
+byte_reader_impls!(SendReader);
 
 fn channel_mark(opts: &crate::StreamOptions) -> usize {
     opts.high_water_mark

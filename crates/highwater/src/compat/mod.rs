@@ -83,6 +83,86 @@
 // * `task.rs`: the task that owns an outside sink, and cancellation by destroy.
 // * `thread.rs`: the loop thread (`spawn_loop`, `LoopHandle`).
 // * `channel.rs`: the `Send` byte channel and its bridges to streams.
+/// The byte-reader traits (tokio and futures `AsyncRead` and
+/// `AsyncBufRead`) for a type with a `rest: Bytes` field (what a read did
+/// not take of the current chunk) and a method
+/// `fn poll_fill(&mut self, cx) -> Poll<io::Result<()>>` that makes `rest`
+/// non-empty, or leaves it empty at the end. `SendReader` and
+/// `ReadableReader` share them.
+macro_rules! byte_reader_impls {
+    ($ty:ty $(, $g:ident)?) => {
+        impl$(<$g: 'static>)? tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut tokio::io::ReadBuf<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let this = self.get_mut();
+                if buf.remaining() == 0 {
+                    return std::task::Poll::Ready(Ok(()));
+                }
+                futures::ready!(this.poll_fill(cx))?;
+                let n = this.rest.len().min(buf.remaining());
+                buf.put_slice(&this.rest[..n]);
+                bytes::Buf::advance(&mut this.rest, n);
+                std::task::Poll::Ready(Ok(()))
+            }
+        }
+
+        impl$(<$g: 'static>)? futures::io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let this = self.get_mut();
+                if buf.is_empty() {
+                    return std::task::Poll::Ready(Ok(0));
+                }
+                futures::ready!(this.poll_fill(cx))?;
+                let n = this.rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&this.rest[..n]);
+                bytes::Buf::advance(&mut this.rest, n);
+                std::task::Poll::Ready(Ok(n))
+            }
+        }
+
+        impl$(<$g: 'static>)? tokio::io::AsyncBufRead for $ty {
+            fn poll_fill_buf(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<&[u8]>> {
+                let this = self.get_mut();
+                futures::ready!(this.poll_fill(cx))?;
+                std::task::Poll::Ready(Ok(&this.rest))
+            }
+
+            fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
+                let this = self.get_mut();
+                let n = amt.min(this.rest.len());
+                bytes::Buf::advance(&mut this.rest, n);
+            }
+        }
+
+        impl$(<$g: 'static>)? futures::io::AsyncBufRead for $ty {
+            fn poll_fill_buf(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<&[u8]>> {
+                let this = self.get_mut();
+                futures::ready!(this.poll_fill(cx))?;
+                std::task::Poll::Ready(Ok(&this.rest))
+            }
+
+            fn consume(self: std::pin::Pin<&mut Self>, amt: usize) {
+                let this = self.get_mut();
+                let n = amt.min(this.rest.len());
+                bytes::Buf::advance(&mut this.rest, n);
+            }
+        }
+    };
+}
+
 mod channel;
 mod read;
 mod stage;

@@ -10,9 +10,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::done_with;
 use super::task::Cancel;
@@ -242,75 +242,9 @@ impl<W: 'static> ReadableReader<W> {
         }
         Poll::Ready(Ok(()))
     }
-
-    /// Copies what is ready into `dst`; `Ok(0)` at the end.
-    fn poll_copy(&mut self, cx: &mut Context<'_>, dst: &mut [u8]) -> Poll<io::Result<usize>> {
-        if dst.is_empty() {
-            return Poll::Ready(Ok(0));
-        }
-        ready!(self.poll_fill(cx))?;
-        let n = self.rest.len().min(dst.len());
-        dst[..n].copy_from_slice(&self.rest[..n]);
-        self.rest.advance(n);
-        Poll::Ready(Ok(n))
-    }
 }
 
-impl<W: 'static> AsyncRead for ReadableReader<W> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(this.poll_fill(cx))?;
-        let n = this.rest.len().min(buf.remaining());
-        buf.put_slice(&this.rest[..n]);
-        this.rest.advance(n);
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl<W: 'static> tokio::io::AsyncBufRead for ReadableReader<W> {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        ready!(this.poll_fill(cx))?;
-        Poll::Ready(Ok(&this.rest))
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        let n = amt.min(this.rest.len());
-        this.rest.advance(n);
-    }
-}
-
-impl<W: 'static> futures::io::AsyncRead for ReadableReader<W> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_copy(cx, buf)
-    }
-}
-
-impl<W: 'static> futures::io::AsyncBufRead for ReadableReader<W> {
-    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
-        let this = self.get_mut();
-        ready!(this.poll_fill(cx))?;
-        Poll::Ready(Ok(&this.rest))
-    }
-
-    fn consume(self: Pin<&mut Self>, amt: usize) {
-        let this = self.get_mut();
-        let n = amt.min(this.rest.len());
-        this.rest.advance(n);
-    }
-}
+byte_reader_impls!(ReadableReader<W>, W);
 
 impl Readable<Bytes> {
     /// The stream as tokio's (and `futures`') `AsyncRead`/`AsyncBufRead`:
