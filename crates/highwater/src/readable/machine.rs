@@ -47,7 +47,7 @@ pub(crate) struct ChunkOps<R> {
     pub(crate) concat: fn(Vec<R>, usize) -> R,
 }
 
-/// Node's `ReadableState`, minus encodings and `_construct`.
+/// Node's `ReadableState`, minus encodings.
 pub(crate) struct RState<R> {
     pub(crate) object_mode: bool,
     pub(crate) hwm: usize,

@@ -60,8 +60,9 @@
 //! * An `'error'` emitted with no listener does not crash the process (Node
 //!   throws it as an uncaught exception); it stays readable through
 //!   [`errored`](Writable::errored) and fails the awaitable methods.
-//! * There is no `_construct`; a sink that must open something first does so
-//!   before the stream is created, or in its first `write`.
+//! * Node's `_construct` is [`WritableImpl::construct`] (with
+//!   `has_construct`), as the other hooks are: writes wait in the buffer
+//!   until it calls `done`.
 
 pub(crate) mod machine;
 mod sinks;
