@@ -94,7 +94,9 @@ fn peak_rss() -> Option<u64> {
 /// Part two: a sample file copied through a rate-limited destination with
 /// highwater's file streams; the report, the plot, then clean up.
 fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), String> {
-    use crate::copy::{copy, CopyConfig, Endpoint};
+    use crate::copy::copy;
+    use crate::endpoint::Endpoint;
+    use crate::engine::CopyConfig;
     use crate::size::human;
 
     let dir = std::env::temp_dir().join(format!("highwater-demo-{}", std::process::id()));
@@ -108,6 +110,11 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), Strin
         std::fs::write(&src, &data)
             .map_err(|e| format!("cannot write '{}': {e}", src.display()))?;
         let cfg = CopyConfig {
+            command: "demo",
+            low_water_mark: None,
+            max_memory: None,
+            read_rate: None,
+            size: None,
             chunk_size: 64 * 1024,
             high_water_mark: 256 * 1024,
             rate: Some(rate),
@@ -127,7 +134,7 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), Strin
             Endpoint::Path(dst.clone()),
             cfg,
         ))
-        .map_err(|e| e.0)?;
+        .map_err(|e| e.to_string())?;
         let same = std::fs::read(&dst).map_err(|e| e.to_string())? == data;
         println!();
         print!("{}", crate::report::text(&report));

@@ -16,8 +16,13 @@
 
 mod copy;
 mod demo;
+mod dest;
+mod endpoint;
+mod engine;
+mod error;
 mod net;
 mod plot;
+mod progress;
 mod report;
 mod size;
 
@@ -27,7 +32,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use copy::{CopyConfig, Endpoint};
+use endpoint::Endpoint;
+use engine::CopyConfig;
+use error::CliError;
 
 /// Node.js streams, with their backpressure, done right in Rust.
 #[derive(Debug, Parser)]
@@ -128,8 +135,13 @@ struct RecvArgs {
 }
 
 impl Common {
-    fn config(&self, atomic: bool, fsync: bool) -> CopyConfig {
+    fn config(&self, command: &'static str, atomic: bool, fsync: bool) -> CopyConfig {
         CopyConfig {
+            command,
+            low_water_mark: None,
+            max_memory: None,
+            read_rate: None,
+            size: None,
             chunk_size: self.chunk_size,
             high_water_mark: self.high_water_mark,
             rate: self.rate,
@@ -141,7 +153,7 @@ impl Common {
     }
 
     /// Prints the reports asked for; `data_on_stdout` sends JSON to stderr.
-    fn report(&self, report: &copy::Report, data_on_stdout: bool) -> Result<(), String> {
+    fn report(&self, report: &engine::Report, data_on_stdout: bool) -> Result<(), CliError> {
         if self.stats {
             eprint!("{}", report::text(report));
         }
@@ -157,43 +169,49 @@ impl Common {
                 p,
                 plot::svg(report, &format!("highwater {}", report.command)),
             )
-            .map_err(|e| format!("cannot write the plot '{}': {e}", p.display()))?;
+            .map_err(|e| {
+                CliError::Failed(format!("cannot write the plot '{}': {e}", p.display()))
+            })?;
         }
         Ok(())
     }
 }
 
 fn run_copy(
+    command: &'static str,
     src: Endpoint,
     dst: Endpoint,
     common: Common,
     atomic: bool,
     fsync: bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     if atomic && dst == Endpoint::Std {
-        return Err("--atomic needs a file destination, not standard output".into());
+        return Err(CliError::Usage(
+            "--atomic needs a file destination, not standard output".into(),
+        ));
     }
     let to_stdout = dst == Endpoint::Std;
-    let cfg = common.config(atomic, fsync);
-    let report = highwater::block_on(copy::copy(src, dst, cfg)).map_err(|e| e.0)?;
+    let cfg = common.config(command, atomic, fsync);
+    let report = highwater::block_on(copy::copy(src, dst, cfg))?;
     common.report(&report, to_stdout)
 }
 
-fn run_send(a: SendArgs) -> Result<(), String> {
-    let cfg = a.common.config(false, false);
-    let report =
-        highwater::block_on(net::send(a.addr, Endpoint::parse(&a.file), cfg)).map_err(|e| e.0)?;
+fn run_send(a: SendArgs) -> Result<(), CliError> {
+    let cfg = a.common.config("send", false, false);
+    let report = highwater::block_on(net::send(a.addr, Endpoint::parse(&a.file), cfg))?;
     a.common.report(&report, false)
 }
 
-fn run_recv(a: RecvArgs) -> Result<(), String> {
+fn run_recv(a: RecvArgs) -> Result<(), CliError> {
     let dst = Endpoint::parse(&a.file);
     if a.atomic && dst == Endpoint::Std {
-        return Err("--atomic needs a file destination, not standard output".into());
+        return Err(CliError::Usage(
+            "--atomic needs a file destination, not standard output".into(),
+        ));
     }
     let to_stdout = dst == Endpoint::Std;
-    let cfg = a.common.config(a.atomic, a.fsync);
-    let report = highwater::block_on(net::recv(a.addr, dst, cfg)).map_err(|e| e.0)?;
+    let cfg = a.common.config("recv", a.atomic, a.fsync);
+    let report = highwater::block_on(net::recv(a.addr, dst, cfg))?;
     a.common.report(&report, to_stdout)
 }
 
@@ -201,26 +219,23 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Copy(a) => run_copy(
+            "copy",
             Endpoint::parse(&a.src),
             Endpoint::parse(&a.dst),
             a.common,
             a.atomic,
             a.fsync,
         ),
-        Command::Pipe(a) => run_copy(Endpoint::Std, Endpoint::Std, a.common, false, false),
+        Command::Pipe(a) => run_copy("pipe", Endpoint::Std, Endpoint::Std, a.common, false, false),
         Command::Send(a) => run_send(a),
         Command::Recv(a) => run_recv(a),
-        Command::Demo(args) => demo::run(args),
+        Command::Demo(args) => demo::run(args).map_err(CliError::Failed),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e == "interrupted" => {
-            eprintln!("highwater: interrupted");
-            ExitCode::from(130)
-        }
         Err(e) => {
-            eprintln!("highwater: {e}");
-            ExitCode::FAILURE
+            e.print();
+            e.exit_code()
         }
     }
 }

@@ -17,14 +17,10 @@
 use highwater::net::{connect, Server, ServerOptions, Socket, SocketOptions};
 use highwater::{Error, ErrorKind};
 
-use crate::copy::{
-    check_dest, input_stream, open_dest, open_input, transfer, CopyConfig, CopyError, Endpoint,
-    Input, Output, Report, Signals,
-};
-
-fn interrupted() -> CopyError {
-    CopyError("interrupted".into())
-}
+use crate::dest::{open_dest, Dest};
+use crate::endpoint::{check_dest, open_input, Endpoint};
+use crate::engine::{input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
+use crate::error::CliError;
 
 /// What a network error means for the person running the command.
 fn hint(e: &Error) -> &'static str {
@@ -37,23 +33,23 @@ fn hint(e: &Error) -> &'static str {
 }
 
 /// Says which side failed: the network, or the file.
-fn describe(e: &Error, file: &Endpoint, std_name: &str, net_what: &str) -> CopyError {
+fn describe(e: &Error, file: &Endpoint, std_name: &str, net_what: &str) -> CliError {
     if matches!(e.kind(), ErrorKind::Net { .. }) {
-        return CopyError(format!("error while {net_what}: {e}{}", hint(e)));
+        return CliError::Failed(format!("error while {net_what}: {e}{}", hint(e)));
     }
     let side = match e.syscall() {
         Some("read") => format!("reading {}", file.show(std_name)),
         Some("write") | Some("fsync") => format!("writing {}", file.show(std_name)),
         _ => net_what.to_string(),
     };
-    CopyError(format!("error while {side}: {e}"))
+    CliError::Failed(format!("error while {side}: {e}"))
 }
 
 /// `host:port`, checked enough to give a clear error before any I/O.
-fn check_addr(addr: &str) -> Result<(), CopyError> {
+fn check_addr(addr: &str) -> Result<(), CliError> {
     match addr.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(()),
-        _ => Err(CopyError(format!(
+        _ => Err(CliError::Usage(format!(
             "'{addr}' is not an address: expected HOST:PORT, e.g. 127.0.0.1:9000"
         ))),
     }
@@ -61,14 +57,14 @@ fn check_addr(addr: &str) -> Result<(), CopyError> {
 
 /// Waits until the peer closed its side (the end of a transfer), or fails
 /// with what went wrong.
-async fn peer_closed(sock: &Socket, signals: &mut Signals, what: &str) -> Result<(), CopyError> {
+async fn peer_closed(sock: &Socket, signals: &mut Signals, what: &str) -> Result<(), CliError> {
     tokio::select! {
         r = highwater::finished_async(sock.duplex()) => r.map_err(|e| {
-            CopyError(format!("{what}: {e}{}", hint(&e)))
+            CliError::Failed(format!("{what}: {e}{}", hint(&e)))
         }),
         _ = signals.next() => {
             sock.reset_and_destroy();
-            Err(interrupted())
+            Err(CliError::Interrupted)
         }
     }
 }
@@ -79,7 +75,7 @@ async fn peer_closed(sock: &Socket, signals: &mut Signals, what: &str) -> Result
 ///
 /// One line: the connection refused or reset, the file unreadable, an
 /// interruption.
-pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report, CopyError> {
+pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report, CliError> {
     check_addr(&addr)?;
     let (file, size) = open_input(&src)?;
     let mut signals = Signals::new()?;
@@ -91,15 +87,15 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
     );
     tokio::select! {
         r = sock.connected() => r.map_err(|e| {
-            CopyError(format!("cannot connect to {addr}: {e}{}", hint(&e)))
+            CliError::Failed(format!("cannot connect to {addr}: {e}{}", hint(&e)))
         })?,
         _ = signals.next() => {
             sock.destroy(None);
-            return Err(interrupted());
+            return Err(CliError::Interrupted);
         }
     }
     sock.set_reset_on_close(true)
-        .map_err(|e| CopyError(format!("cannot set up the connection: {e}")))?;
+        .map_err(|e| CliError::Failed(format!("cannot set up the connection: {e}")))?;
     // Whatever the receiver sends is discarded (not buffered) until it closes.
     sock.resume();
     let reader = input_stream(file, &cfg)?;
@@ -110,7 +106,7 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
         Output::Socket(sock.clone()),
         size,
         &cfg,
-        "send",
+        format!("{} to {addr}", src.show("standard input")),
         &mut signals,
         &describe,
     )
@@ -140,7 +136,7 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
 ///
 /// One line: the address unusable, the connection reset (the sender died
 /// or was interrupted), the destination unwritable, an interruption.
-pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CopyError> {
+pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CliError> {
     check_addr(&addr)?;
     check_dest(&dst)?;
     let mut signals = Signals::new()?;
@@ -153,9 +149,9 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
     );
     let bound = tokio::select! {
         r = server.listen_async(&addr) => r.map_err(|e| {
-            CopyError(format!("cannot listen on {addr}: {e}"))
+            CliError::Failed(format!("cannot listen on {addr}: {e}"))
         })?,
-        _ = signals.next() => return Err(interrupted()),
+        _ = signals.next() => return Err(CliError::Interrupted),
     };
     // The destination is ready before anyone is told where to connect.
     let mut dest = open_dest(&dst, cfg.atomic)?;
@@ -170,22 +166,24 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
 async fn receive(
     server: &Server,
     dst: &Endpoint,
-    dest: &mut crate::copy::Dest,
+    dest: &mut Dest,
     cfg: &CopyConfig,
     signals: &mut Signals,
-) -> Result<Report, CopyError> {
+) -> Result<Report, CliError> {
     let sock = tokio::select! {
-        r = server.accept() => r.map_err(|e| CopyError(format!("cannot accept a connection: {e}")))?,
+        r = server.accept() => r.map_err(|e| CliError::Failed(format!("cannot accept a connection: {e}")))?,
         _ = signals.next() => {
             server.close();
-            return Err(interrupted());
+            return Err(CliError::Interrupted);
         }
     };
     // One connection: nobody else gets in.
     server.close();
     if let Err(e) = sock.set_reset_on_close(true) {
         sock.reset_and_destroy();
-        return Err(CopyError(format!("cannot set up the connection: {e}")));
+        return Err(CliError::Failed(format!(
+            "cannot set up the connection: {e}"
+        )));
     }
     let peer = sock
         .remote_addr()
@@ -199,13 +197,13 @@ async fn receive(
             Output::File(writer),
             None,
             cfg,
-            "recv",
+            format!("{peer} to {}", dst.show("standard output")),
             signals,
             &describe,
         )
         .await?;
         dest.commit(dst)?;
-        Ok::<_, CopyError>(report)
+        Ok::<_, CliError>(report)
     }
     .await;
     let report = match done {

@@ -6,7 +6,7 @@
 
 use std::fmt::Write as _;
 
-use crate::copy::Report;
+use crate::engine::Report;
 use crate::size::human;
 
 const W: f64 = 960.0;

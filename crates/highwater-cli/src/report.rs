@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::copy::Report;
+use crate::engine::Report;
 use crate::size::human;
 
 fn rate(r: f64) -> String {

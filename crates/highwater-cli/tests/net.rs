@@ -424,7 +424,7 @@ fn refused_and_busy_addresses_fail_in_one_line() {
         .args(["send", "nowhere", &s.s("in.bin")])
         .output()
         .expect("send");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("HOST:PORT"));
     let out = bin()
         .args(["send", &addr, &s.s("missing")])
@@ -436,5 +436,5 @@ fn refused_and_busy_addresses_fail_in_one_line() {
         .args(["recv", &addr, "-", "--atomic"])
         .output()
         .expect("recv");
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
 }
