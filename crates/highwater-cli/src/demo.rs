@@ -121,6 +121,7 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), Strin
             atomic: false,
             fsync: false,
             progress: false,
+            progress_interval: std::time::Duration::from_secs(1),
             sample_every: std::time::Duration::from_millis(10),
         };
         println!();

@@ -47,6 +47,7 @@ impl Dest {
             file,
             WriteStreamOptions {
                 high_water_mark: Some(cfg.high_water_mark),
+                low_water_mark: cfg.low_water_mark,
                 flush: cfg.fsync,
                 ..Default::default()
             },

@@ -28,6 +28,7 @@ use highwater::{
 
 use crate::endpoint::Endpoint;
 use crate::error::CliError;
+use crate::options::budget;
 use crate::progress::Progress;
 
 /// Samples taken at events (each chunk, each drain) stop here; the timer's
@@ -63,6 +64,8 @@ pub struct CopyConfig {
     pub fsync: bool,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Time between plain progress lines when stderr is not a terminal.
+    pub progress_interval: Duration,
     /// How often the buffer is sampled (for rates, progress and the plot).
     pub sample_every: Duration,
 }
@@ -74,6 +77,9 @@ pub struct Sample {
     pub t: f64,
     /// Bytes waiting in the write buffer.
     pub buffered: usize,
+    /// Bytes held by all the transfer's buffers together (the source's read
+    /// buffer, the rate stages, the write buffer).
+    pub total_buffered: usize,
     /// The reader is paused by backpressure.
     pub paused: bool,
     /// Bytes written so far.
@@ -125,6 +131,12 @@ pub struct Report {
     pub read_max: usize,
     /// The cap on buffered memory, if set.
     pub max_memory: Option<usize>,
+    /// The most bytes the transfer's buffers can hold together, by
+    /// construction (see `options::budget`).
+    pub buffer_bound: u64,
+    /// The most bytes all the transfer's buffers held together at one
+    /// sample (after a chunk was read, at a `'drain'`, on the timer).
+    pub peak_total_buffered: usize,
     /// The samples, in order.
     pub samples: Vec<Sample>,
 }
@@ -202,8 +214,8 @@ macro_rules! on_output {
 }
 
 impl Input {
-    fn is_paused(&self) -> bool {
-        on_input!(self, r => r.is_paused() && !r.readable_ended())
+    fn readable_length(&self) -> usize {
+        on_input!(self, r => r.readable_length())
     }
     fn destroy(&self) {
         on_input!(self, r => r.destroy(None))
@@ -223,6 +235,9 @@ impl Output {
     /// Bytes written: to the file, or handed to the kernel for the peer.
     fn bytes(&self) -> u64 {
         on_output!(self, w => w.bytes_written())
+    }
+    fn writable_length(&self) -> usize {
+        on_output!(self, w => w.writable_length())
     }
     fn writable_stats(&self) -> WritableStats {
         on_output!(self, w => w.writable_stats())
@@ -244,13 +259,32 @@ impl Output {
     }
 }
 
-/// Pipes `input` into `output` (through the rate limiter if `cfg.rate`),
-/// watching backpressure, until done, failed, or interrupted by a signal.
+/// A rate stage: a Transform whose [`Throttle`] holds each chunk until its
+/// rate allows it through, with marks `writable` and `readable`.
+fn rate_stage(rate: u64, writable: usize, readable: usize, low: Option<usize>) -> Transform {
+    let mut opts = DuplexOptions::default()
+        .writable_high_water_mark(writable)
+        .readable_high_water_mark(readable.max(1));
+    opts.writable_low_water_mark = low;
+    Duplex::transform(
+        opts,
+        Throttle {
+            rate,
+            start: Cell::new(None),
+            sent: Cell::new(0),
+        },
+    )
+}
+
+/// Pipes `input` into `output` (through the rate stages of `cfg.read_rate`
+/// and `cfg.rate`), watching backpressure, until done, failed, or
+/// interrupted by a signal.
 ///
 /// # Errors
 ///
-/// `describe(e)` for a stream error; `interrupted` on SIGINT/SIGTERM (both
-/// streams are destroyed then).
+/// `describe(e)` for a stream error; [`CliError::BrokenPipe`] when the
+/// reader of an output pipe went away; [`CliError::Interrupted`] on
+/// SIGINT/SIGTERM (every stream is destroyed then).
 pub async fn transfer(
     input: Input,
     output: Output,
@@ -260,25 +294,22 @@ pub async fn transfer(
     signals: &mut Signals,
     describe: &dyn Fn(&Error) -> CliError,
 ) -> Result<Report, CliError> {
-    // The stage whose buffer backpressure fills first: the rate limiter, or
-    // the destination itself.
-    let throttle: Option<Transform> = cfg.rate.map(|rate| {
-        Duplex::transform(
-            DuplexOptions::default()
-                .writable_high_water_mark(cfg.high_water_mark)
-                .readable_high_water_mark(cfg.chunk_size.min(cfg.high_water_mark).max(1)),
-            Throttle {
-                rate,
-                start: Cell::new(None),
-                sent: Cell::new(0),
-            },
-        )
-    });
+    let (chunk, mark) = (cfg.chunk_size, cfg.high_water_mark);
+    // A slow producer: reads go no faster than the read rate. Its marks are
+    // one read, so it holds the source back without buffering for it.
+    let reader_stage: Option<Transform> = cfg
+        .read_rate
+        .map(|rate| rate_stage(rate, chunk, chunk, None));
+    // A slow consumer: the stage whose buffer backpressure fills first, so
+    // it has the write mark (and the low-water mark).
+    let writer_stage: Option<Transform> = cfg
+        .rate
+        .map(|rate| rate_stage(rate, mark, chunk.min(mark), cfg.low_water_mark));
     // Everything the report says about backpressure comes from the first
-    // destination's stats (the throttle's, or the output's): its buffer
+    // destination's stats (the rate stage's, or the output's): its buffer
     // level, peak, false returns (each pauses the reader), drains and time
     // under backpressure.
-    let first_stats: Rc<dyn Fn() -> WritableStats> = match &throttle {
+    let first_stats: Rc<dyn Fn() -> WritableStats> = match &writer_stage {
         Some(t) => {
             let t = t.clone();
             Rc::new(move || t.writable_stats())
@@ -288,40 +319,57 @@ pub async fn transfer(
             Rc::new(move || w.writable_stats())
         }
     };
-    let first_len: Rc<dyn Fn() -> usize> = {
-        let fs = first_stats.clone();
-        Rc::new(move || fs().length)
+    // Every buffer of the transfer together: what --max-memory bounds.
+    let total_len: Rc<dyn Fn() -> usize> = {
+        let (input, output) = (input.clone(), output.clone());
+        let stages: Vec<Transform> = reader_stage.iter().chain(&writer_stage).cloned().collect();
+        Rc::new(move || {
+            input.readable_length()
+                + output.writable_length()
+                + stages
+                    .iter()
+                    .map(|t| t.writable_length() + t.readable_length())
+                    .sum::<usize>()
+        })
     };
 
     let started = Instant::now();
     let size = cfg.size.or(size);
-    let progress = cfg
-        .progress
-        .then(|| Progress::new(size, cfg.high_water_mark));
-    let pipeline = match &throttle {
-        Some(t) => output.run(input.pipeline().through(t)),
-        None => output.run(input.pipeline()),
+    let progress = cfg.progress.then(|| Progress::new(size, cfg));
+    let pipeline = {
+        let mut p = input.pipeline();
+        if let Some(t) = &reader_stage {
+            p = p.through(t);
+        }
+        if let Some(t) = &writer_stage {
+            p = p.through(t);
+        }
+        output.run(p)
+    };
+    let sample: Rc<dyn Fn() -> Sample> = {
+        let (first_stats, total_len, output) =
+            (first_stats.clone(), total_len.clone(), output.clone());
+        Rc::new(move || {
+            let st = first_stats();
+            Sample {
+                t: started.elapsed().as_secs_f64(),
+                buffered: st.length,
+                total_buffered: total_len(),
+                paused: st.need_drain,
+                bytes: output.bytes(),
+            }
+        })
     };
     // The pipe's own 'data' listener writes first; this one sees the buffer
     // level right after each write, and samples it (as does every 'drain'),
     // so the plot shows every rise and fall, not just the timer's view.
     let samples: Rc<RefCell<Vec<Sample>>> = Rc::new(RefCell::new(Vec::new()));
     let event_sample: Rc<dyn Fn()> = {
-        let (samples, input, output, first_len) = (
-            samples.clone(),
-            input.clone(),
-            output.clone(),
-            first_len.clone(),
-        );
+        let (samples, sample) = (samples.clone(), sample.clone());
         Rc::new(move || {
             let mut s = samples.borrow_mut();
             if s.len() < MAX_EVENT_SAMPLES {
-                s.push(Sample {
-                    t: started.elapsed().as_secs_f64(),
-                    buffered: first_len(),
-                    paused: input.is_paused(),
-                    bytes: output.bytes(),
-                });
+                s.push(sample());
             }
         })
     };
@@ -335,7 +383,7 @@ pub async fn transfer(
         es()
     });
     let es = event_sample.clone();
-    match &throttle {
+    match &writer_stage {
         Some(t) => {
             t.on(WritableEvent::Drain, move || es());
         }
@@ -348,22 +396,16 @@ pub async fn transfer(
     let sampler = {
         let done = finished.clone();
         let stop = stop.clone();
-        let (samples, input, output, first_len, progress, every) = (
+        let (samples, sample, output, progress, every) = (
             samples.clone(),
-            input.clone(),
+            sample.clone(),
             output.clone(),
-            first_len.clone(),
             progress.clone(),
             cfg.sample_every,
         );
         highwater::spawn(async move {
             loop {
-                let s = Sample {
-                    t: started.elapsed().as_secs_f64(),
-                    buffered: first_len(),
-                    paused: input.is_paused(),
-                    bytes: output.bytes(),
-                };
+                let s = sample();
                 samples.borrow_mut().push(s);
                 if let Some(p) = &progress {
                     p.update(&s);
@@ -379,10 +421,20 @@ pub async fn transfer(
         })
     };
 
+    let stages: Vec<Transform> = reader_stage.iter().chain(&writer_stage).cloned().collect();
     let outcome = tokio::select! {
-        r = pipeline => r.map_err(|e| describe(&e)),
+        r = pipeline => r.map_err(|e| {
+            if e.code() == "EPIPE" && matches!(output, Output::File(_)) {
+                CliError::BrokenPipe
+            } else {
+                describe(&e)
+            }
+        }),
         _ = signals.next() => {
             input.destroy();
+            for t in &stages {
+                t.destroy(None);
+            }
             output.destroy();
             Err(CliError::Interrupted)
         }
@@ -390,16 +442,17 @@ pub async fn transfer(
     finished.set(true);
     stop.notify_one();
     let _ = sampler.await;
+    let seconds = started.elapsed().as_secs_f64();
+    let bytes = output.bytes();
     if let Some(p) = &progress {
-        p.finish(outcome.is_ok());
+        p.finish(&outcome, bytes, seconds);
     }
     outcome?;
 
-    let seconds = started.elapsed().as_secs_f64();
-    let bytes = output.bytes();
     let mut samples = std::mem::take(&mut *samples.borrow_mut());
     samples.sort_by(|a, b| a.t.total_cmp(&b.t));
     let (min_rate, max_rate) = window_rates(&samples);
+    let peak_total_buffered = samples.iter().map(|s| s.total_buffered).max().unwrap_or(0);
     let st = first_stats();
     let (reads, read_min, read_max) = reads.get();
     Ok(Report {
@@ -421,13 +474,21 @@ pub async fn transfer(
         paused_seconds: (st.backpressure_time + st.under_backpressure.unwrap_or_default())
             .as_secs_f64(),
         peak_buffered: st.peak_length,
-        high_water_mark: cfg.high_water_mark,
+        high_water_mark: mark,
         low_water_mark: cfg.low_water_mark,
-        chunk_size: cfg.chunk_size,
+        chunk_size: chunk,
         reads,
         read_min: if reads == 0 { 0 } else { read_min },
         read_max,
         max_memory: cfg.max_memory,
+        buffer_bound: u64::try_from(budget(
+            chunk,
+            mark,
+            cfg.rate.is_some(),
+            cfg.read_rate.is_some(),
+        ))
+        .unwrap_or(u64::MAX),
+        peak_total_buffered,
         samples,
     })
 }

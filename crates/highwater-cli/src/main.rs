@@ -21,6 +21,7 @@ mod endpoint;
 mod engine;
 mod error;
 mod net;
+mod options;
 mod plot;
 mod progress;
 mod report;
@@ -61,28 +62,50 @@ enum Command {
 }
 
 /// What `copy`, `pipe`, `send` and `recv` share: how, and what to report.
+///
+/// The defaults read 64 KiB at a time into a write buffer whose mark is
+/// 256 KiB (four reads): a destination slower than the source fills the
+/// buffer, `write()` returns false at the mark, the reader pauses, and
+/// `'drain'` resumes it, which is what `--progress`, `--stats` and `--plot`
+/// show. A read never exceeds the mark unless asked to.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Buffering")]
 struct Common {
-    /// Bytes per read (units: B, KiB, MiB, GiB, KB, MB, GB).
-    #[arg(long, value_name = "SIZE", default_value = "1MiB", value_parser = size::parse_buffer_size)]
-    chunk_size: usize,
-    /// The write buffer's high-water mark.
-    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = size::parse_mark)]
-    high_water_mark: usize,
-    /// Limit the destination to this many bytes per second (e.g. 10MiB/s), to make a slow consumer visible.
-    #[arg(long, value_name = "RATE", value_parser = size::parse_rate)]
+    /// Bytes per read [default: 64KiB, at most the mark] (units: B, KiB, MiB, GiB, KB, MB, GB).
+    #[arg(short = 'c', long, value_name = "SIZE", value_parser = size::parse_chunk_size)]
+    chunk_size: Option<usize>,
+    /// The write buffer's high-water mark: write() returns false, and the reader pauses, once this much is buffered [default: 256KiB].
+    #[arg(short = 'w', long, value_name = "SIZE", value_parser = size::parse_mark)]
+    high_water_mark: Option<usize>,
+    /// Resume reading once the write buffer has fallen to this level (a size, or a percentage of the mark like 50%), not only once it is empty (Node's 'drain'; mbuffer's -p).
+    #[arg(short = 'l', long, value_name = "SIZE|PCT", value_parser = size::parse_low_mark)]
+    low_water_mark: Option<size::LowMark>,
+    /// A hard cap on the bytes buffered by the whole transfer (every stage together; mbuffer's -m). Without --chunk-size and --high-water-mark they are chosen to fit; with them they are checked.
+    #[arg(short = 'm', long, value_name = "SIZE", value_parser = size::parse_buffer_size)]
+    max_memory: Option<usize>,
+    /// Limit the destination to this many bytes per second (e.g. 10MiB/s): a slow consumer (mbuffer's -R, pv's -L).
+    #[arg(short = 'R', visible_short_alias = 'L', long, value_name = "RATE", value_parser = size::parse_rate)]
     rate: Option<u64>,
-    /// Show a progress bar on stderr (bytes, rate, ETA, write buffer level).
-    #[arg(long)]
+    /// Read the source at most this many bytes per second: a slow producer (mbuffer's -r).
+    #[arg(short = 'r', long, value_name = "RATE", value_parser = size::parse_rate)]
+    read_rate: Option<u64>,
+    /// Show progress on stderr: a live line on a terminal, a plain line every --interval otherwise.
+    #[arg(short = 'p', long, help_heading = "Reporting")]
     progress: bool,
+    /// The total size, for the percentage and ETA when the source cannot tell it (a pipe, a socket): pv's -s.
+    #[arg(short = 's', long, value_name = "SIZE", value_parser = size::parse_size, help_heading = "Reporting")]
+    size: Option<u64>,
+    /// Seconds between progress lines when stderr is not a terminal (pv's -i).
+    #[arg(short = 'i', long, value_name = "SECONDS", default_value = "1", value_parser = size::parse_interval, help_heading = "Reporting")]
+    interval: Duration,
     /// Print a report at the end (on stderr).
-    #[arg(long)]
+    #[arg(long, help_heading = "Reporting")]
     stats: bool,
-    /// Print the report as JSON (on stdout, or stderr when the data goes to stdout).
-    #[arg(long)]
+    /// Print the report as JSON (on stdout, or stderr when the data goes to stdout); schema in docs/CLI.md.
+    #[arg(long, help_heading = "Reporting")]
     json: bool,
     /// Write a plot of the buffer level and the pauses to this SVG file.
-    #[arg(long, value_name = "FILE.svg")]
+    #[arg(long, value_name = "FILE.svg", help_heading = "Reporting")]
     plot: Option<PathBuf>,
 }
 
@@ -135,21 +158,41 @@ struct RecvArgs {
 }
 
 impl Common {
-    fn config(&self, command: &'static str, atomic: bool, fsync: bool) -> CopyConfig {
-        CopyConfig {
-            command,
-            low_water_mark: None,
-            max_memory: None,
-            read_rate: None,
-            size: None,
+    /// The transfer's settings, checked before any work: a usage error for
+    /// what cannot be done.
+    fn config(
+        &self,
+        command: &'static str,
+        atomic: bool,
+        fsync: bool,
+    ) -> Result<CopyConfig, CliError> {
+        let plan = options::plan(&options::Asked {
             chunk_size: self.chunk_size,
             high_water_mark: self.high_water_mark,
+            low_water_mark: self.low_water_mark,
+            max_memory: self.max_memory,
             rate: self.rate,
+            read_rate: self.read_rate,
+        })
+        .map_err(CliError::Usage)?;
+        if let Some(p) = &self.plot {
+            options::check_plot_path(p).map_err(CliError::Usage)?;
+        }
+        Ok(CopyConfig {
+            command,
+            chunk_size: plan.chunk_size,
+            high_water_mark: plan.high_water_mark,
+            low_water_mark: plan.low_water_mark,
+            max_memory: self.max_memory,
+            rate: self.rate,
+            read_rate: self.read_rate,
+            size: self.size,
             atomic,
             fsync,
             progress: self.progress,
+            progress_interval: self.interval,
             sample_every: Duration::from_millis(20),
-        }
+        })
     }
 
     /// Prints the reports asked for; `data_on_stdout` sends JSON to stderr.
@@ -191,13 +234,13 @@ fn run_copy(
         ));
     }
     let to_stdout = dst == Endpoint::Std;
-    let cfg = common.config(command, atomic, fsync);
+    let cfg = common.config(command, atomic, fsync)?;
     let report = highwater::block_on(copy::copy(src, dst, cfg))?;
     common.report(&report, to_stdout)
 }
 
 fn run_send(a: SendArgs) -> Result<(), CliError> {
-    let cfg = a.common.config("send", false, false);
+    let cfg = a.common.config("send", false, false)?;
     let report = highwater::block_on(net::send(a.addr, Endpoint::parse(&a.file), cfg))?;
     a.common.report(&report, false)
 }
@@ -210,7 +253,7 @@ fn run_recv(a: RecvArgs) -> Result<(), CliError> {
         ));
     }
     let to_stdout = dst == Endpoint::Std;
-    let cfg = a.common.config("recv", a.atomic, a.fsync);
+    let cfg = a.common.config("recv", a.atomic, a.fsync)?;
     let report = highwater::block_on(net::recv(a.addr, dst, cfg))?;
     a.common.report(&report, to_stdout)
 }

@@ -81,9 +81,12 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
     let mut signals = Signals::new()?;
     let sock = connect(
         &addr,
-        SocketOptions::default()
-            .allow_half_open(true)
-            .writable_high_water_mark(cfg.high_water_mark),
+        SocketOptions {
+            writable_low_water_mark: cfg.low_water_mark,
+            ..SocketOptions::default()
+                .allow_half_open(true)
+                .writable_high_water_mark(cfg.high_water_mark)
+        },
     );
     tokio::select! {
         r = sock.connected() => r.map_err(|e| {

@@ -1,6 +1,7 @@
 //! `--progress`: the live view of a transfer on stderr.
 
-use crate::engine::Sample;
+use crate::engine::{CopyConfig, Sample};
+use crate::error::CliError;
 use crate::size::human;
 
 /// A progress display for one transfer.
@@ -13,7 +14,8 @@ pub struct Progress {
 impl Progress {
     /// A display for a transfer of `total` bytes (if known) through a write
     /// buffer with this `mark`.
-    pub fn new(total: Option<u64>, mark: usize) -> Progress {
+    pub fn new(total: Option<u64>, cfg: &CopyConfig) -> Progress {
+        let mark = cfg.high_water_mark;
         let bar = match total {
             Some(n) => indicatif::ProgressBar::new(n),
             None => indicatif::ProgressBar::new_spinner(),
@@ -37,8 +39,9 @@ impl Progress {
         ));
     }
 
-    /// The transfer is over (`ok`: it completed).
-    pub fn finish(&self, _ok: bool) {
+    /// The transfer is over: `outcome` says how; `bytes` were transferred
+    /// in `seconds`.
+    pub fn finish(&self, _outcome: &Result<(), CliError>, _bytes: u64, _seconds: f64) {
         self.bar.finish_and_clear();
     }
 }

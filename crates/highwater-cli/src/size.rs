@@ -53,6 +53,56 @@ pub fn parse_buffer_size(s: &str) -> Result<usize, String> {
     usize::try_from(n).map_err(|_| format!("'{s}' is too large for this machine"))
 }
 
+/// Parses a read size: at least 1 byte, at most Node's largest Buffer (4 GiB,
+/// what the library's file streams accept).
+pub fn parse_chunk_size(s: &str) -> Result<usize, String> {
+    let n = parse_size(s)?;
+    if n == 0 {
+        return Err(format!("'{s}': must be at least 1 byte"));
+    }
+    if n > crate::options::MAX_CHUNK as u64 {
+        return Err(format!("'{s}' is too large: a read is at most 4 GiB"));
+    }
+    usize::try_from(n).map_err(|_| format!("'{s}' is too large for this machine"))
+}
+
+/// A low-water mark: bytes, or a share of the high-water mark.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LowMark {
+    /// This many bytes.
+    Bytes(usize),
+    /// This percentage of the high-water mark (0 to 100).
+    Percent(f64),
+}
+
+/// Parses `50%` or a size.
+pub fn parse_low_mark(s: &str) -> Result<LowMark, String> {
+    if let Some(p) = s.trim().strip_suffix('%') {
+        let v: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{s}' is not a percentage (e.g. 50%)"))?;
+        if !(0.0..100.0).contains(&v) {
+            return Err(format!("'{s}': a low-water mark is from 0% to below 100%"));
+        }
+        return Ok(LowMark::Percent(v));
+    }
+    parse_mark(s).map(LowMark::Bytes)
+}
+
+/// Parses a number of seconds (`1`, `0.5`, `2s`), at least a millisecond.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let t = t.strip_suffix('s').unwrap_or(t);
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds (e.g. 1, 0.5)"))?;
+    if !v.is_finite() || !(0.001..=86_400.0).contains(&v) {
+        return Err(format!("'{s}': from 0.001 to 86400 seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(v))
+}
+
 /// Parses a mark: a size, where 0 is allowed (every write then waits).
 pub fn parse_mark(s: &str) -> Result<usize, String> {
     let n = parse_size(s)?;

@@ -33,6 +33,10 @@ pub struct DuplexOptions {
     pub readable_high_water_mark: Option<usize>,
     /// The writable side's mark.
     pub writable_high_water_mark: Option<usize>,
+    /// *Beyond Node.* The writable side's low-water mark: `'drain'` once its
+    /// buffer has fallen to this level (see
+    /// [`StreamOptions::low_water_mark`](crate::StreamOptions::low_water_mark)).
+    pub writable_low_water_mark: Option<usize>,
     /// Both sides in object mode.
     pub object_mode: bool,
     /// The readable side in object mode.
@@ -57,6 +61,7 @@ impl Default for DuplexOptions {
             high_water_mark: None,
             readable_high_water_mark: None,
             writable_high_water_mark: None,
+            writable_low_water_mark: None,
             object_mode: false,
             readable_object_mode: false,
             writable_object_mode: false,
@@ -83,6 +88,20 @@ impl DuplexOptions {
     /// Sets the writable side's mark.
     pub fn writable_high_water_mark(mut self, hwm: usize) -> Self {
         self.writable_high_water_mark = Some(hwm);
+        self
+    }
+    /// Sets the writable side's low-water mark (*beyond Node*).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::DuplexOptions;
+    ///
+    /// let o = DuplexOptions::default().writable_high_water_mark(64).writable_low_water_mark(16);
+    /// assert_eq!(o.writable_low_water_mark, Some(16));
+    /// ```
+    pub fn writable_low_water_mark(mut self, lwm: usize) -> Self {
+        self.writable_low_water_mark = Some(lwm);
         self
     }
     /// Puts both sides in object mode.
@@ -122,6 +141,7 @@ impl DuplexOptions {
             object_mode: self.object_mode || self.writable_object_mode,
             auto_destroy: self.auto_destroy,
             emit_close: self.emit_close,
+            low_water_mark: self.writable_low_water_mark,
             ..Default::default()
         }
     }

@@ -169,6 +169,11 @@ impl Default for ReadStreamOptions {
 pub struct WriteStreamOptions {
     /// The write buffer's mark (default: the stream default, 16 KiB).
     pub high_water_mark: Option<usize>,
+    /// *Beyond Node.* `'drain'` once the write buffer has fallen to this
+    /// level instead of only when it is empty (see
+    /// [`StreamOptions::low_water_mark`](crate::StreamOptions::low_water_mark)).
+    /// Default `None`: Node's behaviour.
+    pub low_water_mark: Option<usize>,
     /// First byte to write (positional writes from there).
     pub start: Option<u64>,
     /// How to open the file (default `w`).
@@ -187,6 +192,7 @@ impl Default for WriteStreamOptions {
     fn default() -> Self {
         WriteStreamOptions {
             high_water_mark: None,
+            low_water_mark: None,
             start: None,
             flags: "w".into(),
             mode: 0o666,
@@ -851,6 +857,7 @@ fn write_stream(target: Target, opts: WriteStreamOptions) -> Result<WriteStream,
     let st = FileState::new(target, flags, opts.mode, opts.start, None, opts.flush);
     let wo = WritableOptions {
         high_water_mark: opts.high_water_mark,
+        low_water_mark: opts.low_water_mark,
         object_mode: false,
         auto_destroy: opts.auto_close,
         emit_close: opts.emit_close,

@@ -122,6 +122,10 @@ pub struct SocketOptions {
     pub readable_high_water_mark: Option<usize>,
     /// The writable side's mark (default: the stream default, 16 KiB).
     pub writable_high_water_mark: Option<usize>,
+    /// *Beyond Node.* `'drain'` once the writable side's buffer has fallen
+    /// to this level, not only when it is empty (see
+    /// [`StreamOptions::low_water_mark`](crate::StreamOptions::low_water_mark)).
+    pub writable_low_water_mark: Option<usize>,
     /// Bytes asked of the kernel per read, the largest chunk pushed
     /// (default 64 KiB).
     pub read_size: usize,
@@ -136,6 +140,7 @@ impl Default for SocketOptions {
             high_water_mark: None,
             readable_high_water_mark: None,
             writable_high_water_mark: None,
+            writable_low_water_mark: None,
             read_size: DEFAULT_READ_SIZE,
             no_delay: false,
         }
@@ -163,6 +168,20 @@ impl SocketOptions {
         self.writable_high_water_mark = Some(hwm);
         self
     }
+    /// Sets the writable side's low-water mark (*beyond Node*).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::net::SocketOptions;
+    ///
+    /// let o = SocketOptions::default().writable_high_water_mark(1 << 20).writable_low_water_mark(256 << 10);
+    /// assert_eq!(o.writable_low_water_mark, Some(256 << 10));
+    /// ```
+    pub fn writable_low_water_mark(mut self, lwm: usize) -> Self {
+        self.writable_low_water_mark = Some(lwm);
+        self
+    }
     /// Sets the read size (at least 1 byte).
     pub fn read_size(mut self, bytes: usize) -> Self {
         self.read_size = bytes.max(1);
@@ -179,6 +198,7 @@ impl SocketOptions {
             high_water_mark: self.high_water_mark,
             readable_high_water_mark: self.readable_high_water_mark,
             writable_high_water_mark: self.writable_high_water_mark,
+            writable_low_water_mark: self.writable_low_water_mark,
             allow_half_open: self.allow_half_open,
             ..DuplexOptions::default()
         }
