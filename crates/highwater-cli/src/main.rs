@@ -45,15 +45,30 @@ struct Cli {
     command: Command,
 }
 
+/// The defaults and their reasons, under each transfer command's `--help`.
+const DEFAULTS_HELP: &str = "\
+Defaults: reads of 64 KiB into a write buffer whose high-water mark is 256 KiB.
+A read never exceeds the mark, and four reads fill it: when the destination is
+slower than the source, the buffer reaches the mark, write() returns false (it
+means \"wait\", nothing is lost), the reader pauses, and 'drain' resumes it once
+the buffer is empty (or down to --low-water-mark). Memory stays bounded by the
+marks: --max-memory caps every buffer together. Exit status: 0 done, 1 failed,
+2 usage error (found before any file is touched), 130 interrupted, 141 the
+reader of the output went away. More in docs/CLI.md.";
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Copy SRC to DST (`-` for stdin/stdout) with bounded buffers.
+    #[command(after_help = DEFAULTS_HELP)]
     Copy(CopyArgs),
     /// Copy stdin to stdout through a bounded buffer (like pv or mbuffer).
+    #[command(after_help = DEFAULTS_HELP)]
     Pipe(PipeArgs),
     /// Send FILE (`-` for stdin) over TCP to a receiver at ADDR (HOST:PORT); exits 0 once the receiver has it all.
+    #[command(after_help = DEFAULTS_HELP)]
     Send(SendArgs),
     /// Listen on ADDR (HOST:PORT, port 0 picks one; the first line on stderr says which), receive one connection into FILE (`-` for stdout).
+    #[command(after_help = DEFAULTS_HELP)]
     Recv(RecvArgs),
     /// A fast producer and a slow consumer: watch write() return false, the
     /// producer pause, and 'drain' resume it; then a file copy through a slow
@@ -258,8 +273,55 @@ fn run_recv(a: RecvArgs) -> Result<(), CliError> {
     a.common.report(&report, to_stdout)
 }
 
+/// Parses the command line. `--help` and `--version` print and exit 0; a
+/// mistake is one line (clap's message, its tip, the usage) and exit 2.
+fn parse_args() -> Result<Cli, ExitCode> {
+    use clap::error::ErrorKind;
+    Cli::try_parse().map_err(|e| match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            ExitCode::from(2)
+        }
+        _ => {
+            let err = CliError::Usage(one_line(&e.render().to_string()));
+            err.print();
+            err.exit_code()
+        }
+    })
+}
+
+/// Clap's multi-line error as one line: `unexpected argument '--frob'
+/// found (tip: …); usage: highwater copy [OPTIONS] <SRC> <DST>`.
+fn one_line(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut out = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_string();
+    for l in lines {
+        if let Some(tip) = l.strip_prefix("tip: ") {
+            out.push_str(&format!(" ({tip})"));
+        } else if let Some(usage) = l.strip_prefix("Usage: ") {
+            out.push_str(&format!("; usage: {usage}"));
+        } else if !l.starts_with("For more information") {
+            // The items of a list the first line announces (`…: <DST>`).
+            out.push(' ');
+            out.push_str(l);
+        }
+    }
+    out
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse_args() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Command::Copy(a) => run_copy(
             "copy",

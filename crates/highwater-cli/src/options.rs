@@ -98,8 +98,10 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
             // Reads of a sixteenth of the cap (64 KiB at most), the rest
             // for the mark.
             let cap = cap as u128;
-            let c = (cap / (16 * cs / 3)).min(DEFAULT_CHUNK as u128);
+            let c = round_down((cap / (16 * cs / 3)).min(DEFAULT_CHUNK as u128));
             let m = cap.saturating_sub(cs * c) / ms;
+            // A whole number of reads.
+            let m = if c > 0 { m / c * c } else { m };
             if c == 0 || m < c {
                 return Err(format!(
                     "--max-memory {} is too small for a transfer (at least {} with these options)",
@@ -111,6 +113,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
         }
         (Some(cap), Some(c), None) => {
             let m = (cap as u128).saturating_sub(cs * c as u128) / ms;
+            let m = m / c as u128 * c as u128;
             if m < c as u128 {
                 return Err(format!(
                     "--chunk-size {} leaves no room for a write buffer of at least one read within --max-memory {} (the transfer can hold {}× the read size plus {}× the mark; see --help)",
@@ -124,7 +127,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
         }
         (Some(cap), None, Some(m)) => {
             let room = (cap as u128).saturating_sub(ms * m as u128) / cs;
-            let c = room.min(DEFAULT_CHUNK as u128).min(m.max(1) as u128);
+            let c = round_down(room.min(DEFAULT_CHUNK as u128).min(m.max(1) as u128));
             if c == 0 {
                 return Err(format!(
                     "--high-water-mark {} leaves no room for reads within --max-memory {}",
@@ -170,6 +173,15 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
         low_water_mark: low,
         bound,
     })
+}
+
+/// The largest power of two not above `n` (0 for 0): reads of round sizes.
+fn round_down(n: u128) -> u128 {
+    if n == 0 {
+        0
+    } else {
+        1 << (127 - n.leading_zeros())
+    }
 }
 
 /// The plot can be written where it is asked for: its folder exists and it
