@@ -21,16 +21,16 @@ pub struct DemoArgs {
     /// How many chunks the producer writes in the first part.
     #[arg(long, default_value_t = 12)]
     chunks: usize,
-    /// Size of each chunk in bytes.
-    #[arg(long, default_value_t = 1024)]
+    /// Size of each chunk (units: B, KiB, MiB, KB, MB).
+    #[arg(long, value_name = "SIZE", default_value = "1KiB", value_parser = crate::size::parse_buffer_size)]
     chunk_size: usize,
-    /// The Writable's high-water mark in bytes.
-    #[arg(long, default_value_t = 4096)]
+    /// The Writable's high-water mark: the buffer level at which write() starts returning false.
+    #[arg(long, value_name = "SIZE", default_value = "4KiB", value_parser = crate::size::parse_mark)]
     high_water_mark: usize,
-    /// How long the slow sink takes per chunk, in milliseconds.
-    #[arg(long, default_value_t = 5)]
-    delay_ms: u64,
-    /// Print only the summaries.
+    /// How long the slow sink takes per chunk (e.g. 5ms, 0.1s; a bare number is milliseconds).
+    #[arg(long, alias = "delay-ms", value_name = "DURATION", default_value = "5ms", value_parser = parse_delay)]
+    delay: Duration,
+    /// Print only the results: no explanation, no narration of each write.
     #[arg(long, short)]
     quiet: bool,
     /// Size of the sample file copied in the second part.
@@ -45,6 +45,27 @@ pub struct DemoArgs {
     /// Skip the file copy (second part).
     #[arg(long)]
     no_copy: bool,
+}
+
+/// `5ms`, `0.2s`, `1s`, or a bare number of milliseconds.
+fn parse_delay(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (t, 1e-3)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration (e.g. 5ms, 0.2s)"))?;
+    let secs = v * scale;
+    if !secs.is_finite() || !(0.0..=60.0).contains(&secs) {
+        return Err(format!("'{s}': from 0 to 60 s"));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The slow consumer: takes `delay` per chunk and counts what it got.
@@ -62,25 +83,37 @@ impl AsyncSink<Bytes> for SlowSink {
 }
 
 fn kib(n: usize) -> String {
-    if n % 1024 == 0 {
-        format!("{} KiB", n / 1024)
-    } else {
-        format!("{n} B")
-    }
+    crate::size::human(n as u64)
 }
+
+/// What the first part shows, for someone who has not met Node's streams.
+const INTRO: &str = "\
+A Writable is a stream you write chunks into. It hands them to its sink one at
+a time; chunks the sink has not taken yet wait in the Writable's internal
+buffer. The high-water mark is the buffer level at which write() starts to
+return false. false does not mean the chunk was rejected: it was accepted and
+buffered. It means \"wait\": stop writing until 'drain' says the buffer has
+emptied. A producer that obeys it never makes the buffer grow past the mark
+plus one chunk, however fast it could go.
+";
 
 /// Runs the demo and prints its narration and summary.
 pub fn run(args: DemoArgs) -> Result<(), String> {
     if args.chunk_size == 0 {
         return Err("--chunk-size must be at least 1".into());
     }
-    let (file_size, rate, plot, no_copy) =
-        (args.file_size, args.rate, args.plot.clone(), args.no_copy);
+    let (file_size, rate, plot, no_copy, quiet) = (
+        args.file_size,
+        args.rate,
+        args.plot.clone(),
+        args.no_copy,
+        args.quiet,
+    );
     highwater::block_on(async move { demo(args).await })?;
     if no_copy {
         return Ok(());
     }
-    file_copy(file_size, rate, &plot)
+    file_copy(file_size, rate, &plot, quiet)
 }
 
 /// Peak resident memory of this process (Linux's VmHWM), if known.
@@ -93,7 +126,7 @@ fn peak_rss() -> Option<u64> {
 
 /// Part two: a sample file copied through a rate-limited destination with
 /// highwater's file streams; the report, the plot, then clean up.
-fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), String> {
+fn file_copy(size: usize, rate: u64, plot: &std::path::Path, quiet: bool) -> Result<(), String> {
     use crate::copy::copy;
     use crate::endpoint::Endpoint;
     use crate::engine::CopyConfig;
@@ -120,8 +153,9 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path) -> Result<(), Strin
             rate: Some(rate),
             atomic: false,
             fsync: false,
-            progress: false,
-            progress_interval: std::time::Duration::from_secs(1),
+            // Time as it goes: the progress line on stderr.
+            progress: !quiet,
+            progress_interval: std::time::Duration::from_millis(100),
             sample_every: std::time::Duration::from_millis(10),
         };
         println!();
@@ -176,14 +210,16 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
     let w = Writable::from_async(
         WritableOptions::default().high_water_mark(args.high_water_mark),
         SlowSink {
-            delay: Duration::from_millis(args.delay_ms),
+            delay: args.delay,
             received: received.clone(),
         },
     );
     let quiet = args.quiet;
+    let started = Instant::now();
+    // Each narrated line starts with the time since the first write.
     let say = move |line: String| {
         if !quiet {
-            println!("{line}");
+            println!("{:>8.1} ms  {line}", started.elapsed().as_secs_f64() * 1e3);
         }
     };
 
@@ -194,21 +230,23 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         w.on(WritableEvent::Drain, move || {
             drains.set(drains.get() + 1);
             say(format!(
-                "           'drain': buffer empty ({} buffered), producer may go on",
+                "           'drain': buffer empty ({} buffered), the producer goes on",
                 kib(w2.writable_length())
             ));
         });
     }
 
     println!(
-        "highwater demo, part 1: {} chunks of {} into a Writable with highWaterMark {} whose sink takes {} ms per chunk\n",
+        "highwater demo, part 1: {} chunks of {} into a Writable with highWaterMark {} whose sink takes {:?} per chunk\n",
         args.chunks,
         kib(args.chunk_size),
         kib(args.high_water_mark),
-        args.delay_ms
+        args.delay
     );
+    if !quiet {
+        println!("{INTRO}");
+    }
 
-    let started = Instant::now();
     let chunk = Bytes::from(vec![b'x'; args.chunk_size]);
     let (mut falses, mut peak) = (0usize, 0usize);
     let mut paused_for = Duration::ZERO;
@@ -223,7 +261,7 @@ async fn demo(args: DemoArgs) -> Result<(), String> {
         ));
         if !ok {
             falses += 1;
-            say("           write() returned false: producer pauses".into());
+            say("           write() returned false: the chunk is buffered; the producer waits for 'drain'".into());
             let t = Instant::now();
             w.drained().await.map_err(|e| e.to_string())?;
             paused_for += t.elapsed();

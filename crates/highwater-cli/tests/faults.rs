@@ -137,7 +137,11 @@ fn reader_goes_away(what: &str, mut cmd: Command) {
     out.read_exact(&mut one).expect("one byte comes out");
     drop(out);
     let (status, stderr) = finish(child, what);
-    assert_eq!(status.code(), Some(141), "{what}: {status}, stderr: {stderr}");
+    assert_eq!(
+        status.code(),
+        Some(141),
+        "{what}: {status}, stderr: {stderr}"
+    );
     assert_eq!(stderr, "", "{what}: quiet");
 }
 
