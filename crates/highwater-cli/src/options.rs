@@ -101,7 +101,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
             let c = round_down((cap / (16 * cs / 3)).min(DEFAULT_CHUNK as u128));
             let m = cap.saturating_sub(cs * c) / ms;
             // A whole number of reads.
-            let m = if c > 0 { m / c * c } else { m };
+            let m = m.checked_div(c).map_or(m, |k| k * c);
             if c == 0 || m < c {
                 return Err(format!(
                     "--max-memory {} is too small for a transfer (at least {} with these options)",

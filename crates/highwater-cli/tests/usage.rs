@@ -62,6 +62,7 @@ fn every_usage_error_comes_before_any_file_is_touched() {
     std::fs::write(s.0.join("in.bin"), vec![7u8; 100_000]).expect("in");
     std::fs::write(s.0.join("old.bin"), b"old").expect("old");
     let (src, dst, old) = (s.s("in.bin"), s.s("out.bin"), s.s("old.bin"));
+    let folder = s.0.to_string_lossy().into_owned();
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
             "unknown unit",
@@ -120,7 +121,7 @@ fn every_usage_error_comes_before_any_file_is_touched() {
         ),
         (
             "plot is a folder",
-            vec!["copy", &src, &dst, "--plot", &s.0.to_string_lossy()],
+            vec!["copy", &src, &dst, "--plot", &folder],
             "is a directory",
         ),
         (
