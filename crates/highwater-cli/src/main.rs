@@ -111,7 +111,7 @@ struct Common {
     #[arg(short = 's', long, value_name = "SIZE", value_parser = size::parse_size, help_heading = "Reporting")]
     size: Option<u64>,
     /// Seconds between progress lines when stderr is not a terminal (pv's -i).
-    #[arg(short = 'i', long, value_name = "SECONDS", default_value = "1", value_parser = size::parse_interval, help_heading = "Reporting")]
+    #[arg(short = 'i', long, value_name = "SECONDS", default_value = "1", value_parser = size::parse_interval, requires = "progress", help_heading = "Reporting")]
     interval: Duration,
     /// Print a report at the end (on stderr).
     #[arg(long, help_heading = "Reporting")]
@@ -235,6 +235,36 @@ impl Common {
     }
 }
 
+/// `--atomic` and `--fsync` against the destination, before any work:
+/// standard output cannot be renamed over, and can be synced only when it
+/// is a file (or a block device), not a pipe, socket or terminal.
+fn check_destination_flags(dst: &Endpoint, atomic: bool, fsync: bool) -> Result<(), CliError> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    if *dst != Endpoint::Std {
+        return Ok(());
+    }
+    if atomic {
+        return Err(CliError::Usage(
+            "--atomic needs a file destination, not standard output".into(),
+        ));
+    }
+    if fsync {
+        let kind = std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .map(|m| m.file_type());
+        if !kind.is_ok_and(|k| k.is_file() || k.is_block_device()) {
+            return Err(CliError::Usage(
+                "--fsync needs a destination that can be synced: standard output here is not a file (a pipe, a socket or a terminal)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn run_copy(
     command: &'static str,
     src: Endpoint,
@@ -243,11 +273,7 @@ fn run_copy(
     atomic: bool,
     fsync: bool,
 ) -> Result<(), CliError> {
-    if atomic && dst == Endpoint::Std {
-        return Err(CliError::Usage(
-            "--atomic needs a file destination, not standard output".into(),
-        ));
-    }
+    check_destination_flags(&dst, atomic, fsync)?;
     let to_stdout = dst == Endpoint::Std;
     let cfg = common.config(command, atomic, fsync)?;
     let report = highwater::block_on(copy::copy(src, dst, cfg))?;
@@ -262,11 +288,7 @@ fn run_send(a: SendArgs) -> Result<(), CliError> {
 
 fn run_recv(a: RecvArgs) -> Result<(), CliError> {
     let dst = Endpoint::parse(&a.file);
-    if a.atomic && dst == Endpoint::Std {
-        return Err(CliError::Usage(
-            "--atomic needs a file destination, not standard output".into(),
-        ));
-    }
+    check_destination_flags(&dst, a.atomic, a.fsync)?;
     let to_stdout = dst == Endpoint::Std;
     let cfg = a.common.config("recv", a.atomic, a.fsync)?;
     let report = highwater::block_on(net::recv(a.addr, dst, cfg))?;

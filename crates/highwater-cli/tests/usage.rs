@@ -158,6 +158,13 @@ fn every_usage_error_comes_before_any_file_is_touched() {
         assert_usage_error(what, &out, needle);
         assert_eq!(s.names(), ["in.bin", "old.bin"], "{what}: nothing created");
     }
+    // --fsync into a pipe cannot be done: said before anything is read.
+    let out = Command::new(env!("CARGO_BIN_EXE_highwater"))
+        .args(["copy", &src, "-", "--fsync"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    assert_usage_error("--fsync into a pipe", &out, "--fsync needs");
     // The destination is neither truncated nor replaced by a refused run.
     let out = highwater(&["copy", &src, &old, "--atomic", "-m", "10"]);
     assert_usage_error("refused --atomic", &out, "too small");
