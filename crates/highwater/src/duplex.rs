@@ -383,6 +383,17 @@ mod tests {
     }
 
     #[test]
+    fn the_writable_low_water_mark_reaches_the_writable_side_only() {
+        let opts = DuplexOptions::default()
+            .writable_high_water_mark(64)
+            .writable_low_water_mark(16);
+        let d = Duplex::new(opts, Quiet, Quiet);
+        assert_eq!(d.writable_stats().low_water_mark, 16);
+        let d = Duplex::new(DuplexOptions::default(), Quiet, Quiet);
+        assert_eq!(d.writable_stats().low_water_mark, 0, "Node's 'drain' at 0");
+    }
+
+    #[test]
     fn per_side_marks_and_high_water_mark_overriding_both() {
         let opts = DuplexOptions::default()
             .readable_high_water_mark(3)

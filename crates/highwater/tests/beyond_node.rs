@@ -139,6 +139,48 @@ fn drain_comes_at_the_low_water_mark() {
 }
 
 #[test]
+fn file_streams_sockets_and_duplexes_take_the_low_water_mark() {
+    use highwater::fs::{create_write_stream, WriteStreamOptions};
+    use highwater::net::SocketOptions;
+    use highwater::{Duplex, DuplexOptions};
+    let path = std::env::temp_dir().join(format!("highwater-lwm-{}", std::process::id()));
+    let w = create_write_stream(
+        &path,
+        WriteStreamOptions {
+            high_water_mark: Some(64),
+            low_water_mark: Some(16),
+            ..Default::default()
+        },
+    )
+    .expect("opens");
+    assert_eq!(w.writable_stats().low_water_mark, 16);
+    w.destroy(None);
+    run_until_idle();
+    let _ = std::fs::remove_file(&path);
+    let o = SocketOptions::default()
+        .writable_high_water_mark(64)
+        .writable_low_water_mark(16);
+    assert_eq!(o.writable_low_water_mark, Some(16));
+    struct Quiet;
+    impl highwater::ReadableImpl<Bytes> for Quiet {
+        fn read(&self, _n: usize, _src: &highwater::Source<Bytes>) {}
+    }
+    impl WritableImpl<Bytes> for Quiet {
+        fn write(&self, _chunk: Bytes, done: Done) {
+            done.call(Ok(()));
+        }
+    }
+    let d = Duplex::new(
+        DuplexOptions::default()
+            .writable_high_water_mark(64)
+            .writable_low_water_mark(16),
+        Quiet,
+        Quiet,
+    );
+    assert_eq!(d.writable_stats().low_water_mark, 16);
+}
+
+#[test]
 fn low_water_mark_drains_exactly_when_due_and_bounds_the_buffer() {
     let mut runner = TestRunner::new_with_rng(
         Config {
