@@ -125,7 +125,10 @@ impl Live {
         use tokio::signal::unix::{signal, SignalKind};
         Live {
             width: terminal_width(),
-            resized: signal(SignalKind::window_change()).ok(),
+            // Outside a runtime (never, from the engine), no resizes.
+            resized: tokio::runtime::Handle::try_current()
+                .ok()
+                .and_then(|_| signal(SignalKind::window_change()).ok()),
             drawn_at: None,
             draws: 0,
         }

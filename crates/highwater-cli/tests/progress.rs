@@ -116,6 +116,13 @@ fn last_line(text: &str) -> String {
     strip_ansi(tail)
 }
 
+/// The seconds in a time as the progress lines write it below a minute
+/// (`0.4 s`, `42 s`), found after `after` in `line`.
+fn seconds_after(line: &str, after: &str) -> Option<f64> {
+    let rest = &line[line.find(after)? + after.len()..];
+    rest.split(" s").next()?.trim().parse().ok()
+}
+
 /// A rate-limited copy drawn on a terminal `cols` wide: returns the lines
 /// drawn and the raw output.
 fn tty_copy(cols: usize) -> (Vec<String>, String) {
@@ -156,6 +163,12 @@ fn a_terminal_gets_a_live_line_with_every_measure_and_a_final_line_that_stays() 
     );
 
     let last = last_line(&text);
+    let seconds = seconds_after(&last, " in ").expect(&last);
+    assert!(
+        (live.len() as f64) <= seconds / 0.2 + 2.0,
+        "at most five draws a second, not one per sample: {} in {seconds} s",
+        live.len()
+    );
     assert!(
         last.starts_with("highwater copy: done, 2 MiB in ") && last.ends_with("/s average"),
         "the final line stays: {last:?} in {text:?}"
@@ -290,6 +303,15 @@ fn without_a_terminal_plain_lines_come_every_interval() {
         assert!(!l.contains('\r') && !l.contains('\x1b'), "plain: {l:?}");
     }
     assert!(periodic.iter().any(|l| l.contains(", eta ")), "{lines:?}");
+    for (k, l) in periodic.iter().enumerate() {
+        // Line k+1 is due 0.2 s after line k: never earlier, whatever the
+        // machine's speed (the time is written to a tenth).
+        let t = seconds_after(l, "%), ").expect(l);
+        assert!(
+            t >= 0.2 * (k + 1) as f64 - 0.051,
+            "line {k} at {t} s: {lines:?}"
+        );
+    }
     assert!(
         last.starts_with("highwater copy: done, 2 MiB in ") && last.ends_with("/s average"),
         "{last:?}"
