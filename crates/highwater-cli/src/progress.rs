@@ -18,11 +18,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
-use std::os::fd::AsFd;
-use std::process::{Command, Stdio};
 use std::rc::Rc;
-
-use futures::FutureExt;
 
 use crate::engine::{CopyConfig, Sample};
 use crate::error::CliError;
@@ -111,8 +107,9 @@ enum Output {
 struct Live {
     /// The terminal's width in columns.
     width: usize,
-    /// Window size changes (SIGWINCH), to measure the width again.
-    resized: Option<tokio::signal::unix::Signal>,
+    /// Whether to measure the terminal again before each draw (a window
+    /// can be resized during a copy).
+    follow: bool,
     /// When the line was last drawn (seconds since the start).
     drawn_at: Option<f64>,
     /// Draws so far: turns the spinner.
@@ -122,13 +119,9 @@ struct Live {
 impl Live {
     /// A live line on stderr, as wide as its terminal.
     fn on_stderr() -> Live {
-        use tokio::signal::unix::{signal, SignalKind};
         Live {
             width: terminal_width(),
-            // Outside a runtime (never, from the engine), no resizes.
-            resized: tokio::runtime::Handle::try_current()
-                .ok()
-                .and_then(|_| signal(SignalKind::window_change()).ok()),
+            follow: true,
             drawn_at: None,
             draws: 0,
         }
@@ -139,7 +132,7 @@ impl Live {
     fn fixed(width: usize) -> Live {
         Live {
             width,
-            resized: None,
+            follow: false,
             drawn_at: None,
             draws: 0,
         }
@@ -155,13 +148,10 @@ impl Live {
         true
     }
 
-    /// Measures the width again if the window was resized.
+    /// Measures the width again (one `ioctl`, at most a few times a
+    /// second), so a resized window is followed.
     fn follow_resize(&mut self) {
-        let resized = self
-            .resized
-            .as_mut()
-            .is_some_and(|s| s.recv().now_or_never().is_some());
-        if resized {
+        if self.follow {
             self.width = terminal_width();
         }
     }
@@ -658,36 +648,16 @@ fn countdown(seconds: f64) -> String {
     }
 }
 
-/// The width of the terminal on stderr: `stty size` asked about it (the
-/// standard library cannot, and `unsafe` is forbidden here), then
-/// `$COLUMNS`, then 80.
+/// The width of the terminal on stderr (asked of the terminal through
+/// `console`, the terminal layer indicatif is built on), then `$COLUMNS`,
+/// then 80.
 fn terminal_width() -> usize {
-    stty_width()
+    console::Term::stderr()
+        .size_checked()
+        .map(|(_rows, cols)| usize::from(cols))
         .or_else(|| std::env::var("COLUMNS").ok()?.trim().parse().ok())
         .filter(|&w| w > 0)
         .unwrap_or(DEFAULT_WIDTH)
-}
-
-/// `stty size` run on stderr's terminal, parsed.
-fn stty_width() -> Option<usize> {
-    let tty = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
-    let out = Command::new("stty")
-        .arg("size")
-        .stdin(Stdio::from(tty))
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    parse_stty_size(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// The columns in `stty size`'s answer (`ROWS COLS`); none for 0.
-fn parse_stty_size(answer: &str) -> Option<usize> {
-    let mut words = answer.split_whitespace();
-    let (_rows, cols) = (words.next()?, words.next()?);
-    cols.parse().ok().filter(|&c| c > 0)
 }
 
 #[cfg(test)]
@@ -919,13 +889,6 @@ mod tests {
         assert_eq!(duration(3723.0), "1 h 02 min");
         assert_eq!(countdown(2.1), "3 s");
         assert_eq!(countdown(724.2), "12 min 05 s");
-    }
-
-    #[test]
-    fn stty_answers_parse() {
-        assert_eq!(parse_stty_size("24 80\n"), Some(80));
-        assert_eq!(parse_stty_size("0 0\n"), None);
-        assert_eq!(parse_stty_size(""), None);
     }
 
     fn config() -> CopyConfig {
