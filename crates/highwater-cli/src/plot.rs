@@ -378,13 +378,7 @@ pub fn svg(r: &Report, title: &str) -> String {
             byte_label(value as u64)
         );
     };
-    mark(
-        "mark",
-        MARK,
-        "7 4",
-        r.high_water_mark,
-        "highWaterMark",
-    );
+    mark("mark", MARK, "7 4", r.high_water_mark, "highWaterMark");
     if let Some(low) = r.low_water_mark {
         mark("low-mark", LOW_MARK, "3 3", low, "low-water mark");
     }
@@ -405,26 +399,32 @@ pub fn svg(r: &Report, title: &str) -> String {
         lx += 22.0 + text.chars().count() as f64 * 6.6 + 18.0;
     };
     item(
-        &|lx| format!(
-            r##"<rect x="{lx}" y="{}" width="16" height="10" fill="{BAND}"/><line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{MEAN}" stroke-width="1.5"/>"##,
-            ly - 5.0,
-            lx + 16.0
-        ),
+        &|lx| {
+            format!(
+                r##"<rect x="{lx}" y="{}" width="16" height="10" fill="{BAND}"/><line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{MEAN}" stroke-width="1.5"/>"##,
+                ly - 5.0,
+                lx + 16.0
+            )
+        },
         "bytes in the write buffer: min–max per pixel column, mean line",
     );
     item(
-        &|lx| format!(
-            r##"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{MARK}" stroke-dasharray="7 4" stroke-width="1.5"/>"##,
-            lx + 16.0
-        ),
+        &|lx| {
+            format!(
+                r##"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{MARK}" stroke-dasharray="7 4" stroke-width="1.5"/>"##,
+                lx + 16.0
+            )
+        },
         "highWaterMark",
     );
     if r.low_water_mark.is_some() {
         item(
-            &|lx| format!(
-                r##"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{LOW_MARK}" stroke-dasharray="3 3" stroke-width="1.5"/>"##,
-                lx + 16.0
-            ),
+            &|lx| {
+                format!(
+                    r##"<line x1="{lx}" x2="{}" y1="{ly}" y2="{ly}" stroke="{LOW_MARK}" stroke-dasharray="3 3" stroke-width="1.5"/>"##,
+                    lx + 16.0
+                )
+            },
             "low-water mark",
         );
     }

@@ -73,7 +73,11 @@ fn reads(r: &Report) -> String {
         0 => "none (no data)".into(),
         1 => format!("one read of {} B", grouped(r.read_max as u64)),
         n if r.read_min == r.read_max => {
-            format!("{} B reads ({} of them)", grouped(r.read_max as u64), grouped(n))
+            format!(
+                "{} B reads ({} of them)",
+                grouped(r.read_max as u64),
+                grouped(n)
+            )
         }
         // All but one as large as the largest (a file's last read, usually).
         n if (n - 1)
@@ -207,7 +211,10 @@ pub fn text(r: &Report) -> String {
         size(r.buffer_bound)
     );
     if let Some(cap) = r.max_memory {
-        all.push_str(&format!(" and a cap of {} (--max-memory)", size(cap as u64)));
+        all.push_str(&format!(
+            " and a cap of {} (--max-memory)",
+            size(cap as u64)
+        ));
     }
     line("peak all buffers", all);
     out
@@ -222,7 +229,13 @@ fn opt<T: Into<u64>>(v: Option<T>) -> Value {
 /// names it (schema in `docs/CLI.md`).
 pub fn json(r: &Report) -> String {
     let measured = rates_measured(r);
-    let windowed = |v: f64| if measured { Value::from(v) } else { Value::Null };
+    let windowed = |v: f64| {
+        if measured {
+            Value::from(v)
+        } else {
+            Value::Null
+        }
+    };
     json!({
         "schema": SCHEMA,
         "command": r.command,
@@ -312,7 +325,10 @@ mod tests {
         );
         assert!(t.contains("65,536 B reads (8,192 of them)"), "{t}");
         assert!(t.contains("8,192 times: each a pause"), "{t}");
-        assert!(t.contains("8,191: the last pause ended with the end of the data"), "{t}");
+        assert!(
+            t.contains("8,191: the last pause ended with the end of the data"),
+            "{t}"
+        );
         assert!(t.contains("low-water mark          64 KiB"), "{t}");
         assert!(t.contains("a cap of 1 MiB (--max-memory)"), "{t}");
     }

@@ -204,8 +204,14 @@ fn send_and_recv_carry_256_mib_byte_for_byte() {
     assert_eq!(rj["bytes"], 256 * MIB);
     eprintln!(
         "256 MiB over loopback in {secs:.2} s (sender {:.0} MiB/s, receiver {:.0} MiB/s)",
-        sj["rate_bytes_per_second"]["average"].as_f64().unwrap_or(0.0) / MIB as f64,
-        rj["rate_bytes_per_second"]["average"].as_f64().unwrap_or(0.0) / MIB as f64
+        sj["rate_bytes_per_second"]["average"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / MIB as f64,
+        rj["rate_bytes_per_second"]["average"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / MIB as f64
     );
 }
 

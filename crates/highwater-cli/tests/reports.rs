@@ -21,10 +21,8 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "highwater-reports-{tag}-{}",
-            std::process::id()
-        ));
+        let d =
+            std::env::temp_dir().join(format!("highwater-reports-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).expect("scratch");
         Scratch(d)
@@ -156,7 +154,9 @@ fn json_keys_carry_units_and_agree_with_each_other() {
     assert_eq!(u(&j, "schema"), 1);
     assert_eq!(j["command"], "copy");
     assert!(
-        j["label"].as_str().is_some_and(|l| l.contains("in.bin") && l.contains("out.bin")),
+        j["label"]
+            .as_str()
+            .is_some_and(|l| l.contains("in.bin") && l.contains("out.bin")),
         "{j}"
     );
     // Bytes: all of the file, as known beforehand.
@@ -174,7 +174,10 @@ fn json_keys_carry_units_and_agree_with_each_other() {
     assert!(reads * lo <= len && len <= reads * hi, "{j}");
     // Backpressure: every drain ended a pause.
     let (falses, drains) = (u(&j, "write_false"), u(&j, "drains"));
-    assert!(falses > 0, "a 16 MiB/s destination makes the reader wait: {j}");
+    assert!(
+        falses > 0,
+        "a 16 MiB/s destination makes the reader wait: {j}"
+    );
     assert!(falses >= drains, "{j}");
     assert!(u(&j, "pauses") >= drains, "{j}");
     // Time and rates (0.2 s: long enough for the 50 ms windows of min and
@@ -195,7 +198,10 @@ fn json_keys_carry_units_and_agree_with_each_other() {
     assert_eq!(mark, 128 * KIB);
     assert_eq!(u(&j, "low_water_mark_bytes"), 32 * KIB);
     assert!(u(&j, "peak_buffered_bytes") <= mark + chunk, "{j}");
-    assert!(u(&j, "peak_buffered_bytes") >= mark, "reached the mark: {j}");
+    assert!(
+        u(&j, "peak_buffered_bytes") >= mark,
+        "reached the mark: {j}"
+    );
     let bound = u(&j, "buffer_bound_bytes");
     assert!(u(&j, "peak_total_buffered_bytes") <= bound, "{j}");
     assert!(bound <= u(&j, "max_memory_bytes"), "{j}");
@@ -257,8 +263,14 @@ fn the_text_report_explains_pauses_and_drains() {
     assert!(line("low-water mark").contains("16 KiB"), "{text}");
     assert!(line("time").contains(" s"), "{text}");
     assert!(line("rate").contains("/s average"), "{text}");
-    assert!(line("peak buffered").contains("against a mark of 64 KiB"), "{text}");
-    assert!(line("peak all buffers").contains("against a bound of"), "{text}");
+    assert!(
+        line("peak buffered").contains("against a mark of 64 KiB"),
+        "{text}"
+    );
+    assert!(
+        line("peak all buffers").contains("against a bound of"),
+        "{text}"
+    );
 }
 
 /// Checks that `svg` is well-formed enough: tags balanced, one root, no raw
@@ -283,10 +295,7 @@ fn check_xml(svg: &str) -> Result<(), String> {
         if stack.is_empty() && !text.trim().is_empty() {
             return Err(format!("text outside the root: {text:?}"));
         }
-        let close = rest[open..]
-            .find('>')
-            .ok_or("a tag is not closed")?
-            + open;
+        let close = rest[open..].find('>').ok_or("a tag is not closed")? + open;
         let tag = &rest[open + 1..close];
         rest = &rest[close + 1..];
         if tag.contains('<') {
@@ -415,7 +424,10 @@ fn the_plot_of_a_long_copy_stays_readable() {
         .iter()
         .map(|(_, label)| parse_bytes(label).unwrap_or_else(|| panic!("tick {label:?}")))
         .collect();
-    assert!(yticks.len() >= 3 && yticks.len() == grid.len(), "{yticks:?}");
+    assert!(
+        yticks.len() >= 3 && yticks.len() == grid.len(),
+        "{yticks:?}"
+    );
     assert_eq!(yticks[0], 0.0);
     let ystep = yticks[1] - yticks[0];
     assert!(
@@ -458,7 +470,11 @@ fn the_plot_of_a_long_copy_stays_readable() {
     let ym: f64 = attr(marks[0].0, "y1")
         .and_then(|v| v.parse().ok())
         .expect("y1");
-    assert!((ym - y_of(mark)).abs() < 1.0, "mark at {ym}, not {}", y_of(mark));
+    assert!(
+        (ym - y_of(mark)).abs() < 1.0,
+        "mark at {ym}, not {}",
+        y_of(mark)
+    );
     assert!(ym > grid[grid.len() - 1] + 5.0, "headroom above the mark");
     let labels = elements(&svg, "text", "mark-label");
     assert!(
@@ -467,7 +483,9 @@ fn the_plot_of_a_long_copy_stays_readable() {
     );
     let low = elements(&svg, "line", "low-mark");
     assert_eq!(low.len(), 1, "the low-water mark too");
-    let yl: f64 = attr(low[0].0, "y1").and_then(|v| v.parse().ok()).expect("y1");
+    let yl: f64 = attr(low[0].0, "y1")
+        .and_then(|v| v.parse().ok())
+        .expect("y1");
     assert!((yl - y_of((64 * KIB) as f64)).abs() < 1.0);
 
     // As many points as pixel columns at most, not one per sample.
@@ -489,7 +507,10 @@ fn the_plot_of_a_long_copy_stays_readable() {
     let band = points("polygon", "band");
     assert!(band > 0 && (band as f64) <= 4.0 * width, "{band} points");
     assert!((elements(&svg, "rect", "paused").len() as f64) <= width / 2.0);
-    assert!(svg.contains("reader paused for most of the column"), "legend");
+    assert!(
+        svg.contains("reader paused for most of the column"),
+        "legend"
+    );
 }
 
 #[test]
