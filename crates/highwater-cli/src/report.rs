@@ -206,7 +206,7 @@ pub fn text(r: &Report) -> String {
         ),
     );
     let mut all = format!(
-        "{} in all buffers, against a bound of {}",
+        "{}, against a bound of {}",
         size(r.peak_total_buffered as u64),
         size(r.buffer_bound)
     );
