@@ -136,13 +136,13 @@ fn copy_is_byte_identical_and_reports_backpressure() {
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("JSON report on stdout");
     assert_eq!(json["bytes"], 3 << 20);
-    assert_eq!(json["high_water_mark"], 128 << 10);
+    assert_eq!(json["high_water_mark_bytes"], 128 << 10);
     assert!(
         json["write_false"].as_u64().unwrap_or(0) > 0,
         "a 64 MiB/s destination makes the reader wait"
     );
     assert!(
-        json["peak_buffered"].as_u64().unwrap_or(0) <= (128 + 64) << 10,
+        json["peak_buffered_bytes"].as_u64().unwrap_or(0) <= (128 + 64) << 10,
         "mark + one chunk"
     );
     assert!(

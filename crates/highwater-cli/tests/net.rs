@@ -204,8 +204,14 @@ fn send_and_recv_carry_256_mib_byte_for_byte() {
     assert_eq!(rj["bytes"], 256 * MIB);
     eprintln!(
         "256 MiB over loopback in {secs:.2} s (sender {:.0} MiB/s, receiver {:.0} MiB/s)",
-        sj["rate"]["average"].as_f64().unwrap_or(0.0) / MIB as f64,
-        rj["rate"]["average"].as_f64().unwrap_or(0.0) / MIB as f64
+        sj["rate_bytes_per_second"]["average"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / MIB as f64,
+        rj["rate_bytes_per_second"]["average"]
+            .as_f64()
+            .unwrap_or(0.0)
+            / MIB as f64
     );
 }
 
@@ -240,7 +246,7 @@ fn slow_receiver_run(s: &Scratch, size: u64) -> (u64, u64, serde_json::Value) {
     assert!(same_file(&s.path(&name), &s.path("out.bin")));
     let rj = json(&rout);
     assert!(
-        rj["peak_buffered"].as_u64().unwrap_or(u64::MAX) <= (16 << 10) + MIB,
+        rj["peak_buffered_bytes"].as_u64().unwrap_or(u64::MAX) <= (16 << 10) + MIB,
         "the receiver's buffer stays within its mark and one chunk: {rj}"
     );
     let sj = json(&reader.join().unwrap_or_default());
