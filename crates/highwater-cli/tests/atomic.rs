@@ -197,6 +197,39 @@ fn atomic_keeps_the_mode_of_the_file_it_replaces() {
 }
 
 #[test]
+fn the_temporary_file_is_private_while_it_is_written() {
+    let s = Scratch::new("private");
+    std::fs::write(s.path("in.bin"), vec![7u8; 1 << 20]).expect("in");
+    let dst = s.path("secret");
+    std::fs::write(&dst, b"old").expect("old");
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // About a second at 1 MiB/s: time to look at the temporary file.
+    let mut child = bin()
+        .args(["copy", &s.s("in.bin"), &s.s("secret"), "--atomic"])
+        .args(["--rate", "1MiB", "--chunk-size", "64KiB"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let tmp = s.path(&format!(".secret.highwater-{}.tmp", child.id()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        if let Ok(m) = std::fs::metadata(&tmp) {
+            break Some(m.mode() & 0o7777);
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) || Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = seen.expect("the temporary file was seen while the copy ran");
+    assert_eq!(seen & 0o077, 0, "temporary file mode {seen:o}: private");
+    assert_eq!(mode(&dst), 0o600);
+    assert_eq!(std::fs::metadata(&dst).expect("dst").len(), 1 << 20);
+}
+
+#[test]
 fn atomic_keeps_the_owner_of_the_file_it_replaces() {
     if !is_root() {
         eprintln!("SKIPPED: only root can give a file to another user");
