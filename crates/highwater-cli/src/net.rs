@@ -19,10 +19,10 @@
 //! end (an empty transfer is a complete one, and makes an empty file): a
 //! receiver stopped or killed before that leaves nothing behind.
 
-use highwater::net::{connect, Server, ServerOptions, Socket, SocketOptions};
 use std::cell::Cell;
 use std::rc::Rc;
 
+use highwater::net::{connect, Server, ServerOptions, Socket, SocketOptions};
 use highwater::{Error, ErrorKind, ReadableEvent};
 
 use crate::dest::{plan_dest, DestPlan};
@@ -201,6 +201,8 @@ async fn first_data(sock: &Socket, signals: &mut Signals, what: &str) -> Result<
     outcome
 }
 
+/// Accepts one connection, waits for its first data, then creates the
+/// destination and receives into it.
 async fn receive(
     server: &Server,
     dst: &Endpoint,
