@@ -3,7 +3,7 @@
 
 use highwater::Error;
 
-use crate::dest::open_dest;
+use crate::dest::plan_dest;
 use crate::endpoint::{open_source, Endpoint};
 use crate::engine::{describe, input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
 use crate::error::CliError;
@@ -13,13 +13,15 @@ use crate::error::CliError;
 /// # Errors
 ///
 /// A one-line description of what failed; with `atomic`, the destination is
-/// then untouched.
+/// then untouched (and one that is not a regular file is refused before
+/// anything is created, see [`crate::dest`]).
 pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CliError> {
     let (src_file, size) = open_source(&src, &dst)?;
+    let plan = plan_dest(&dst, cfg.atomic)?;
     // Catch Ctrl-C and SIGTERM before anything is created, so that an
     // interrupted copy always gets to clean up.
     let mut signals = Signals::new()?;
-    let mut dest = open_dest(&dst, cfg.atomic)?;
+    let mut dest = plan.open(&dst, &cfg)?;
     let result = async {
         let reader = input_stream(src_file, &cfg)?;
         let writer = dest.stream(&cfg)?;

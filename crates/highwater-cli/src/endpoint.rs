@@ -78,20 +78,6 @@ fn open_input_meta(src: &Endpoint) -> Result<(File, std::fs::Metadata), CliError
     Ok((file, meta))
 }
 
-/// Checks that the destination is not a directory (before anything is
-/// created or truncated).
-pub fn check_dest(dst: &Endpoint) -> Result<(), CliError> {
-    if let Endpoint::Path(d) = dst {
-        if std::fs::metadata(d).is_ok_and(|m| m.is_dir()) {
-            return Err(CliError::Failed(format!(
-                "cannot write {}: it is a directory",
-                dst.show("")
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Checks the endpoints before anything is created or truncated: the source
 /// opens and is not a directory, the destination is not a directory and not
 /// the source itself.

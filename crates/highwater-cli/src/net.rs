@@ -13,12 +13,20 @@
 //!   receiver to close; the receiver closes only once the file is written
 //!   (synced with `--fsync`, renamed with `--atomic`). So `send` exits 0
 //!   only when `recv` has the whole file.
+//!
+//! `recv` checks its destination before it listens (see [`crate::dest`])
+//! but creates it only once the connection brings its first bytes, or its
+//! end (an empty transfer is a complete one, and makes an empty file): a
+//! receiver stopped or killed before that leaves nothing behind.
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use highwater::net::{connect, Server, ServerOptions, Socket, SocketOptions};
-use highwater::{Error, ErrorKind};
+use highwater::{Error, ErrorKind, ReadableEvent};
 
-use crate::dest::{open_dest, Dest};
-use crate::endpoint::{check_dest, open_input, Endpoint};
+use crate::dest::{plan_dest, DestPlan};
+use crate::endpoint::{open_input, Endpoint};
 use crate::engine::{input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
 use crate::error::CliError;
 
@@ -141,7 +149,7 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
 /// or was interrupted), the destination unwritable, an interruption.
 pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CliError> {
     check_addr(&addr)?;
-    check_dest(&dst)?;
+    let plan = plan_dest(&dst, cfg.atomic)?;
     let mut signals = Signals::new()?;
     let server = Server::new(
         ServerOptions::default().socket(
@@ -156,20 +164,52 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
         })?,
         _ = signals.next() => return Err(CliError::Interrupted),
     };
-    // The destination is ready before anyone is told where to connect.
-    let mut dest = open_dest(&dst, cfg.atomic)?;
+    // The destination was checked; it is created once data arrives.
     eprintln!("listening on {bound}");
-    let result = receive(&server, &dst, &mut dest, &cfg, &mut signals).await;
-    if result.is_err() {
-        dest.discard();
-    }
-    result
+    receive(&server, &dst, &plan, &cfg, &mut signals).await
 }
 
+/// Waits until the connection has a first chunk to read, or its end (or
+/// fails: reset before any data, interrupted). Reads nothing: the data stays
+/// buffered for the transfer.
+async fn first_data(sock: &Socket, signals: &mut Signals, what: &str) -> Result<(), CliError> {
+    let d = sock.duplex();
+    let (tx, rx) = futures::channel::oneshot::channel::<()>();
+    let tx = Rc::new(Cell::new(Some(tx)));
+    let ready = move || {
+        if let Some(tx) = tx.take() {
+            let _ = tx.send(());
+        }
+    };
+    // 'readable': a chunk is buffered, or the end. 'end': the stream ended
+    // before the 'readable' listener came (an empty transfer, already over).
+    let readable = d.once_readable(ready.clone());
+    let end = d.once_event(ReadableEvent::End, ready);
+    let failed = |e: Error| CliError::Failed(format!("error while {what}: {e}{}", hint(&e)));
+    let finished = highwater::finished_async(d);
+    tokio::pin!(finished);
+    let outcome = tokio::select! {
+        r = rx => match r {
+            Ok(()) => Ok(()),
+            // The listeners went without a call: the stream is done.
+            Err(_) => (&mut finished).await.map_err(failed),
+        },
+        r = &mut finished => r.map_err(failed),
+        _ = signals.next() => Err(CliError::Interrupted),
+    };
+    // Whichever did not fire goes: a 'readable' listener left behind would
+    // keep the stream out of flowing mode.
+    d.off(readable);
+    d.off(end);
+    outcome
+}
+
+/// Accepts one connection, waits for its first data, then creates the
+/// destination and receives into it.
 async fn receive(
     server: &Server,
     dst: &Endpoint,
-    dest: &mut Dest,
+    plan: &DestPlan,
     cfg: &CopyConfig,
     signals: &mut Signals,
 ) -> Result<Report, CliError> {
@@ -193,6 +233,17 @@ async fn receive(
         .map_or_else(|| "the sender".to_string(), |a| a.to_string());
     let net_what = format!("receiving from {peer}");
     let describe = |e: &Error| describe(e, dst, "standard output", &net_what);
+    if let Err(e) = first_data(&sock, signals, &net_what).await {
+        sock.reset_and_destroy();
+        return Err(e);
+    }
+    let mut dest = match plan.open(dst, cfg) {
+        Ok(d) => d,
+        Err(e) => {
+            sock.reset_and_destroy();
+            return Err(e);
+        }
+    };
     let done = async {
         let writer = dest.stream(cfg)?;
         let report = transfer(
@@ -212,6 +263,7 @@ async fn receive(
     let report = match done {
         Ok(r) => r,
         Err(e) => {
+            dest.discard();
             sock.reset_and_destroy();
             return Err(e);
         }
