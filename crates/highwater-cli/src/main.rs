@@ -47,7 +47,7 @@ struct Cli {
 
 /// The defaults and their reasons, under each transfer command's `--help`.
 const DEFAULTS_HELP: &str = "\
-Defaults: reads of 64 KiB into a write buffer whose high-water mark is 256 KiB.
+Defaults: reads of 256 KiB into a write buffer whose high-water mark is 1 MiB.
 A read never exceeds the mark, and four reads fill it: when the destination is
 slower than the source, the buffer reaches the mark, write() returns false (it
 means \"wait\", nothing is lost), the reader pauses, and 'drain' resumes it once
@@ -78,18 +78,18 @@ enum Command {
 
 /// What `copy`, `pipe`, `send` and `recv` share: how, and what to report.
 ///
-/// The defaults read 64 KiB at a time into a write buffer whose mark is
-/// 256 KiB (four reads): a destination slower than the source fills the
+/// The defaults read 256 KiB at a time into a write buffer whose mark is
+/// 1 MiB (four reads): a destination slower than the source fills the
 /// buffer, `write()` returns false at the mark, the reader pauses, and
 /// `'drain'` resumes it, which is what `--progress`, `--stats` and `--plot`
 /// show. A read never exceeds the mark unless asked to.
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Buffering")]
 struct Common {
-    /// Bytes per read [default: 64KiB, at most the mark] (units: B, KiB, MiB, GiB, KB, MB, GB).
+    /// Bytes per read [default: 256KiB, at most the mark] (units: B, KiB, MiB, GiB, KB, MB, GB).
     #[arg(short = 'c', long, value_name = "SIZE", value_parser = size::parse_chunk_size)]
     chunk_size: Option<usize>,
-    /// The write buffer's high-water mark: write() returns false, and the reader pauses, once this much is buffered [default: 256KiB].
+    /// The write buffer's high-water mark: write() returns false, and the reader pauses, once this much is buffered [default: 1MiB].
     #[arg(short = 'w', long, value_name = "SIZE", value_parser = size::parse_mark)]
     high_water_mark: Option<usize>,
     /// Resume reading once the write buffer has fallen to this level (a size, or a percentage of the mark like 50%), not only once it is empty (Node's 'drain'; mbuffer's -p).
@@ -132,7 +132,7 @@ struct CopyArgs {
     dst: String,
     #[command(flatten)]
     common: Common,
-    /// Write to a temporary file beside DST and rename it on success: an interrupted copy never leaves a truncated DST.
+    /// Write to a temporary file beside DST (beside the file it links to, if a symlink) and rename it over it on success: an interrupted copy never leaves a truncated DST. Replaces only regular files, keeping their mode and owner; a device, FIFO or socket is refused.
     #[arg(long)]
     atomic: bool,
     /// fsync DST before closing it.
@@ -164,7 +164,7 @@ struct RecvArgs {
     file: String,
     #[command(flatten)]
     common: Common,
-    /// Write to a temporary file beside FILE and rename it once the transfer is complete: a cut transfer never leaves a truncated FILE.
+    /// Write to a temporary file beside FILE (beside the file it links to, if a symlink) and rename it over it once the transfer is complete: a cut transfer never leaves a truncated FILE. Replaces only regular files, keeping their mode and owner; a device, FIFO or socket is refused.
     #[arg(long)]
     atomic: bool,
     /// fsync FILE before closing it (and before telling the sender it is done).

@@ -24,9 +24,9 @@ use std::path::Path;
 use crate::size::{human, LowMark};
 
 /// The read size when none is given (and no cap asks for less).
-pub const DEFAULT_CHUNK: usize = 64 * 1024;
+pub const DEFAULT_CHUNK: usize = 256 * 1024;
 /// The write mark when none is given: four default reads.
-pub const DEFAULT_MARK: usize = 256 * 1024;
+pub const DEFAULT_MARK: usize = 1024 * 1024;
 /// The largest read: Node's largest Buffer (`buffer.constants.MAX_LENGTH`),
 /// beyond which the library's file streams fail with `ERR_OUT_OF_RANGE`.
 pub const MAX_CHUNK: usize = 1 << 32;
@@ -95,7 +95,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
             (c, m.unwrap_or(DEFAULT_MARK.max(4 * c)))
         }
         (Some(cap), None, None) => {
-            // Reads of a sixteenth of the cap (64 KiB at most), the rest
+            // Reads of a sixteenth of the cap (256 KiB at most), the rest
             // for the mark.
             let cap = cap as u128;
             let c = round_down((cap / (16 * cs / 3)).min(DEFAULT_CHUNK as u128));

@@ -14,6 +14,9 @@ use std::process::{Command, Output, Stdio};
 const SIZE: usize = 2 * 1024 * 1024;
 /// The destination's rate.
 const RATE: &str = "2MiB/s";
+/// Reads of 64 KiB into a 256 KiB mark: 32 reads of the file, so the line
+/// moves often, and a buffer label the tests can look for.
+const MARKS: &str = "-c 64KiB -w 256KiB";
 
 fn bin() -> String {
     env!("CARGO_BIN_EXE_highwater").to_string()
@@ -129,7 +132,7 @@ fn tty_copy(cols: usize) -> (Vec<String>, String) {
     let s = Scratch::new(&format!("tty{cols}"));
     let src = s.source();
     let cmd = format!(
-        "exec {} copy {} {} --progress --rate {RATE}",
+        "exec {} copy {} {} --progress --rate {RATE} {MARKS}",
         q(&bin()),
         q(&src),
         q(&s.s("dst"))
@@ -211,7 +214,7 @@ fn an_unknown_size_shows_no_percentage_and_no_eta_and_size_brings_them() {
     let src = s.source();
     let pipe = |extra: &str, dst: &str| {
         format!(
-            "cat {} | {} pipe --progress --rate {RATE} {extra} > {}",
+            "cat {} | {} pipe --progress --rate {RATE} {MARKS} {extra} > {}",
             q(&src),
             q(&bin()),
             q(&s.s(dst))
@@ -286,6 +289,10 @@ fn without_a_terminal_plain_lines_come_every_interval() {
         "0.2",
         "--rate",
         RATE,
+        "-c",
+        "64KiB",
+        "-w",
+        "256KiB",
     ]);
     assert!(out.status.success(), "{lines:?}");
     assert!(s.same("src", "dst"));
@@ -326,7 +333,7 @@ fn without_a_terminal_an_unknown_size_has_no_percentage() {
         .args([
             "-c",
             &format!(
-                "cat {} | {} pipe --progress -i 0.2 --rate {RATE} > {}",
+                "cat {} | {} pipe --progress -i 0.2 --rate {RATE} {MARKS} > {}",
                 q(&src),
                 q(&bin()),
                 q(&s.s("dst"))

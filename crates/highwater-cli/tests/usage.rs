@@ -178,8 +178,8 @@ fn help_and_version_exit_0_and_help_tells_the_defaults() {
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
     for needle in [
-        "reads of 64 KiB",
-        "high-water mark is 256 KiB",
+        "reads of 256 KiB",
+        "high-water mark is 1 MiB",
         "means \"wait\"",
         "-m, --max-memory",
         "-l, --low-water-mark",
