@@ -12,7 +12,8 @@
 # one stream; the low-water mark (bench/src/bin/lwm.rs); and the same file
 # sent over loopback TCP by a sender process to a receiver process (time
 # from the sender's start to the receiver's exit; each side's peak RSS).
-# NET_ONLY=1 runs only the loopback table. The machine is shared and noisy:
+# NET_ONLY=1 runs only the loopback table, COPY_ONLY=1 only the file copy
+# table. The machine is shared and noisy:
 # compare the rows of one run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ cargo build -q --release -p highwater-bench -p highwater-cli
 cargo build -q --release -p highwater --example seed_copy
 BIN=target/release
 
-if [ -z "${NET_ONLY:-}" ]; then
+if [ -z "${NET_ONLY:-}${COPY_ONLY:-}" ]; then
 echo "## In memory (operations per second, median of 5 [min, max])"
 echo
 echo "| case | highwater | Node | ratio |"
@@ -73,7 +74,9 @@ echo "## File copy, ${SIZE_MIB} MiB, page cache warm ($RUNS runs)"
 echo
 echo "| command | median | [min, max] | throughput | peak RSS |"
 echo "|---|---:|---|---:|---:|"
-run "highwater copy (defaults)" "$BIN/highwater" copy IN OUT
+run "highwater copy (defaults: 256 KiB reads, 1 MiB mark)" "$BIN/highwater" copy IN OUT
+run "highwater copy -c 64KiB -w 256KiB" "$BIN/highwater" copy IN OUT -c 64KiB -w 256KiB
+run "highwater copy -c 1MiB -w 4MiB" "$BIN/highwater" copy IN OUT -c 1MiB -w 4MiB
 run "highwater seed_copy (seed's shape)" "$BIN/examples/seed_copy" IN OUT
 run "highwater seed_copy --idiomatic (Pipeline)" "$BIN/examples/seed_copy" IN OUT --idiomatic
 run "Node seed program" node bench/node/seed.mjs IN OUT
@@ -83,7 +86,11 @@ run "dd bs=1M" dd if=IN of=OUT bs=1M
 run "plain Rust 1 MiB loop" "$BIN/plain_copy" IN OUT
 run "tokio::io::copy" "$BIN/tokio_copy" IN OUT
 if command -v pv > /dev/null; then run "pv" sh -c "pv -q IN > OUT"; fi
+if command -v mbuffer > /dev/null; then run "mbuffer (2 MiB buffer)" mbuffer -q -m 2M -i IN -o OUT; fi
 run "cat" sh -c "cat IN > OUT"
+fi
+
+if [ -z "${NET_ONLY:-}${COPY_ONLY:-}" ]; then
 
 echo
 echo "## Scaling: file size (highwater copy and dd bs=1M, median of $RUNS)"
@@ -170,6 +177,7 @@ net_run() { # name, program... (run as `program recv 127.0.0.1:0 OUT` and `progr
     "$(echo "$srss / 1024" | bc -l)" "$(echo "$rrss / 1024" | bc -l)"
 }
 
+[ -n "${COPY_ONLY:-}" ] && exit 0
 echo "## Loopback TCP, ${SIZE_MIB} MiB file to file, two processes ($RUNS runs)"
 echo
 echo "| sender / receiver | median | [min, max] | throughput | sender peak RSS | receiver peak RSS |"
