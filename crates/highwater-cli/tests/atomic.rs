@@ -8,59 +8,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_highwater"))
-}
-
-fn highwater(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .output()
-        .expect("the highwater binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("highwater-atomic-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-    /// The names in `sub` (a folder of the scratch folder, `""` for itself).
-    fn names(&self, sub: &str) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.path(sub))
-            .expect("dir")
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{bin, highwater, names_in, stderr, Scratch};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -94,7 +48,7 @@ fn assert_refused(s: &Scratch, dst: &str, what: &str, before: &[String]) {
     assert!(err.starts_with("highwater: "), "{what}: {err}");
     assert!(err.contains(what), "{what}: says what it is: {err}");
     assert!(err.contains("--atomic"), "{what}: {err}");
-    assert_eq!(s.names(""), before, "{what}: nothing created or removed");
+    assert_eq!(s.names(), before, "{what}: nothing created or removed");
 }
 
 #[test]
@@ -106,7 +60,7 @@ fn atomic_refuses_a_character_device_and_leaves_it_alone() {
         eprintln!("SKIPPED: cannot make a device node here (not root?)");
         return;
     }
-    let before = s.names("");
+    let before = s.names();
     assert_refused(&s, &s.s("full"), "character device", &before);
     let m = std::fs::symlink_metadata(s.path("full")).expect("still there");
     assert!(m.file_type().is_char_device(), "still a character device");
@@ -117,7 +71,7 @@ fn atomic_refuses_a_character_device_and_leaves_it_alone() {
 
     // Through a symbolic link, the same.
     std::os::unix::fs::symlink("full", s.path("link")).expect("symlink");
-    let before = s.names("");
+    let before = s.names();
     assert_refused(&s, &s.s("link"), "character device", &before);
     assert!(std::fs::symlink_metadata(s.path("link"))
         .expect("link")
@@ -131,7 +85,7 @@ fn atomic_refuses_a_fifo_and_a_socket_which_plain_copy_writes_in_place() {
     std::fs::write(s.path("in.txt"), b"through the fifo").expect("in");
     let _listener =
         std::os::unix::net::UnixListener::bind(s.path("sock")).expect("bind a unix socket");
-    let before = s.names("");
+    let before = s.names();
     assert_refused(&s, &s.s("sock"), "socket", &before);
     assert!(std::fs::symlink_metadata(s.path("sock"))
         .expect("sock")
@@ -142,7 +96,7 @@ fn atomic_refuses_a_fifo_and_a_socket_which_plain_copy_writes_in_place() {
         eprintln!("SKIPPED: mkfifo failed");
         return;
     }
-    let before = s.names("");
+    let before = s.names();
     assert_refused(&s, &s.s("fifo"), "FIFO", &before);
     assert!(std::fs::symlink_metadata(s.path("fifo"))
         .expect("fifo")
@@ -187,7 +141,7 @@ fn atomic_keeps_the_mode_of_the_file_it_replaces() {
         assert!(out.status.success(), "{m:o}: {}", stderr(&out));
         assert_eq!(std::fs::read(&dst).expect("out"), b"the new content");
         assert_eq!(mode(&dst), m, "mode {m:o} kept");
-        assert_eq!(s.names(""), ["in.txt", "out.txt"], "no temporary file");
+        assert_eq!(s.names(), ["in.txt", "out.txt"], "no temporary file");
     }
     // No file to replace: the mode a plain create gives (0666 less the umask).
     File::create(s.path("plain")).expect("plain");
@@ -294,7 +248,11 @@ fn atomic_writes_through_symbolic_links() {
         std::fs::read(s.path("b/target")).expect("t"),
         b"the new content"
     );
-    assert_eq!(s.names("c"), ["rel"], "nothing left beside the link");
+    assert_eq!(
+        names_in(&s.path("c")),
+        ["rel"],
+        "nothing left beside the link"
+    );
 
     // A chain of two links, the last one absolute.
     std::fs::write(s.path("b/chained"), b"old").expect("old");
@@ -317,8 +275,11 @@ fn atomic_writes_through_symbolic_links() {
         b"the new content"
     );
 
-    assert_eq!(s.names("a"), ["dangling", "first", "link", "target"]);
-    assert_eq!(s.names("b"), ["chained", "missing", "target"]);
+    assert_eq!(
+        names_in(&s.path("a")),
+        ["dangling", "first", "link", "target"]
+    );
+    assert_eq!(names_in(&s.path("b")), ["chained", "missing", "target"]);
 
     // A loop of links: a clear error, nothing created.
     std::os::unix::fs::symlink("loop2", s.path("c/loop1")).expect("symlink");
@@ -328,7 +289,7 @@ fn atomic_writes_through_symbolic_links() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("symbolic links"), "{err}");
-    assert_eq!(s.names("c"), ["loop1", "loop2", "rel", "second"]);
+    assert_eq!(names_in(&s.path("c")), ["loop1", "loop2", "rel", "second"]);
 }
 
 /// A running `highwater recv`, killed if a test fails before it exits.
@@ -417,12 +378,18 @@ fn recv_creates_nothing_before_data_arrives_even_when_killed() {
         for signal in ["-TERM", "-KILL"] {
             let what = format!("atomic={atomic} kill {signal}");
             let mut recv = spawn_recv(&s.s("out/out.bin"), atomic);
-            assert!(s.names("out").is_empty(), "{what}: created while listening");
+            assert!(
+                names_in(&s.path("out")).is_empty(),
+                "{what}: created while listening"
+            );
             let pid = recv.child.id();
             let before = sockets(pid);
             let conn = TcpStream::connect(&recv.addr).expect("connect");
             wait_accepted(pid, &before);
-            assert!(s.names("out").is_empty(), "{what}: created on connection");
+            assert!(
+                names_in(&s.path("out")).is_empty(),
+                "{what}: created on connection"
+            );
             let killed = Command::new("kill")
                 .args([signal, &pid.to_string()])
                 .status()
@@ -433,7 +400,11 @@ fn recv_creates_nothing_before_data_arrives_even_when_killed() {
             if signal == "-TERM" {
                 assert_eq!(status.code(), Some(130), "{what}: {err}");
             }
-            assert!(s.names("out").is_empty(), "{what}: {:?}", s.names("out"));
+            assert!(
+                names_in(&s.path("out")).is_empty(),
+                "{what}: {:?}",
+                names_in(&s.path("out"))
+            );
         }
     }
 }
@@ -459,7 +430,7 @@ fn recv_writes_what_the_sender_sent_and_an_empty_transfer_makes_an_empty_file() 
                 data,
                 "{what}"
             );
-            assert_eq!(s.names(""), ["out.bin"], "{what}: no temporary file");
+            assert_eq!(s.names(), ["out.bin"], "{what}: no temporary file");
         }
     }
 }

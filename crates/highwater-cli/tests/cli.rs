@@ -2,51 +2,10 @@
 //! spawned process, real files in a scratch folder.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn highwater(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_highwater"))
-        .args(args)
-        .output()
-        .expect("the highwater binary runs")
-}
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("highwater-cli-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn sample(path: &Path, len: usize) -> Vec<u8> {
-    let data: Vec<u8> = (0..len)
-        .map(|i| (i * 7 % 253) as u8 ^ (i >> 10) as u8)
-        .collect();
-    std::fs::write(path, &data).expect("sample");
-    data
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{bin, highwater, sample, stderr, Scratch};
 
 #[test]
 fn demo_narrates_backpressure_and_respects_the_mark() {
@@ -168,17 +127,13 @@ fn atomic_copy_renames_and_leaves_no_temporary_file() {
     ]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     assert_eq!(std::fs::read(s.path("out.bin")).expect("out"), data);
-    let names: Vec<String> = std::fs::read_dir(&s.0)
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = s.names();
     assert_eq!(names.len(), 2, "only in.bin and out.bin: {names:?}");
 }
 
 #[test]
 fn pipe_copies_stdin_to_stdout() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_highwater"))
+    let mut child = bin()
         .args(["pipe", "--high-water-mark", "8KiB"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -242,7 +197,7 @@ fn an_interrupted_atomic_copy_leaves_the_old_destination_whole() {
     sample(&s.path("in.bin"), 2 << 20);
     for sig in ["-INT", "-TERM"] {
         std::fs::write(s.path("out.bin"), b"the old, complete content").expect("old");
-        let child = Command::new(env!("CARGO_BIN_EXE_highwater"))
+        let child = bin()
             .args([
                 "copy",
                 &s.s("in.bin"),
@@ -268,11 +223,7 @@ fn an_interrupted_atomic_copy_leaves_the_old_destination_whole() {
             b"the old, complete content",
             "{sig}: the destination keeps its old content"
         );
-        let names: Vec<String> = std::fs::read_dir(&s.0)
-            .expect("dir")
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = s.names();
         assert_eq!(names.len(), 2, "{sig}: no temporary file left: {names:?}");
     }
 }

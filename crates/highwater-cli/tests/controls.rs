@@ -3,50 +3,27 @@
 //! reader early, `--max-memory` bounds every buffer together,
 //! `--read-rate` slows the source. Each reads the `--json` report.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+use common::{bin, sample, stderr, Scratch};
 
-/// A scratch folder with a sample file, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str, len: usize) -> Scratch {
-        let d =
-            std::env::temp_dir().join(format!("highwater-controls-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        let data: Vec<u8> = (0..len)
-            .map(|i| (i % 253) as u8 ^ (i >> 12) as u8)
-            .collect();
-        std::fs::write(d.join("in.bin"), data).expect("sample");
-        Scratch(d)
-    }
-    fn s(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch folder with a sample file `in.bin` of `len` bytes.
+fn scratch(tag: &str, len: usize) -> Scratch {
+    let s = Scratch::new(tag);
+    sample(&s.path("in.bin"), len);
+    s
 }
 
 /// Copies in.bin to out.bin with `args`, checks the copy, returns the report.
 fn copy(s: &Scratch, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_highwater"))
+    let out = bin()
         .args(["copy", &s.s("in.bin"), &s.s("out.bin"), "--json"])
         .args(args)
         .output()
         .expect("runs");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
     assert_eq!(
-        std::fs::read(s.0.join("in.bin")).expect("in"),
-        std::fs::read(s.0.join("out.bin")).expect("out"),
+        std::fs::read(s.path("in.bin")).expect("in"),
+        std::fs::read(s.path("out.bin")).expect("out"),
         "{args:?}: the copy is exact"
     );
     serde_json::from_slice(&out.stdout).expect("a JSON report")
@@ -60,7 +37,7 @@ fn n(v: &serde_json::Value, key: &str) -> u64 {
 
 #[test]
 fn the_defaults_read_less_than_the_mark_and_not_every_write_waits() {
-    let s = Scratch::new("defaults", 16 << 20);
+    let s = scratch("defaults", 16 << 20);
     // A destination at 128 MiB/s is slower than the file: the buffer fills.
     let r = copy(&s, &["--rate", "128MiB/s"]);
     assert_eq!(n(&r, "chunk_size_bytes"), 256 << 10);
@@ -83,7 +60,7 @@ fn the_defaults_read_less_than_the_mark_and_not_every_write_waits() {
 
 #[test]
 fn a_low_water_mark_resumes_the_reader_before_the_buffer_is_empty() {
-    let s = Scratch::new("low", 8 << 20);
+    let s = scratch("low", 8 << 20);
     let plain = copy(&s, &["--rate", "64MiB/s", "-c", "64KiB", "-w", "512KiB"]);
     let low = copy(
         &s,
@@ -103,7 +80,7 @@ fn a_low_water_mark_resumes_the_reader_before_the_buffer_is_empty() {
 
 #[test]
 fn max_memory_bounds_every_buffer_together() {
-    let s = Scratch::new("cap", 8 << 20);
+    let s = scratch("cap", 8 << 20);
     for cap in ["256KiB", "1MiB"] {
         for extra in [&[][..], &["--read-rate", "512MiB/s"][..]] {
             let mut args = vec!["-m", cap, "--rate", "32MiB/s"];
@@ -122,7 +99,7 @@ fn max_memory_bounds_every_buffer_together() {
 
 #[test]
 fn a_read_rate_slows_the_source_and_leaves_the_write_buffer_idle() {
-    let s = Scratch::new("readrate", 4 << 20);
+    let s = scratch("readrate", 4 << 20);
     let r = copy(&s, &["--read-rate", "16MiB/s"]);
     let secs = r["seconds"].as_f64().expect("seconds");
     // 4 MiB at 16 MiB/s: the last read is not let through before 0.25 s.

@@ -15,70 +15,16 @@ use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{bin, names_in, sample, Scratch};
 
 const MIB: u64 = 1024 * 1024;
 /// Far longer than any run takes: reaching it means a hang.
 const HANG: Duration = Duration::from_secs(60);
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_highwater"))
-}
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d =
-            std::env::temp_dir().join(format!("highwater-clifaults-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-    /// A sparse file of `len` zero bytes.
-    fn sparse(&self, name: &str, len: u64) -> String {
-        File::create(self.path(name))
-            .and_then(|f| f.set_len(len))
-            .expect("sparse file");
-        self.s(name)
-    }
-    fn names(&self) -> Vec<String> {
-        names_in(&self.0)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn sample(path: &Path, len: usize) -> Vec<u8> {
-    let data: Vec<u8> = (0..len)
-        .map(|i| (i * 7 % 253) as u8 ^ (i >> 10) as u8)
-        .collect();
-    std::fs::write(path, &data).expect("sample");
-    data
-}
 
 /// Waits for `child` under the hang timeout; its status and stderr.
 fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {

@@ -17,10 +17,13 @@
 //! its reason).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{bin, Scratch};
 
 const MIB: u64 = 1024 * 1024;
 /// The fixed bound on the peak RSS of a copy.
@@ -29,35 +32,6 @@ const RSS_BOUND: u64 = 16 * MIB;
 const CHUNK: u64 = MIB;
 /// Far longer than any run takes: reaching it means a hang.
 const HANG: Duration = Duration::from_secs(60);
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("highwater-rss-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    /// A sparse file of `len` zero bytes: no disk I/O to make or read.
-    fn sparse(&self, name: &str, len: u64) -> PathBuf {
-        let p = self.path(name);
-        std::fs::File::create(&p)
-            .and_then(|f| f.set_len(len))
-            .expect("sparse file");
-        p
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn mkfifo(path: &Path) {
     let ok = Command::new("mkfifo")
@@ -95,7 +69,7 @@ fn measure(s: &Scratch, args: &[&str], feed: Option<u64>) -> Run {
     let fifo = s.path("plot.svg");
     let _ = std::fs::remove_file(&fifo);
     mkfifo(&fifo);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_highwater"))
+    let mut child = bin()
         .args(args)
         .arg("--json")
         .arg("--plot")
@@ -198,7 +172,6 @@ fn copy_peak_rss_is_bounded_and_does_not_grow_with_the_file() {
     let mut peaks = Vec::new();
     for size in sizes {
         let src = s.sparse("src.bin", size);
-        let src = src.to_string_lossy().into_owned();
         // The best of two runs: the peak can catch one more chunk in flight
         // in one run than in another; a leak shows in every run.
         let mut best = u64::MAX;
@@ -231,7 +204,6 @@ fn copy_peak_rss_is_bounded_and_does_not_grow_with_the_file() {
     // Into a real file, through the rate limiter (a Transform in the
     // pipeline): bounded too.
     let src = s.sparse("src.bin", 64 * MIB);
-    let src = src.to_string_lossy().into_owned();
     let dst = s.path("dst.bin").to_string_lossy().into_owned();
     let run = measure(&s, &["copy", &src, &dst, "--rate", "1GiB/s"], None);
     assert_eq!(run.report["bytes"], 64 * MIB);

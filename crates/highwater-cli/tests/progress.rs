@@ -7,8 +7,10 @@
 //! the assertions count on lower bounds only (a line every 0.2 s gives at
 //! least two in a second), never on an upper bound.
 
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
+
+mod common;
+use common::{bin, sample, Scratch};
 
 /// The file copied: 2 MiB, one second at [`RATE`].
 const SIZE: usize = 2 * 1024 * 1024;
@@ -18,44 +20,20 @@ const RATE: &str = "2MiB/s";
 /// moves often, and a buffer label the tests can look for.
 const MARKS: &str = "-c 64KiB -w 256KiB";
 
-fn bin() -> String {
+/// The path of the binary, for a shell command line.
+fn bin_path() -> String {
     env!("CARGO_BIN_EXE_highwater").to_string()
 }
 
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!(
-            "highwater-cliprogress-{tag}-{}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-    /// `src`: [`SIZE`] bytes of a pattern.
-    fn source(&self) -> String {
-        let data: Vec<u8> = (0..SIZE).map(|i| (i * 7 % 253) as u8).collect();
-        std::fs::write(self.path("src"), data).expect("source");
-        self.s("src")
-    }
-    fn same(&self, a: &str, b: &str) -> bool {
-        std::fs::read(self.path(a)).ok() == std::fs::read(self.path(b)).ok()
-    }
+/// `src` in `s`: [`SIZE`] bytes of a pattern; its path.
+fn source(s: &Scratch) -> String {
+    sample(&s.path("src"), SIZE);
+    s.s("src")
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// Whether `a` and `b` in `s` hold the same bytes.
+fn same(s: &Scratch, a: &str, b: &str) -> bool {
+    std::fs::read(s.path(a)).ok() == std::fs::read(s.path(b)).ok()
 }
 
 /// `'s'`, quoted for `sh`.
@@ -130,16 +108,16 @@ fn seconds_after(line: &str, after: &str) -> Option<f64> {
 /// drawn and the raw output.
 fn tty_copy(cols: usize) -> (Vec<String>, String) {
     let s = Scratch::new(&format!("tty{cols}"));
-    let src = s.source();
+    let src = source(&s);
     let cmd = format!(
         "exec {} copy {} {} --progress --rate {RATE} {MARKS}",
-        q(&bin()),
+        q(&bin_path()),
         q(&src),
         q(&s.s("dst"))
     );
     let (out, text) = on_tty(cols, &cmd);
     assert!(out.status.success(), "{text}");
-    assert!(s.same("src", "dst"));
+    assert!(same(&s, "src", "dst"));
     (drawn(&text), text)
 }
 
@@ -211,19 +189,19 @@ fn no_line_is_wider_than_the_terminal() {
 #[test]
 fn an_unknown_size_shows_no_percentage_and_no_eta_and_size_brings_them() {
     let s = Scratch::new("pipe");
-    let src = s.source();
+    let src = source(&s);
     let pipe = |extra: &str, dst: &str| {
         format!(
             "cat {} | {} pipe --progress --rate {RATE} {MARKS} {extra} > {}",
             q(&src),
-            q(&bin()),
+            q(&bin_path()),
             q(&s.s(dst))
         )
     };
 
     let (out, text) = on_tty(80, &pipe("", "unknown"));
     assert!(out.status.success(), "{text}");
-    assert!(s.same("src", "unknown"));
+    assert!(same(&s, "src", "unknown"));
     let lines = drawn(&text);
     let live: Vec<&String> = lines.iter().filter(|l| l.contains("buf")).collect();
     assert!(live.len() >= 3, "{text:?}");
@@ -250,8 +228,12 @@ fn an_unknown_size_shows_no_percentage_and_no_eta_and_size_brings_them() {
 #[test]
 fn a_failure_on_a_terminal_leaves_the_final_line_then_the_error() {
     let s = Scratch::new("ttyfail");
-    let src = s.source();
-    let cmd = format!("exec {} copy {} /dev/full --progress", q(&bin()), q(&src));
+    let src = source(&s);
+    let cmd = format!(
+        "exec {} copy {} /dev/full --progress",
+        q(&bin_path()),
+        q(&src)
+    );
     let (out, text) = on_tty(80, &cmd);
     assert!(!out.status.success(), "{text}");
     let plain = strip_ansi(&text);
@@ -263,7 +245,7 @@ fn a_failure_on_a_terminal_leaves_the_final_line_then_the_error() {
 
 /// Runs `highwater args` with stderr (and stdout) captured.
 fn piped(args: &[&str]) -> (Output, Vec<String>) {
-    let out = Command::new(bin())
+    let out = bin()
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -278,7 +260,7 @@ fn piped(args: &[&str]) -> (Output, Vec<String>) {
 #[test]
 fn without_a_terminal_plain_lines_come_every_interval() {
     let s = Scratch::new("plain");
-    let src = s.source();
+    let src = source(&s);
     let dst = s.s("dst");
     let (out, lines) = piped(&[
         "copy",
@@ -295,7 +277,7 @@ fn without_a_terminal_plain_lines_come_every_interval() {
         "256KiB",
     ]);
     assert!(out.status.success(), "{lines:?}");
-    assert!(s.same("src", "dst"));
+    assert!(same(&s, "src", "dst"));
     let (last, periodic) = lines.split_last().expect("some lines");
     assert!(periodic.len() >= 2, "a line every 0.2 s: {lines:?}");
     for l in periodic {
@@ -328,14 +310,14 @@ fn without_a_terminal_plain_lines_come_every_interval() {
 #[test]
 fn without_a_terminal_an_unknown_size_has_no_percentage() {
     let s = Scratch::new("plainpipe");
-    let src = s.source();
+    let src = source(&s);
     let out = Command::new("sh")
         .args([
             "-c",
             &format!(
                 "cat {} | {} pipe --progress -i 0.2 --rate {RATE} {MARKS} > {}",
                 q(&src),
-                q(&bin()),
+                q(&bin_path()),
                 q(&s.s("dst"))
             ),
         ])
@@ -354,7 +336,7 @@ fn without_a_terminal_an_unknown_size_has_no_percentage() {
 #[test]
 fn a_failure_without_a_terminal_ends_with_the_final_line_then_the_error() {
     let s = Scratch::new("plainfail");
-    let src = s.source();
+    let src = source(&s);
     let (out, lines) = piped(&["copy", &src, "/dev/full", "--progress"]);
     assert!(!out.status.success());
     assert_eq!(lines.len(), 2, "{lines:?}");
@@ -368,10 +350,10 @@ fn a_failure_without_a_terminal_ends_with_the_final_line_then_the_error() {
 #[test]
 fn without_progress_nothing_is_printed() {
     let s = Scratch::new("quiet");
-    let src = s.source();
+    let src = source(&s);
     let dst = s.s("dst");
     let (out, lines) = piped(&["copy", &src, &dst, "--rate", "8MiB/s"]);
     assert!(out.status.success(), "{lines:?}");
     assert!(lines.is_empty(), "{lines:?}");
-    assert!(s.same("src", "dst"));
+    assert!(same(&s, "src", "dst"));
 }

@@ -3,53 +3,13 @@
 //! spawned process copying real files in a scratch folder.
 
 use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
+
+mod common;
+use common::{bin, highwater, sample, stderr, Scratch};
 
 const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
-
-fn highwater(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_highwater"))
-        .args(args)
-        .output()
-        .expect("the highwater binary runs")
-}
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d =
-            std::env::temp_dir().join(format!("highwater-reports-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-    fn s(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A file of `len` bytes of a pattern.
-fn sample(s: &Scratch, name: &str, len: usize) {
-    let data: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
-    std::fs::write(s.path(name), data).expect("sample");
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The JSON report: the one line of `text` that is a JSON object.
 fn json_line(text: &str) -> serde_json::Value {
@@ -75,8 +35,8 @@ fn f(j: &serde_json::Value, key: &str) -> f64 {
 #[test]
 fn pipe_reports_say_pipe() {
     let s = Scratch::new("pipe");
-    sample(&s, "in.bin", 2 * MIB as usize);
-    let out = Command::new(env!("CARGO_BIN_EXE_highwater"))
+    sample(&s.path("in.bin"), 2 * MIB as usize);
+    let out = bin()
         .args(["pipe", "--stats", "--json", "--rate", "64MiB/s"])
         .stdin(File::open(s.path("in.bin")).expect("in"))
         .stdout(File::create(s.path("out.bin")).expect("out"))
@@ -101,7 +61,7 @@ fn pipe_reports_say_pipe() {
 fn json_keys_carry_units_and_agree_with_each_other() {
     let s = Scratch::new("json");
     let len = 3 * MIB + 1234;
-    sample(&s, "in.bin", len as usize);
+    sample(&s.path("in.bin"), len as usize);
     let out = highwater(&[
         "copy",
         &s.s("in.bin"),
@@ -212,7 +172,7 @@ fn json_keys_carry_units_and_agree_with_each_other() {
 #[test]
 fn the_text_report_explains_pauses_and_drains() {
     let s = Scratch::new("text");
-    sample(&s, "in.bin", MIB as usize);
+    sample(&s.path("in.bin"), MIB as usize);
     let out = highwater(&[
         "copy",
         &s.s("in.bin"),
@@ -520,7 +480,7 @@ fn the_plot_of_a_long_copy_stays_readable() {
 #[test]
 fn plots_escape_file_names() {
     let s = Scratch::new("escape");
-    sample(&s, "a&b<c>.bin", 100_000);
+    sample(&s.path("a&b<c>.bin"), 100_000);
     let out = highwater(&[
         "copy",
         &s.s("a&b<c>.bin"),

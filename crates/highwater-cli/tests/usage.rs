@@ -3,49 +3,14 @@
 //! line on stderr starting `highwater: `, and exits with status 2. And the
 //! flags that mbuffer and pv users reach for parse, short and long.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn highwater(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_highwater"))
-        .args(args)
-        .output()
-        .expect("the highwater binary runs")
-}
-
-/// A scratch folder, removed on drop.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        let d = std::env::temp_dir().join(format!("highwater-usage-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).expect("scratch");
-        Scratch(d)
-    }
-    fn s(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-    fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(&self.0)
-            .expect("dir")
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        v.sort();
-        v
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+mod common;
+use common::{bin, highwater, sample, stderr, Scratch};
 
 /// Exit 2, one line `highwater: …` containing `needle`.
 fn assert_usage_error(what: &str, out: &Output, needle: &str) {
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stderr(out);
     assert_eq!(out.status.code(), Some(2), "{what}: {err}");
     assert_eq!(err.lines().count(), 1, "{what}: one line: {err:?}");
     assert!(err.starts_with("highwater: "), "{what}: {err:?}");
@@ -59,10 +24,10 @@ fn assert_usage_error(what: &str, out: &Output, needle: &str) {
 #[test]
 fn every_usage_error_comes_before_any_file_is_touched() {
     let s = Scratch::new("errors");
-    std::fs::write(s.0.join("in.bin"), vec![7u8; 100_000]).expect("in");
-    std::fs::write(s.0.join("old.bin"), b"old").expect("old");
+    std::fs::write(s.path("in.bin"), vec![7u8; 100_000]).expect("in");
+    std::fs::write(s.path("old.bin"), b"old").expect("old");
     let (src, dst, old) = (s.s("in.bin"), s.s("out.bin"), s.s("old.bin"));
-    let folder = s.0.to_string_lossy().into_owned();
+    let folder = s.dir().to_string_lossy().into_owned();
     let cases: Vec<(&str, Vec<&str>, &str)> = vec![
         (
             "unknown unit",
@@ -159,7 +124,7 @@ fn every_usage_error_comes_before_any_file_is_touched() {
         assert_eq!(s.names(), ["in.bin", "old.bin"], "{what}: nothing created");
     }
     // --fsync into a pipe cannot be done: said before anything is read.
-    let out = Command::new(env!("CARGO_BIN_EXE_highwater"))
+    let out = bin()
         .args(["copy", &src, "-", "--fsync"])
         .stdout(std::process::Stdio::piped())
         .output()
@@ -168,7 +133,7 @@ fn every_usage_error_comes_before_any_file_is_touched() {
     // The destination is neither truncated nor replaced by a refused run.
     let out = highwater(&["copy", &src, &old, "--atomic", "-m", "10"]);
     assert_usage_error("refused --atomic", &out, "too small");
-    assert_eq!(std::fs::read(s.0.join("old.bin")).expect("old"), b"old");
+    assert_eq!(std::fs::read(s.path("old.bin")).expect("old"), b"old");
     assert_eq!(s.names(), ["in.bin", "old.bin"]);
 }
 
@@ -201,17 +166,12 @@ fn help_and_version_exit_0_and_help_tells_the_defaults() {
 #[test]
 fn short_flags_mean_what_the_long_ones_do() {
     let s = Scratch::new("short");
-    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-    std::fs::write(s.0.join("in.bin"), &data).expect("in");
+    let data = sample(&s.path("in.bin"), 300_000);
     let json = |args: &[&str]| -> serde_json::Value {
         let mut all = vec!["copy", "--json"];
         all.extend_from_slice(args);
         let out = highwater(&all);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         serde_json::from_slice(&out.stdout).expect("one JSON object")
     };
     let (src, dst) = (s.s("in.bin"), s.s("out.bin"));
@@ -219,7 +179,7 @@ fn short_flags_mean_what_the_long_ones_do() {
         &src, &dst, "-c", "8KiB", "-w", "32KiB", "-l", "50%", "-R", "64MiB/s", "-r", "128MiB/s",
         "-m", "4MiB", "-s", "1MiB",
     ]);
-    assert_eq!(std::fs::read(s.0.join("out.bin")).expect("out"), data);
+    assert_eq!(std::fs::read(s.path("out.bin")).expect("out"), data);
     let long = json(&[
         &src,
         &dst,
