@@ -3,13 +3,14 @@
 //! optional rate limiter, into a destination (a file write stream or a
 //! socket), with what backpressure did measured along the way.
 //!
-//! Everything is the library's: `fs` and `net` streams, a `Transform` for the
-//! rate limit, `Pipeline` for error handling. The engine only watches, through
-//! the first destination's `writable_stats()` (the library's observable
-//! buffer): its false returns (pipe pauses the reader exactly then), drains,
-//! peak, time under backpressure, and its buffer level, sampled after every
-//! chunk, at every `'drain'` and every few milliseconds (for the rates, the
-//! progress bar and the plot).
+//! Everything is the library's: `fs` and `net` streams, a `Transform` for
+//! each rate limit ([`Stages`]), `Pipeline` for error handling. The engine
+//! only watches ([`Gauge`]), through the first destination's
+//! `writable_stats()` (the library's observable buffer): its false returns
+//! (pipe pauses the reader exactly then), drains, peak, time under
+//! backpressure, and its buffer level, with every buffer of the transfer
+//! together, sampled after every chunk, at every `'drain'` and every few
+//! milliseconds (for the rates, the progress line and the plot).
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
@@ -276,6 +277,159 @@ fn rate_stage(rate: u64, writable: usize, readable: usize, low: Option<usize>) -
     )
 }
 
+/// The stages between the source and the destination: the rate limits.
+struct Stages {
+    /// `--read-rate`: a slow producer. Its marks are one read, so it holds
+    /// the source back without buffering for it.
+    reader: Option<Transform>,
+    /// `--rate`: a slow consumer, the stage whose buffer backpressure fills
+    /// first, so it has the write mark and the low-water mark.
+    writer: Option<Transform>,
+}
+
+impl Stages {
+    fn new(cfg: &CopyConfig) -> Stages {
+        let (chunk, mark) = (cfg.chunk_size, cfg.high_water_mark);
+        Stages {
+            reader: cfg
+                .read_rate
+                .map(|rate| rate_stage(rate, chunk, chunk, None)),
+            writer: cfg
+                .rate
+                .map(|rate| rate_stage(rate, mark, chunk.min(mark), cfg.low_water_mark)),
+        }
+    }
+
+    /// Both stages that are there, in order.
+    fn all(&self) -> Vec<Transform> {
+        self.reader.iter().chain(&self.writer).cloned().collect()
+    }
+
+    /// `input`, through the stages, into `output`.
+    fn pipeline(
+        &self,
+        input: &Input,
+        output: &Output,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
+        let p = self
+            .all()
+            .iter()
+            .fold(input.pipeline(), |p, t| p.through(t));
+        output.run(p)
+    }
+}
+
+/// What the engine watches: the first destination's buffer (the `--rate`
+/// stage's, or the output's: the one backpressure fills first, whose false
+/// returns pause the reader), and every buffer of the transfer together
+/// (what `--max-memory` bounds).
+#[derive(Clone)]
+struct Gauge {
+    started: Instant,
+    input: Input,
+    stages: Vec<Transform>,
+    first: Option<Transform>,
+    output: Output,
+}
+
+impl Gauge {
+    /// The first destination's stats: buffer level, peak, false returns,
+    /// drains, time under backpressure.
+    fn first_stats(&self) -> WritableStats {
+        match &self.first {
+            Some(t) => t.writable_stats(),
+            None => self.output.writable_stats(),
+        }
+    }
+
+    /// The state now.
+    fn sample(&self) -> Sample {
+        let st = self.first_stats();
+        let stages: usize = self
+            .stages
+            .iter()
+            .map(|t| t.writable_length() + t.readable_length())
+            .sum();
+        Sample {
+            t: self.started.elapsed().as_secs_f64(),
+            buffered: st.length,
+            total_buffered: self.input.readable_length() + stages + self.output.writable_length(),
+            paused: st.need_drain,
+            bytes: self.output.bytes(),
+        }
+    }
+}
+
+/// The samples of a transfer, and the chunks as read.
+#[derive(Default)]
+struct Record {
+    samples: Vec<Sample>,
+    /// Samples taken at events (the timer's are not counted).
+    event_samples: usize,
+    reads: u64,
+    read_min: Option<usize>,
+    read_max: usize,
+}
+
+/// Samples the transfer after every chunk read and every `'drain'` of the
+/// first destination (up to [`MAX_EVENT_SAMPLES`]), so the plot shows every
+/// rise and fall, not just the timer's view; counts the chunks as read.
+/// The pipe's own `'data'` listener writes first, so a sample here sees the
+/// buffer right after the write.
+fn watch_events(gauge: &Gauge, record: &Rc<RefCell<Record>>) {
+    let event = {
+        let (gauge, record) = (gauge.clone(), record.clone());
+        Rc::new(move |chunk: Option<usize>| {
+            let mut r = record.borrow_mut();
+            if let Some(len) = chunk {
+                r.reads += 1;
+                r.read_min = Some(r.read_min.map_or(len, |m| m.min(len)));
+                r.read_max = r.read_max.max(len);
+            }
+            if r.event_samples < MAX_EVENT_SAMPLES {
+                r.event_samples += 1;
+                r.samples.push(gauge.sample());
+            }
+        })
+    };
+    let e = event.clone();
+    gauge.input.on_data(move |chunk| e(Some(chunk.len())));
+    match &gauge.first {
+        Some(t) => {
+            t.on(WritableEvent::Drain, move || event(None));
+        }
+        None => gauge.output.on_drain(move || event(None)),
+    }
+}
+
+/// Samples every `cfg.sample_every` (for the rates, the progress line and
+/// the plot) until `stop` is notified or the output is destroyed.
+fn spawn_sampler(
+    gauge: Gauge,
+    record: Rc<RefCell<Record>>,
+    progress: Option<Progress>,
+    every: Duration,
+    stop: Rc<tokio::sync::Notify>,
+    done: Rc<Cell<bool>>,
+) -> highwater::JoinHandle<()> {
+    highwater::spawn(async move {
+        loop {
+            let s = gauge.sample();
+            record.borrow_mut().samples.push(s);
+            if let Some(p) = &progress {
+                p.update(&s);
+            }
+            if done.get() || gauge.output.destroyed() {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stop.notified() => {}
+            }
+        }
+    })
+}
+
 /// Pipes `input` into `output` (through the rate stages of `cfg.read_rate`
 /// and `cfg.rate`), watching backpressure, until done, failed, or
 /// interrupted by a signal.
@@ -294,134 +448,32 @@ pub async fn transfer(
     signals: &mut Signals,
     describe: &dyn Fn(&Error) -> CliError,
 ) -> Result<Report, CliError> {
-    let (chunk, mark) = (cfg.chunk_size, cfg.high_water_mark);
-    // A slow producer: reads go no faster than the read rate. Its marks are
-    // one read, so it holds the source back without buffering for it.
-    let reader_stage: Option<Transform> = cfg
-        .read_rate
-        .map(|rate| rate_stage(rate, chunk, chunk, None));
-    // A slow consumer: the stage whose buffer backpressure fills first, so
-    // it has the write mark (and the low-water mark).
-    let writer_stage: Option<Transform> = cfg
-        .rate
-        .map(|rate| rate_stage(rate, mark, chunk.min(mark), cfg.low_water_mark));
-    // Everything the report says about backpressure comes from the first
-    // destination's stats (the rate stage's, or the output's): its buffer
-    // level, peak, false returns (each pauses the reader), drains and time
-    // under backpressure.
-    let first_stats: Rc<dyn Fn() -> WritableStats> = match &writer_stage {
-        Some(t) => {
-            let t = t.clone();
-            Rc::new(move || t.writable_stats())
-        }
-        None => {
-            let w = output.clone();
-            Rc::new(move || w.writable_stats())
-        }
+    let stages = Stages::new(cfg);
+    let gauge = Gauge {
+        started: Instant::now(),
+        input: input.clone(),
+        stages: stages.all(),
+        first: stages.writer.clone(),
+        output: output.clone(),
     };
-    // Every buffer of the transfer together: what --max-memory bounds.
-    let total_len: Rc<dyn Fn() -> usize> = {
-        let (input, output) = (input.clone(), output.clone());
-        let stages: Vec<Transform> = reader_stage.iter().chain(&writer_stage).cloned().collect();
-        Rc::new(move || {
-            input.readable_length()
-                + output.writable_length()
-                + stages
-                    .iter()
-                    .map(|t| t.writable_length() + t.readable_length())
-                    .sum::<usize>()
-        })
-    };
-
-    let started = Instant::now();
     let size = cfg.size.or(size);
     let progress = cfg.progress.then(|| Progress::new(size, cfg));
-    let pipeline = {
-        let mut p = input.pipeline();
-        if let Some(t) = &reader_stage {
-            p = p.through(t);
-        }
-        if let Some(t) = &writer_stage {
-            p = p.through(t);
-        }
-        output.run(p)
-    };
-    let sample: Rc<dyn Fn() -> Sample> = {
-        let (first_stats, total_len, output) =
-            (first_stats.clone(), total_len.clone(), output.clone());
-        Rc::new(move || {
-            let st = first_stats();
-            Sample {
-                t: started.elapsed().as_secs_f64(),
-                buffered: st.length,
-                total_buffered: total_len(),
-                paused: st.need_drain,
-                bytes: output.bytes(),
-            }
-        })
-    };
-    // The pipe's own 'data' listener writes first; this one sees the buffer
-    // level right after each write, and samples it (as does every 'drain'),
-    // so the plot shows every rise and fall, not just the timer's view.
-    let samples: Rc<RefCell<Vec<Sample>>> = Rc::new(RefCell::new(Vec::new()));
-    let event_sample: Rc<dyn Fn()> = {
-        let (samples, sample) = (samples.clone(), sample.clone());
-        Rc::new(move || {
-            let mut s = samples.borrow_mut();
-            if s.len() < MAX_EVENT_SAMPLES {
-                s.push(sample());
-            }
-        })
-    };
-    // Chunks as read: how many, the smallest and the largest.
-    let reads = Rc::new(Cell::new((0u64, usize::MAX, 0usize)));
-    let es = event_sample.clone();
-    let r = reads.clone();
-    input.on_data(move |chunk| {
-        let (n, lo, hi) = r.get();
-        r.set((n + 1, lo.min(chunk.len()), hi.max(chunk.len())));
-        es()
-    });
-    let es = event_sample.clone();
-    match &writer_stage {
-        Some(t) => {
-            t.on(WritableEvent::Drain, move || es());
-        }
-        None => output.on_drain(move || es()),
-    }
+    let pipeline = stages.pipeline(&input, &output);
+    let record = Rc::new(RefCell::new(Record::default()));
+    watch_events(&gauge, &record);
+    let (stop, done) = (
+        Rc::new(tokio::sync::Notify::new()),
+        Rc::new(Cell::new(false)),
+    );
+    let sampler = spawn_sampler(
+        gauge.clone(),
+        record.clone(),
+        progress.clone(),
+        cfg.sample_every,
+        stop.clone(),
+        done.clone(),
+    );
 
-    let finished = Rc::new(Cell::new(false));
-    // Wakes the sampler at the end, so the copy does not wait out its sleep.
-    let stop = Rc::new(tokio::sync::Notify::new());
-    let sampler = {
-        let done = finished.clone();
-        let stop = stop.clone();
-        let (samples, sample, output, progress, every) = (
-            samples.clone(),
-            sample.clone(),
-            output.clone(),
-            progress.clone(),
-            cfg.sample_every,
-        );
-        highwater::spawn(async move {
-            loop {
-                let s = sample();
-                samples.borrow_mut().push(s);
-                if let Some(p) = &progress {
-                    p.update(&s);
-                }
-                if done.get() || output.destroyed() {
-                    break;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stop.notified() => {}
-                }
-            }
-        })
-    };
-
-    let stages: Vec<Transform> = reader_stage.iter().chain(&writer_stage).cloned().collect();
     let outcome = tokio::select! {
         r = pipeline => r.map_err(|e| {
             if e.code() == "EPIPE" && matches!(output, Output::File(_)) {
@@ -432,30 +484,55 @@ pub async fn transfer(
         }),
         _ = signals.next() => {
             input.destroy();
-            for t in &stages {
+            for t in &gauge.stages {
                 t.destroy(None);
             }
             output.destroy();
             Err(CliError::Interrupted)
         }
     };
-    finished.set(true);
+    // Wakes the sampler, so the end does not wait out its sleep.
+    done.set(true);
     stop.notify_one();
     let _ = sampler.await;
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = gauge.started.elapsed().as_secs_f64();
     let bytes = output.bytes();
     if let Some(p) = &progress {
         p.finish(&outcome, bytes, seconds);
     }
     outcome?;
+    let record = std::mem::take(&mut *record.borrow_mut());
+    Ok(report(
+        cfg,
+        label,
+        size,
+        bytes,
+        seconds,
+        &gauge.first_stats(),
+        record,
+    ))
+}
 
-    let mut samples = std::mem::take(&mut *samples.borrow_mut());
+/// The report of a transfer that completed.
+fn report(
+    cfg: &CopyConfig,
+    label: String,
+    size: Option<u64>,
+    bytes: u64,
+    seconds: f64,
+    st: &WritableStats,
+    record: Record,
+) -> Report {
+    let mut samples = record.samples;
     samples.sort_by(|a, b| a.t.total_cmp(&b.t));
     let (min_rate, max_rate) = window_rates(&samples);
-    let peak_total_buffered = samples.iter().map(|s| s.total_buffered).max().unwrap_or(0);
-    let st = first_stats();
-    let (reads, read_min, read_max) = reads.get();
-    Ok(Report {
+    let bound = budget(
+        cfg.chunk_size,
+        cfg.high_water_mark,
+        cfg.rate.is_some(),
+        cfg.read_rate.is_some(),
+    );
+    Report {
         command: cfg.command,
         label,
         size,
@@ -474,23 +551,17 @@ pub async fn transfer(
         paused_seconds: (st.backpressure_time + st.under_backpressure.unwrap_or_default())
             .as_secs_f64(),
         peak_buffered: st.peak_length,
-        high_water_mark: mark,
+        high_water_mark: cfg.high_water_mark,
         low_water_mark: cfg.low_water_mark,
-        chunk_size: chunk,
-        reads,
-        read_min: if reads == 0 { 0 } else { read_min },
-        read_max,
+        chunk_size: cfg.chunk_size,
+        reads: record.reads,
+        read_min: record.read_min.unwrap_or(0),
+        read_max: record.read_max,
         max_memory: cfg.max_memory,
-        buffer_bound: u64::try_from(budget(
-            chunk,
-            mark,
-            cfg.rate.is_some(),
-            cfg.read_rate.is_some(),
-        ))
-        .unwrap_or(u64::MAX),
-        peak_total_buffered,
+        buffer_bound: u64::try_from(bound).unwrap_or(u64::MAX),
+        peak_total_buffered: samples.iter().map(|s| s.total_buffered).max().unwrap_or(0),
         samples,
-    })
+    }
 }
 
 /// SIGINT and SIGTERM, listened to for the whole copy.
