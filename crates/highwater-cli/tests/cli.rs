@@ -58,7 +58,15 @@ fn demo_copies_a_sample_file_writes_the_plot_and_cleans_up() {
     assert!(!text.contains("write #1"), "quiet: {text}");
     assert!(text.contains("copy identical          yes"), "{text}");
     assert!(text.contains("write() returned false"), "{text}");
+    assert!(
+        text.contains("highwater demo: sample data into a destination that takes 32 MiB/s"),
+        "the report says what it shows, not scratch paths: {text}"
+    );
     let svg = std::fs::read_to_string(&plot).expect("plot written");
+    assert!(
+        !svg.contains("highwater-demo-"),
+        "no scratch path in the plot"
+    );
     assert!(svg.starts_with("<svg") && svg.contains("polyline") && svg.contains("highWaterMark"));
     let leftovers = std::fs::read_dir(std::env::temp_dir())
         .expect("tmp")
