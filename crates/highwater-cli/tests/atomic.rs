@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, highwater, names_in, stderr, Scratch};
+use common::{bin, highwater, names_in, spawn_listening, stderr, Scratch};
 
 fn is_root() -> bool {
     Command::new("id")
@@ -309,29 +309,8 @@ impl Drop for Receiver {
 }
 
 fn spawn_recv(file: &str, atomic: bool) -> Receiver {
-    let mut c = bin();
-    c.args(["recv", "127.0.0.1:0", file]);
-    if atomic {
-        c.arg("--atomic");
-    }
-    let mut child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn recv");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    err.read_line(&mut first).expect("first line");
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {first:?}"))
-        .to_string();
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
+    let args: &[&str] = if atomic { &[file, "--atomic"] } else { &[file] };
+    let (child, addr, stderr) = spawn_listening(args, Stdio::null());
     Receiver {
         child,
         addr,

@@ -2,14 +2,14 @@
 //! on loopback, real files in a scratch folder.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, Scratch};
+use common::{bin, spawn_listening, Scratch};
 
 const MIB: u64 = 1 << 20;
 
@@ -77,27 +77,7 @@ struct Receiver {
 }
 
 fn spawn_recv(args: &[&str]) -> Receiver {
-    let mut child = bin()
-        .arg("recv")
-        .arg("127.0.0.1:0")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn recv");
-    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    err.read_line(&mut first).expect("first line");
-    let addr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {first:?}"))
-        .to_string();
-    let stderr = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = err.read_to_string(&mut rest);
-        rest
-    });
+    let (child, addr, stderr) = spawn_listening(args, Stdio::piped());
     Receiver {
         child,
         addr,

@@ -5,8 +5,10 @@
 #![allow(dead_code)]
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread::JoinHandle;
 
 /// A command for the `highwater` binary under test.
 pub fn bin() -> Command {
@@ -87,4 +89,31 @@ pub fn sample(path: &Path, len: usize) -> Vec<u8> {
         .collect();
     std::fs::write(path, &data).expect("sample");
     data
+}
+
+/// Spawns `highwater recv 127.0.0.1:0 ARGS…` with `stdout`, and waits for
+/// its first stderr line: the child, the address it listens on, and a
+/// thread collecting the rest of its stderr.
+pub fn spawn_listening(args: &[&str], stdout: Stdio) -> (Child, String, JoinHandle<String>) {
+    let mut child = bin()
+        .args(["recv", "127.0.0.1:0"])
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn recv");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    err.read_line(&mut first).expect("first line");
+    let addr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"))
+        .to_string();
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = err.read_to_string(&mut rest);
+        rest
+    });
+    (child, addr, rest)
 }
