@@ -127,7 +127,11 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
         }
         (Some(cap), None, Some(m)) => {
             let room = (cap as u128).saturating_sub(ms * m as u128) / cs;
-            let c = round_down(room.min(DEFAULT_CHUNK as u128).min(m.max(1) as u128));
+            let c = round_down(
+                room.min(DEFAULT_CHUNK as u128)
+                    // A read no larger than the mark (a mark of 0 sets no such limit).
+                    .min(if m == 0 { DEFAULT_CHUNK } else { m } as u128),
+            );
             if c == 0 {
                 return Err(format!(
                     "--high-water-mark {} leaves no room for reads within --max-memory {}",
@@ -287,6 +291,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_mark_of_0_under_a_cap_still_reads_whole_chunks() {
+        let p = plan(&Asked {
+            max_memory: Some(1 << 20),
+            high_water_mark: Some(0),
+            ..Asked::default()
+        })
+        .unwrap();
+        assert_eq!(p.high_water_mark, 0);
+        assert!(p.chunk_size >= 64 << 10, "{p:?}");
+        assert!(p.bound <= 1 << 20);
     }
 
     #[test]
