@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{bin, highwater, sample, stderr, Scratch};
+use common::{bin, highwater, sample, size_of, stderr, wait_until, Scratch};
 
 #[test]
 fn demo_narrates_backpressure_and_respects_the_mark() {
@@ -217,7 +217,9 @@ fn an_interrupted_atomic_copy_leaves_the_old_destination_whole() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(std::time::Duration::from_millis(400));
+        // Ready: the copy is under way (its temporary file has data).
+        let tmp = s.path(&format!(".out.bin.highwater-{}.tmp", child.id()));
+        wait_until("the copy writes its temporary file", || size_of(&tmp) > 0);
         let killed = Command::new("kill")
             .args([sig, &child.id().to_string()])
             .status()

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, spawn_listening, Scratch};
+use common::{bin, size_of, spawn_listening, wait_until, Scratch};
 
 const MIB: u64 = 1 << 20;
 
@@ -245,7 +245,8 @@ fn a_receiver_killed_mid_transfer_fails_the_sender() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("send");
-    std::thread::sleep(Duration::from_millis(500));
+    let out_bin = s.path("out.bin");
+    wait_until("data reaches the receiver", || size_of(&out_bin) > 0);
     recv.child.kill().expect("kill the receiver"); // SIGKILL: no cleanup at all
     let out = sender.wait_with_output().expect("send");
     let _ = recv.finish();
@@ -269,7 +270,9 @@ fn a_sender_killed_mid_transfer_fails_the_receiver_and_atomic_leaves_nothing() {
         .stderr(Stdio::null())
         .spawn()
         .expect("send");
-    std::thread::sleep(Duration::from_millis(500));
+    // Ready: the receiver's temporary file has data.
+    let tmp = s.path(&format!(".out.bin.highwater-{}.tmp", recv.child.id()));
+    wait_until("data reaches the receiver", || size_of(&tmp) > 0);
     sender.kill().expect("kill the sender"); // SIGKILL: its kernel resets
     let _ = sender.wait();
     let (status, _, err) = recv.finish();
@@ -293,7 +296,8 @@ fn an_interrupted_sender_resets_the_connection() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("send");
-    std::thread::sleep(Duration::from_millis(500));
+    let out_bin = s.path("out.bin");
+    wait_until("data reaches the receiver", || size_of(&out_bin) > 0);
     let killed = Command::new("kill")
         .args(["-INT", &sender.id().to_string()])
         .status()

@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A command for the `highwater` binary under test.
 pub fn bin() -> Command {
@@ -116,4 +117,20 @@ pub fn spawn_listening(args: &[&str], stdout: Stdio) -> (Child, String, JoinHand
         rest
     });
     (child, addr, rest)
+}
+
+/// Waits until `ready()` holds (checked every few milliseconds): the way a
+/// test waits for a readiness signal it can only observe (a file appears, a
+/// file grows), never a fixed sleep. Panics with `what` after 60 s.
+pub fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// The size of the file at `path`, 0 if there is none.
+pub fn size_of(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
