@@ -1,0 +1,80 @@
+//! Which types may cross threads, checked at compile time (as tokio's
+//! `async_send_sync` test does): the streams live on one thread's event loop
+//! and are `!Send` by design (shared `Rc` state, no locks on the hot path);
+//! the bridges to other threads (`LoopHandle`, the `channel` halves, a
+//! `LoopJoinHandle` of a `Send` value) and the plain data types (errors,
+//! options, stats) are `Send + Sync` where it makes sense. A change that
+//! makes a stream `Send`, or a bridge `!Send`, stops this file compiling.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use highwater::compat::{LoopHandle, LoopJoinHandle, SendReader, SendWriter};
+use highwater::fs::{ReadStream, WriteStream};
+use highwater::net::{Server, Socket, SocketOptions};
+use highwater::{
+    Done, Duplex, DuplexOptions, Error, PassThrough, Pipeline, Readable, ReadableOptions,
+    ReadableStats, Transform, Writable, WritableOptions, WritableStats,
+};
+
+fn require_send<T: Send>() {}
+fn require_sync<T: Sync>() {}
+
+/// `<T as AmbiguousIfSend<_>>::some_item()` compiles only when `T` is not
+/// `Send`: for a `Send` type both impls apply and the call is ambiguous.
+trait AmbiguousIfSend<A> {
+    fn some_item() {}
+}
+impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+impl<T: ?Sized + Send> AmbiguousIfSend<u8> for T {}
+
+macro_rules! send_and_sync {
+    ($($t:ty),* $(,)?) => {
+        $( const _: fn() = || { require_send::<$t>(); require_sync::<$t>(); }; )*
+    };
+}
+macro_rules! send {
+    ($($t:ty),* $(,)?) => {
+        $( const _: fn() = || require_send::<$t>(); )*
+    };
+}
+macro_rules! not_send {
+    ($($t:ty),* $(,)?) => {
+        $( const _: fn() = || { <$t as AmbiguousIfSend<_>>::some_item(); }; )*
+    };
+}
+
+// Plain data: errors, options, stats.
+send_and_sync!(
+    Error,
+    WritableOptions,
+    ReadableOptions,
+    DuplexOptions,
+    SocketOptions,
+    WritableStats,
+    ReadableStats,
+);
+
+// The bridges between threads.
+send!(LoopHandle, SendWriter, SendReader, LoopJoinHandle<u64>);
+
+// The streams and their handles: one thread's event loop.
+not_send!(
+    Writable<Bytes>,
+    Readable<Bytes>,
+    Duplex<Bytes, Bytes>,
+    Transform,
+    PassThrough,
+    Pipeline<Bytes>,
+    ReadStream,
+    WriteStream,
+    Socket,
+    Server,
+    Done,
+);
+
+#[test]
+fn the_thread_rules_compile() {
+    // Everything above is checked when this file compiles; this test makes
+    // the file part of `cargo test`'s count.
+}
