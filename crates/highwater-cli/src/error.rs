@@ -4,22 +4,25 @@
 //! closed output pipe, which ends the command quietly, as it does `pv`,
 //! `dd` and `mbuffer`.
 
-use std::fmt;
 use std::process::ExitCode;
 
 /// Why a command stopped before it was done.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CliError {
     /// The command line asks for something impossible or contradictory;
     /// found before any file is opened or created. Exit status 2.
+    #[error("{0}")]
     Usage(String),
     /// The work failed (a file, the network, the disk). Exit status 1.
+    #[error("{0}")]
     Failed(String),
     /// SIGINT or SIGTERM: everything was cleaned up. Exit status 130.
+    #[error("interrupted")]
     Interrupted,
     /// The reader of standard output went away (EPIPE): nothing more can be
     /// delivered, and nobody is left to tell. Quiet, exit status 141
     /// (128 + SIGPIPE, what a shell reports for `dd` in the same place).
+    #[error("the reader of standard output went away")]
     BrokenPipe,
 }
 
@@ -38,16 +41,6 @@ impl CliError {
     pub fn print(&self) {
         if *self != CliError::BrokenPipe {
             eprintln!("highwater: {self}");
-        }
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CliError::Usage(m) | CliError::Failed(m) => f.write_str(m),
-            CliError::Interrupted => f.write_str("interrupted"),
-            CliError::BrokenPipe => f.write_str("the reader of standard output went away"),
         }
     }
 }
