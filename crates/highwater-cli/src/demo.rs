@@ -124,6 +124,33 @@ fn peak_rss() -> Option<u64> {
     Some(kib * 1024)
 }
 
+/// A new folder of our own under the temporary folder (mode 0700, made by
+/// this call: a folder or link planted there in advance is never used, so
+/// nobody can point the demo's writes at their own files).
+fn private_dir() -> Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for attempt in 0..100u32 {
+        let dir = base.join(format!(
+            "highwater-demo-{}-{:x}",
+            std::process::id(),
+            stamp.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(format!("cannot create '{}': {e}", dir.display())),
+        }
+    }
+    Err(format!(
+        "cannot create a new folder in '{}': every name tried exists",
+        base.display()
+    ))
+}
+
 /// Part two: a sample file copied through a rate-limited destination with
 /// highwater's file streams; the report, the plot, then clean up.
 fn file_copy(size: usize, rate: u64, plot: &std::path::Path, quiet: bool) -> Result<(), String> {
@@ -132,8 +159,7 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path, quiet: bool) -> Res
     use crate::engine::CopyConfig;
     use crate::size::human;
 
-    let dir = std::env::temp_dir().join(format!("highwater-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create '{}': {e}", dir.display()))?;
+    let dir = private_dir()?;
     let (src, dst) = (dir.join("sample.bin"), dir.join("copy.bin"));
     let result = (|| {
         // Sample data: a repeating pattern, different in every block.

@@ -143,6 +143,19 @@ fn named(dst: &Endpoint, target: &Path) -> String {
     }
 }
 
+/// The temporary file's name for `name`: `.NAME.highwater-PID.tmp`, with
+/// NAME shortened (at a character boundary) so that the whole fits the
+/// 255 bytes a file name may have.
+fn temp_name(name: &str, pid: u32) -> String {
+    let tail = format!(".highwater-{pid}.tmp");
+    let room = 255 - 1 - tail.len();
+    let mut cut = name.len().min(room);
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}{tail}", &name[..cut])
+}
+
 /// Looks at the destination and decides how it will be written, creating
 /// nothing: it must not be a directory, its folder must exist, and with
 /// `atomic` it must be a regular file (or not exist yet).
@@ -155,6 +168,23 @@ pub fn plan_dest(dst: &Endpoint, atomic: bool) -> Result<DestPlan, CliError> {
     let Endpoint::Path(p) = dst else {
         return Ok(DestPlan::Std);
     };
+    if p.as_os_str().as_encoded_bytes().ends_with(b"/") && !p.is_dir() {
+        return Err(CliError::Failed(format!(
+            "cannot write {}: a name ending in '/' is a directory, and there is none",
+            dst.show("")
+        )));
+    }
+    // What the kernel reaches through every link (`/dev/stdout` leads to
+    // `pipe:[N]`, which is not a path to follow by hand).
+    if let (true, Ok(m)) = (atomic, std::fs::metadata(p)) {
+        if let Some(kind) = special_kind(m.file_type()) {
+            return Err(CliError::Usage(format!(
+                "--atomic cannot replace {}: it is {kind} (atomic replacement needs a \
+                 regular file; without --atomic it is written in place)",
+                dst.show("")
+            )));
+        }
+    }
     let target = resolve(p, dst)?;
     let existing = match std::fs::symlink_metadata(&target) {
         Ok(m) => Some(m),
@@ -176,6 +206,14 @@ pub fn plan_dest(dst: &Endpoint, atomic: bool) -> Result<DestPlan, CliError> {
                      regular file; without --atomic it is written in place)",
                     named(dst, &target)
                 )));
+            }
+            if atomic {
+                // Replacing is no way round a file the user may not write:
+                // the same refusal as a plain copy's (root may write it).
+                OpenOptions::new()
+                    .write(true)
+                    .open(&target)
+                    .map_err(|e| io_context(&format!("cannot write {}", named(dst, &target)), e))?;
             }
         }
         None => {
@@ -200,11 +238,7 @@ pub fn plan_dest(dst: &Endpoint, atomic: bool) -> Result<DestPlan, CliError> {
             dst.show("")
         ))
     })?;
-    let tmp = dir.join(format!(
-        ".{}.highwater-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+    let tmp = dir.join(temp_name(&name.to_string_lossy(), std::process::id()));
     let keep = existing.map(|m| Keep {
         mode: m.mode() & 0o7777,
         uid: m.uid(),
@@ -406,5 +440,19 @@ impl Dest {
             },
         )
         .map_err(|e| CliError::Failed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_fit_in_a_file_name() {
+        assert_eq!(temp_name("out.bin", 42), ".out.bin.highwater-42.tmp");
+        let long = "é".repeat(200); // 400 bytes
+        let t = temp_name(&long, 4_000_000);
+        assert!(t.len() <= 255, "{}", t.len());
+        assert!(t.starts_with(".é") && t.ends_with(".highwater-4000000.tmp"));
     }
 }

@@ -20,7 +20,7 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// `-` is standard input/output, anything else a path.
-    pub fn parse(s: &str) -> Endpoint {
+    pub fn parse(s: &std::ffi::OsStr) -> Endpoint {
         if s == "-" {
             Endpoint::Std
         } else {
@@ -28,10 +28,19 @@ impl Endpoint {
         }
     }
 
-    /// `'path'`, or `std` for `-`.
+    /// `'path'` (quoted and escaped, as Rust's `{:?}` does, when it holds a
+    /// control character, so that a name cannot break the one-line message
+    /// or talk to the terminal), or `std` for `-`.
     pub fn show(&self, std: &str) -> String {
         match self {
-            Endpoint::Path(p) => format!("'{}'", p.display()),
+            Endpoint::Path(p) => {
+                let name = p.display().to_string();
+                if name.chars().any(char::is_control) {
+                    format!("{name:?}")
+                } else {
+                    format!("'{name}'")
+                }
+            }
             Endpoint::Std => std.to_string(),
         }
     }
@@ -62,9 +71,8 @@ fn open_input_meta(src: &Endpoint) -> Result<(File, std::fs::Metadata), CliError
                 .map_err(|e| io_context("cannot read standard input", e))?;
             File::from(fd)
         }
-        Endpoint::Path(p) => {
-            File::open(p).map_err(|e| io_context(&format!("cannot open {}", src.show("")), e))?
-        }
+        Endpoint::Path(p) => File::open(p)
+            .map_err(|e| io_context(&format!("cannot open {}", src.show("standard input")), e))?,
     };
     let meta = file
         .metadata()
@@ -72,7 +80,7 @@ fn open_input_meta(src: &Endpoint) -> Result<(File, std::fs::Metadata), CliError
     if meta.is_dir() {
         return Err(CliError::Failed(format!(
             "cannot copy {}: it is a directory",
-            src.show("")
+            src.show("standard input")
         )));
     }
     Ok((file, meta))
@@ -83,20 +91,42 @@ fn open_input_meta(src: &Endpoint) -> Result<(File, std::fs::Metadata), CliError
 /// the source itself.
 pub fn open_source(src: &Endpoint, dst: &Endpoint) -> Result<(File, Option<u64>), CliError> {
     let (file, meta) = open_input_meta(src)?;
-    if let Endpoint::Path(d) = dst {
-        if let Ok(dm) = std::fs::metadata(d) {
+    // Standard output redirected into the source (`copy a - >> a`) would
+    // grow it without end: refused, as `cat` refuses it.
+    let stdout_meta = || {
+        std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .and_then(|f| f.metadata())
+    };
+    let dst_meta = match dst {
+        Endpoint::Path(d) => std::fs::metadata(d),
+        Endpoint::Std => stdout_meta(),
+    };
+    if let (Endpoint::Std, Ok(dm)) = (dst, &dst_meta) {
+        use std::os::unix::fs::MetadataExt;
+        if dm.is_file() && dm.dev() == meta.dev() && dm.ino() == meta.ino() {
+            return Err(CliError::Usage(format!(
+                "{} and standard output are the same file: the copy would read what it writes",
+                src.show("standard input")
+            )));
+        }
+    }
+    if let Endpoint::Path(_) = dst {
+        if let Ok(dm) = dst_meta {
             if dm.is_dir() {
                 return Err(CliError::Failed(format!(
                     "cannot write {}: it is a directory",
-                    dst.show("")
+                    dst.show("standard output")
                 )));
             }
             use std::os::unix::fs::MetadataExt;
             if dm.dev() == meta.dev() && dm.ino() == meta.ino() && meta.is_file() {
                 return Err(CliError::Failed(format!(
                     "{} and {} are the same file",
-                    src.show(""),
-                    dst.show("")
+                    src.show("standard input"),
+                    dst.show("standard output")
                 )));
             }
         }

@@ -127,9 +127,9 @@ struct Common {
 #[derive(Debug, Args)]
 struct CopyArgs {
     /// The file to read (`-` for stdin).
-    src: String,
+    src: std::ffi::OsString,
     /// The file to write (`-` for stdout).
-    dst: String,
+    dst: std::ffi::OsString,
     #[command(flatten)]
     common: Common,
     /// Write to a temporary file beside DST (beside the file it links to, if a symlink) and rename it over it on success: an interrupted copy never leaves a truncated DST. Replaces only regular files, keeping their mode and owner; a device, FIFO or socket is refused.
@@ -151,7 +151,7 @@ struct SendArgs {
     /// Where the receiver listens: HOST:PORT.
     addr: String,
     /// The file to send (`-` for stdin).
-    file: String,
+    file: std::ffi::OsString,
     #[command(flatten)]
     common: Common,
 }
@@ -161,7 +161,7 @@ struct RecvArgs {
     /// Where to listen: HOST:PORT (port 0: any free port).
     addr: String,
     /// The file to write (`-` for stdout).
-    file: String,
+    file: std::ffi::OsString,
     #[command(flatten)]
     common: Common,
     /// Write to a temporary file beside FILE (beside the file it links to, if a symlink) and rename it over it once the transfer is complete: a cut transfer never leaves a truncated FILE. Replaces only regular files, keeping their mode and owner; a device, FIFO or socket is refused.
@@ -210,16 +210,45 @@ impl Common {
         })
     }
 
+    /// `--plot` must name neither the source nor the destination.
+    fn check_plot_apart(&self, ends: &[(&str, &Endpoint)]) -> Result<(), CliError> {
+        let Some(plot) = &self.plot else {
+            return Ok(());
+        };
+        let paths: Vec<(&str, &std::path::Path)> = ends
+            .iter()
+            .filter_map(|(role, e)| match e {
+                Endpoint::Path(p) => Some((*role, p.as_path())),
+                Endpoint::Std => None,
+            })
+            .collect();
+        options::check_plot_apart(plot, &paths).map_err(CliError::Usage)
+    }
+
     /// Prints the reports asked for; `data_on_stdout` sends JSON to stderr.
     fn report(&self, report: &engine::Report, data_on_stdout: bool) -> Result<(), CliError> {
+        use std::io::Write;
+        // A reader that went away is the quiet end it is for the data;
+        // any other failure to print is a failure, said after the fact
+        // that the transfer itself is complete.
+        let printed = |r: std::io::Result<()>| {
+            r.map_err(|e| match e.kind() {
+                std::io::ErrorKind::BrokenPipe => CliError::BrokenPipe,
+                _ => CliError::Failed(format!(
+                    "the transfer is complete, but its report could not be printed: {e}"
+                )),
+            })
+        };
         if self.stats {
-            eprint!("{}", report::text(report));
+            printed(write!(std::io::stderr().lock(), "{}", report::text(report)))?;
         }
         if self.json {
+            let line = report::json(report);
             if data_on_stdout {
-                eprintln!("{}", report::json(report));
+                printed(writeln!(std::io::stderr().lock(), "{line}"))?;
             } else {
-                println!("{}", report::json(report));
+                let mut out = std::io::stdout().lock();
+                printed(writeln!(out, "{line}").and_then(|()| out.flush()))?;
             }
         }
         if let Some(p) = &self.plot {
@@ -228,7 +257,10 @@ impl Common {
                 plot::svg(report, &format!("highwater {}", report.command)),
             )
             .map_err(|e| {
-                CliError::Failed(format!("cannot write the plot '{}': {e}", p.display()))
+                CliError::Failed(format!(
+                    "the transfer is complete, but the plot '{}' could not be written: {e}",
+                    p.display()
+                ))
             })?;
         }
         Ok(())
@@ -274,6 +306,7 @@ fn run_copy(
     fsync: bool,
 ) -> Result<(), CliError> {
     check_destination_flags(&dst, atomic, fsync)?;
+    common.check_plot_apart(&[("source", &src), ("destination", &dst)])?;
     let to_stdout = dst == Endpoint::Std;
     let cfg = common.config(command, atomic, fsync)?;
     let report = highwater::block_on(copy::copy(src, dst, cfg))?;
@@ -281,6 +314,8 @@ fn run_copy(
 }
 
 fn run_send(a: SendArgs) -> Result<(), CliError> {
+    a.common
+        .check_plot_apart(&[("source", &Endpoint::parse(&a.file))])?;
     let cfg = a.common.config("send", false, false)?;
     let report = highwater::block_on(net::send(a.addr, Endpoint::parse(&a.file), cfg))?;
     a.common.report(&report, false)
@@ -289,6 +324,7 @@ fn run_send(a: SendArgs) -> Result<(), CliError> {
 fn run_recv(a: RecvArgs) -> Result<(), CliError> {
     let dst = Endpoint::parse(&a.file);
     check_destination_flags(&dst, a.atomic, a.fsync)?;
+    a.common.check_plot_apart(&[("destination", &dst)])?;
     let to_stdout = dst == Endpoint::Std;
     let cfg = a.common.config("recv", a.atomic, a.fsync)?;
     let report = highwater::block_on(net::recv(a.addr, dst, cfg))?;

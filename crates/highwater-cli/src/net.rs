@@ -155,7 +155,10 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
         ServerOptions::default().socket(
             SocketOptions::default()
                 .allow_half_open(true)
-                .read_size(cfg.chunk_size.min(1 << 20)),
+                .read_size(cfg.chunk_size.min(1 << 20))
+                // The socket's buffer is the source's read buffer of the
+                // memory bound (`options::budget`): one read's worth.
+                .readable_high_water_mark(cfg.chunk_size),
         ),
     );
     let bound = tokio::select! {

@@ -106,7 +106,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
                 return Err(format!(
                     "--max-memory {} is too small for a transfer (at least {} with these options)",
                     human(cap as u64),
-                    human((16 * cs / 3 + ms * 16 * cs / 3) as u64)
+                    human((16 * cs / 3) as u64)
                 ));
             }
             (c as usize, m as usize)
@@ -157,6 +157,12 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
     }
     let low = match a.low_water_mark {
         None => None,
+        Some(_) if mark == 0 => {
+            return Err(
+                "--low-water-mark needs a high-water mark above 0 (with a mark of 0 every write waits for the buffer to empty)"
+                    .into(),
+            )
+        }
         Some(LowMark::Bytes(b)) if b >= mark && mark > 0 => {
             return Err(format!(
                 "--low-water-mark {} must be below the high-water mark ({})",
@@ -228,6 +234,47 @@ pub fn check_plot_path(p: &Path) -> Result<(), String> {
             dir.display()
         )),
     }
+}
+
+/// Whether the paths `a` and `b` name the same file: the same inode when
+/// both exist (through links, hard links included), else the same place
+/// once their folders are resolved.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        (Ok(_), Err(_)) | (Err(_), Ok(_)) => false,
+        (Err(_), Err(_)) => {
+            let place = |p: &Path| {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                std::fs::canonicalize(dir)
+                    .ok()
+                    .map(|d| d.join(p.file_name().unwrap_or_default()))
+            };
+            matches!((place(a), place(b)), (Some(x), Some(y)) if x == y)
+        }
+    }
+}
+
+/// The plot must not overwrite what the transfer reads or writes.
+///
+/// # Errors
+///
+/// A usage message naming the clash.
+pub fn check_plot_apart(plot: &Path, ends: &[(&str, &Path)]) -> Result<(), String> {
+    for (role, p) in ends {
+        if same_file(plot, p) {
+            return Err(format!(
+                "--plot '{}' is the {role} '{}': the plot would overwrite it",
+                plot.display(),
+                p.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -322,6 +369,31 @@ mod tests {
         })
         .unwrap_err()
         .contains("too small"));
+        // The smallest cap the message names is accepted, one byte less is not.
+        for (rate, read_rate) in [
+            (None, None),
+            (Some(1), None),
+            (None, Some(1)),
+            (Some(1), Some(1)),
+        ] {
+            let at = |cap| {
+                plan(&Asked {
+                    max_memory: Some(cap),
+                    rate,
+                    read_rate,
+                    ..Asked::default()
+                })
+            };
+            let e = at(1).unwrap_err();
+            let least: usize = e
+                .split("at least ")
+                .nth(1)
+                .and_then(|t| t.split(' ').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{e}"));
+            assert!(at(least).is_ok(), "{least}: {e}");
+            assert!(at(least - 1).is_err(), "{least}");
+        }
     }
 
     #[test]
@@ -341,5 +413,11 @@ mod tests {
         assert_eq!(at(LowMark::Bytes(300)).unwrap().low_water_mark, Some(300));
         assert_eq!(at(LowMark::Bytes(0)).unwrap().low_water_mark, None);
         assert!(at(LowMark::Bytes(1000)).unwrap_err().contains("below"));
+        let zero = plan(&Asked {
+            high_water_mark: Some(0),
+            low_water_mark: Some(LowMark::Bytes(1 << 20)),
+            ..Asked::default()
+        });
+        assert!(zero.unwrap_err().contains("above 0"));
     }
 }

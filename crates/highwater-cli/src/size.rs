@@ -90,15 +90,17 @@ pub fn parse_low_mark(s: &str) -> Result<LowMark, String> {
     parse_mark(s).map(LowMark::Bytes)
 }
 
-/// Parses a number of seconds (`1`, `0.5`, `2s`), at least a millisecond.
+/// Parses a number of seconds (`1`, `0.5`, `2s`), at least 0.02 (the
+/// engine samples every 20 ms).
 pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
     let t = s.trim();
     let t = t.strip_suffix('s').unwrap_or(t);
     let v: f64 = t
         .parse()
         .map_err(|_| format!("'{s}' is not a number of seconds (e.g. 1, 0.5)"))?;
-    if !v.is_finite() || !(0.001..=86_400.0).contains(&v) {
-        return Err(format!("'{s}': from 0.001 to 86400 seconds"));
+    // Not below the engine's sampling period: no line could come faster.
+    if !v.is_finite() || !(0.02..=86_400.0).contains(&v) {
+        return Err(format!("'{s}': from 0.02 to 86400 seconds"));
     }
     Ok(std::time::Duration::from_secs_f64(v))
 }

@@ -4,7 +4,9 @@
 //! `--read-rate` slows the source. Each reads the `--json` report.
 
 mod common;
-use common::{bin, sample, stderr, Scratch};
+use std::process::Stdio;
+
+use common::{bin, sample, spawn_listening, stderr, Scratch};
 
 /// A scratch folder with a sample file `in.bin` of `len` bytes.
 fn scratch(tag: &str, len: usize) -> Scratch {
@@ -105,4 +107,33 @@ fn a_read_rate_slows_the_source_and_leaves_the_write_buffer_idle() {
     // 4 MiB at 16 MiB/s: the last read is not let through before 0.25 s.
     assert!(secs >= 0.24, "{secs} s: {r}");
     assert_eq!(n(&r, "write_false"), 0, "the destination keeps up: {r}");
+}
+
+#[test]
+fn max_memory_bounds_a_receiver_too() {
+    let s = scratch("cap-recv", 1 << 20);
+    let (child, addr, rest) = spawn_listening(
+        &[&s.s("out.bin"), "-m", "8KiB", "--rate", "4MiB/s", "--json"],
+        Stdio::piped(),
+    );
+    let sent = bin()
+        .args(["send", &addr, &s.s("in.bin")])
+        .output()
+        .expect("send");
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let out = child.wait_with_output().expect("recv");
+    let err = rest.join().unwrap_or_default();
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        std::fs::read(s.path("in.bin")).expect("in"),
+        std::fs::read(s.path("out.bin")).expect("out")
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let cap = n(&r, "max_memory_bytes");
+    assert_eq!(cap, 8 << 10);
+    assert!(n(&r, "buffer_bound_bytes") <= cap, "{r}");
+    assert!(
+        n(&r, "peak_total_buffered_bytes") <= cap,
+        "the socket's buffer counts: {r}"
+    );
 }

@@ -92,6 +92,64 @@ fn reader_goes_away(what: &str, mut cmd: Command) {
 }
 
 #[test]
+fn a_report_that_cannot_be_printed_never_panics() {
+    let s = Scratch::new("report-out");
+    let data = sample(&s.path("in.bin"), 1 << 20);
+    // The reader of the JSON report is gone before it is printed: the copy
+    // is whole, and the end is quiet (141), as for the data.
+    let mut child = bin()
+        .args(["copy", &s.s("in.bin"), &s.s("out.bin"), "--json"])
+        .args(["--rate", "32MiB/s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let (status, stderr) = finish(child, "--json into a closed pipe");
+    assert_eq!(status.code(), Some(141), "{status}: {stderr}");
+    assert_eq!(stderr, "", "quiet");
+    assert_eq!(std::fs::read(s.path("out.bin")).expect("out"), data);
+    // A full disk under the report: one line, exit 1, the copy whole.
+    let child = bin()
+        .args(["copy", &s.s("in.bin"), &s.s("out2.bin"), "--json"])
+        .stdout(File::create("/dev/full").expect("/dev/full"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (status, stderr) = finish(child, "--json into a full disk");
+    assert_clean_failure(
+        "--json into a full disk",
+        status,
+        &stderr,
+        &["the transfer is complete, but its report could not be printed"],
+    );
+    assert_eq!(std::fs::read(s.path("out2.bin")).expect("out2"), data);
+}
+
+#[test]
+fn names_that_are_not_utf8_are_files_like_any_other() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new("bytes");
+    let data = sample(&s.path("in.bin"), 100_000);
+    let name = std::ffi::OsStr::from_bytes(b"out\xff.bin");
+    let out = bin()
+        .arg("copy")
+        .arg(s.path("in.bin"))
+        .arg(s.path("x").with_file_name(name))
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(s.path("x").with_file_name(name)).expect("out"),
+        data
+    );
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_the_copy_quietly_not_a_hang() {
     let s = Scratch::new("epipe");
     let big = s.sparse("big.bin", 256 * MIB);

@@ -117,6 +117,31 @@ fn every_usage_error_comes_before_any_file_is_touched() {
             vec!["demo", "--delay", "soon"],
             "not a duration",
         ),
+        (
+            "plot over the destination",
+            vec!["copy", &src, &old, "--plot", &old],
+            "the plot would overwrite it",
+        ),
+        (
+            "plot over the source",
+            vec!["copy", &src, &dst, "--plot", &src],
+            "the plot would overwrite it",
+        ),
+        (
+            "plot over a destination still to be made",
+            vec!["copy", &src, &dst, "--plot", &dst],
+            "the plot would overwrite it",
+        ),
+        (
+            "low-water mark with a mark of 0",
+            vec!["copy", &src, &dst, "-w", "0", "-l", "1KiB"],
+            "above 0",
+        ),
+        (
+            "interval below the sampling period",
+            vec!["copy", &src, &dst, "-p", "-i", "0.001"],
+            "from 0.02",
+        ),
     ];
     for (what, args, needle) in &cases {
         let out = highwater(args);
@@ -130,6 +155,28 @@ fn every_usage_error_comes_before_any_file_is_touched() {
         .output()
         .expect("runs");
     assert_usage_error("--fsync into a pipe", &out, "--fsync needs");
+    // --atomic to a pipe named by a path (`/dev/stdout`): refused as a FIFO.
+    let out = bin()
+        .args(["copy", &src, "/dev/stdout", "--atomic"])
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    assert_usage_error("--atomic to /dev/stdout", &out, "it is a FIFO");
+    // Standard output appended to the source would grow it without end.
+    let append = std::fs::OpenOptions::new()
+        .append(true)
+        .open(s.path("in.bin"))
+        .expect("in.bin for appending");
+    let out = bin()
+        .args(["copy", &src, "-"])
+        .stdout(append)
+        .output()
+        .expect("runs");
+    assert_usage_error("copy a - >> a", &out, "are the same file");
+    assert_eq!(
+        std::fs::metadata(s.path("in.bin")).expect("in").len(),
+        100_000
+    );
     // The destination is neither truncated nor replaced by a refused run.
     let out = highwater(&["copy", &src, &old, "--atomic", "-m", "10"]);
     assert_usage_error("refused --atomic", &out, "too small");
