@@ -3,7 +3,7 @@
 
 use highwater::Error;
 
-use crate::dest::plan_dest;
+use crate::dest::{plan_dest, DestPlan};
 use crate::endpoint::{open_source, Endpoint};
 use crate::engine::{describe, input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
 use crate::error::CliError;
@@ -18,10 +18,18 @@ use crate::error::CliError;
 pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Report, CliError> {
     let (src_file, size) = open_source(&src, &dst)?;
     let plan = plan_dest(&dst, cfg.atomic)?;
-    // Catch Ctrl-C and SIGTERM before anything is created, so that an
-    // interrupted copy always gets to clean up.
-    let mut signals = Signals::new()?;
-    let mut dest = plan.open(&dst, &cfg)?;
+    // With --atomic, catch Ctrl-C and SIGTERM before the temporary file is
+    // created, so that an interrupted copy always removes it. Otherwise
+    // there is nothing to clean up before the copy starts, and the default
+    // action must stay in force while the destination opens: opening a FIFO
+    // that no reader has opened blocks, and a caught signal would wait.
+    let (mut signals, mut dest) = if matches!(plan, DestPlan::Replace { .. }) {
+        let signals = Signals::new()?;
+        (signals, plan.open(&dst, &cfg)?)
+    } else {
+        let dest = plan.open(&dst, &cfg)?;
+        (Signals::new()?, dest)
+    };
     let result = async {
         let reader = input_stream(src_file, &cfg)?;
         let writer = dest.stream(&cfg)?;

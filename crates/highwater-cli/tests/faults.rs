@@ -20,7 +20,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, names_in, sample, Scratch};
+use common::{bin, names_in, sample, wait_until, Scratch};
 
 const MIB: u64 = 1024 * 1024;
 /// Far longer than any run takes: reaching it means a hang.
@@ -147,6 +147,46 @@ fn names_that_are_not_utf8_are_files_like_any_other() {
         std::fs::read(s.path("x").with_file_name(name)).expect("out"),
         data
     );
+}
+
+#[test]
+fn a_signal_while_a_fifo_destination_waits_for_its_reader_ends_the_copy() {
+    use std::os::unix::fs::FileTypeExt;
+    let s = Scratch::new("fifo-wait");
+    sample(&s.path("in.bin"), 100_000);
+    let made = Command::new("mkfifo")
+        .arg(s.path("fifo"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for sig in ["-INT", "-TERM"] {
+        let child = bin()
+            .args(["copy", &s.s("in.bin"), &s.s("fifo")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // Ready: blocked opening the FIFO, waiting for a reader that never
+        // comes (the kernel's name for that wait).
+        let wchan = format!("/proc/{}/wchan", child.id());
+        wait_until("the copy waits for the FIFO's reader", || {
+            std::fs::read_to_string(&wchan).is_ok_and(|w| w.trim() == "wait_for_partner")
+        });
+        let killed = Command::new("kill")
+            .args([sig, &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let what = format!("{sig} while opening a FIFO");
+        let (status, _stderr) = finish(child, &what);
+        assert!(
+            status.signal().is_some() || status.code() == Some(130),
+            "{what}: ended by the signal, not left waiting: {status}"
+        );
+        let ft = std::fs::symlink_metadata(s.path("fifo"))
+            .expect("fifo")
+            .file_type();
+        assert!(ft.is_fifo(), "{what}: the FIFO is still a FIFO");
+    }
 }
 
 #[test]
