@@ -18,7 +18,7 @@
 //!
 //! [`compat`] turns tokio's `AsyncRead`/`AsyncWrite` and `futures`'
 //! `Stream`/`Sink` into streams and back, adds async-stream pipeline stages
-//! ([`Pipeline::through_fn`]), and bridges multi-threaded runtimes to the
+//! (`Pipeline::through_fn`), and bridges multi-threaded runtimes to the
 //! loop ([`compat::spawn_loop`], [`compat::channel`]).
 //!
 //! # Streams over I/O
@@ -28,6 +28,33 @@
 //! whose backpressure reaches across the connection (a peer that reads
 //! slowly makes `write()` return `false` here).
 //!
+//! # The shape of the API
+//!
+//! Every stream type (`Writable`, `Readable`, `Duplex`, `Transform`,
+//! `PassThrough`, the file streams, sockets) gets its methods from three
+//! traits, implemented once for all of them: [`StreamBase`] (destroy,
+//! `'error'`, `'close'`), [`WritableSide<T>`] (write, end, `'drain'`) and
+//! [`ReadableSide<T>`] (read, push, `'data'`, `'end'`), plus [`ReadableExt`]
+//! for the operations (`pipe`, the async iterator). Import them with
+//! `use highwater::prelude::*`, and write generic code over them:
+//! `fn f(dest: &impl WritableSide<Bytes>)` takes any byte destination.
+//!
+//! Streams are built from hooks ([`WritableImpl`], [`ReadableImpl`],
+//! [`TransformImpl`]) or closures (`Writable::from_fn`,
+//! `Transform::from_fn`); the options of each side ([`WritableOptions`],
+//! [`ReadableOptions`], [`DuplexOptions`], [`TransformOptions`]) choose how
+//! chunks count: bytes (`default()`), objects (`objects()`) or weights
+//! (`weighted(f)`).
+//!
+//! # Layers
+//!
+//! The modules are layers, each importing only from those below it:
+//! `state` (Node's pure rules) → `runtime` (the event loop, listeners) →
+//! `stream` (the core: both state machines, destroy, the stream types) →
+//! `ops` (pipe, finished, pipeline, fan-out) → `io` (fs, net, compat, each
+//! behind a cargo feature of that name, all on by default). See
+//! `docs/DESIGN.md`.
+//!
 //! # Example
 //!
 //! A fast producer and a slow consumer, with the producer waiting whenever the
@@ -35,6 +62,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
+//! use highwater::prelude::*;
 //! use highwater::{AsyncSink, Error, Writable, WritableOptions};
 //!
 //! struct SlowDisk(usize);
@@ -59,45 +87,43 @@
 //! ```
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
-mod callback;
-pub mod compat;
-mod core;
-pub mod duplex;
-mod error;
-pub mod event_loop;
-mod events;
-pub mod fanout;
-pub mod finished;
-pub mod fs;
-mod io_pool;
-mod marks;
-pub mod net;
-mod options;
-pub mod pipe;
-pub mod pipeline;
-pub mod readable;
-pub mod stats;
-pub mod transform;
-pub mod writable;
+mod io;
+mod ops;
+pub mod prelude;
+mod runtime;
+mod state;
+mod stream;
 
-pub use crate::core::StreamId;
-pub use callback::{Callback, SharedCallback};
-pub use compat::{
+#[cfg(feature = "compat")]
+pub use io::compat;
+#[cfg(feature = "fs")]
+pub use io::fs;
+#[cfg(feature = "net")]
+pub use io::net;
+pub use ops::fanout;
+pub use runtime::event_loop;
+
+#[cfg(feature = "compat")]
+pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use duplex::{Duplex, DuplexOptions};
-pub use error::{Error, ErrorKind, Result};
-pub use event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
-pub use events::ListenerId;
-pub use finished::{finished, finished_async, Stream};
-pub use marks::{
-    default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
-    DEFAULT_OBJECT_HIGH_WATER_MARK,
+pub use ops::{finished, finished_async, Pipeline, PipeOptions, ReadableExt, ReadableStream};
+pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
+pub use runtime::ListenerId;
+pub use state::{
+    default_high_water_mark, set_default_high_water_mark, ByteChunk, ByteLen, Callback,
+    DuplexOptions, Error, ErrorKind, Overflow, ReadableOptions, ReadableStats, Result,
+    SharedCallback, StreamId, TransformOptions, WritableOptions, WritableStats,
+    DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
-pub use options::{Overflow, ReadableOptions, StreamOptions, WritableOptions};
-pub use pipe::{PipeDestination, PipeOptions};
-pub use pipeline::{Pipeline, PipelineSource};
-pub use readable::{ByteChunk, Readable, ReadableEvent, ReadableImpl, ReadableStream, Source};
-pub use stats::{ReadableStats, WritableStats};
-pub use transform::{PassThrough, Transform, TransformDone, TransformImpl};
-pub use writable::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl};
+pub use stream::{
+    AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
+    ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
+    WritableEvent, WritableImpl, WritableSide,
+};
+
+/// *Beyond Node.* What each stream can tell of its buffer and of what
+/// backpressure did (see [`WritableStats`] and [`ReadableStats`]).
+pub mod stats {
+    pub use crate::state::stats::*;
+}

@@ -1,0 +1,1236 @@
+//! File streams: Node's `fs.createReadStream` and `fs.createWriteStream`
+//! (`lib/internal/fs/streams.js`).
+//!
+//! A [`ReadStream`] is a `Readable<Bytes>` whose source reads a file, a
+//! [`WriteStream`] a `Writable<Bytes>` whose sink writes one. Both open the
+//! file in their construct hook (on the next tick; `'open'` and `'ready'`
+//! follow), do every open, read, write, fsync and close on the I/O thread
+//! pool (a few worker threads, like libuv's: the event loop never blocks on
+//! a file), and report errors as Node does: `code` (`ENOENT`, `EISDIR`, …),
+//! `syscall` and, for `open`, `path`; `'error'` then `'close'`; no `'open'`
+//! after a failed open. Writes made before the file is open are buffered and
+//! written together as one `writev`.
+//!
+//! File I/O completes on later turns of the event loop, so drive the loop
+//! with [`block_on`](crate::block_on) or [`run`](crate::run): a bare
+//! [`run_until_idle`](crate::run_until_idle) returns without waiting for I/O
+//! still in flight on the pool.
+//!
+//! # Examples
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("hw-doc-fs-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! # let (src, dst) = (dir.join("in.txt"), dir.join("out.txt"));
+//! # std::fs::write(&src, b"hello file").unwrap();
+//! use highwater::fs::{create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions};
+//! use highwater::Pipeline;
+//!
+//! highwater::block_on(async move {
+//!     let r = create_read_stream(&src, ReadStreamOptions::default())?;
+//!     let w = create_write_stream(&dst, WriteStreamOptions::default())?;
+//!     Pipeline::new(&*r).run(&*w).await?;
+//!     assert_eq!(std::fs::read(&dst).unwrap(), b"hello file");
+//!     Ok::<_, highwater::Error>(())
+//! })
+//! .unwrap();
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+use std::cell::{Cell, RefCell};
+use std::fs::{File, OpenOptions};
+use std::io::{self, IoSlice, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::io::{AsRawFd, RawFd};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::runtime::event_loop;
+use crate::runtime::events::{ListenerId, Listeners};
+use crate::state::{Error, ErrorKind, ReadableOptions, WritableOptions};
+use crate::stream::core::Core;
+use crate::stream::side::sealed::{HasReadable, HasWritable, Handle};
+use crate::stream::{Done, Hooks, Readable, ReadableImpl, Source, Writable, WritableImpl};
+
+use super::pool as io_pool;
+
+/// Node's default mark for file read streams: 64 KiB (in every version).
+pub const DEFAULT_READ_HIGH_WATER_MARK: usize = 64 * 1024;
+
+/// How a file is opened: Node's `flags` strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenFlags {
+    read: bool,
+    write: bool,
+    append: bool,
+    create: bool,
+    create_new: bool,
+    truncate: bool,
+}
+
+impl OpenFlags {
+    /// Parses Node's flags: `r`, `r+`, `rs+`, `w`, `wx`, `w+`, `wx+`, `a`,
+    /// `ax`, `a+`, `ax+`, `as`, `as+`.
+    ///
+    /// # Errors
+    ///
+    /// `ERR_INVALID_ARG_VALUE` for anything else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::fs::OpenFlags;
+    /// assert!(OpenFlags::parse("wx").is_ok());
+    /// assert_eq!(OpenFlags::parse("q").unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+    /// ```
+    pub fn parse(flags: &str) -> Result<Self, Error> {
+        let f = |read, write, append, create, create_new, truncate| OpenFlags {
+            read,
+            write,
+            append,
+            create,
+            create_new,
+            truncate,
+        };
+        Ok(match flags {
+            "r" => f(true, false, false, false, false, false),
+            "r+" | "rs+" | "sr+" => f(true, true, false, false, false, false),
+            "w" => f(false, true, false, true, false, true),
+            "wx" | "xw" => f(false, true, false, false, true, false),
+            "w+" => f(true, true, false, true, false, true),
+            "wx+" | "xw+" => f(true, true, false, false, true, false),
+            "a" | "as" | "sa" => f(false, false, true, true, false, false),
+            "ax" | "xa" => f(false, false, true, false, true, false),
+            "a+" | "as+" | "sa+" => f(true, false, true, true, false, false),
+            "ax+" | "xa+" => f(true, false, true, false, true, false),
+            other => {
+                return Err(Error::new(ErrorKind::InvalidArgValue {
+                    name: "flags",
+                    value: format!("'{other}'"),
+                }))
+            }
+        })
+    }
+
+    fn open(self, path: &Path, mode: u32) -> io::Result<File> {
+        OpenOptions::new()
+            .read(self.read)
+            .write(self.write)
+            .append(self.append)
+            .create(self.create)
+            .create_new(self.create_new)
+            .truncate(self.truncate)
+            .mode(mode)
+            .open(path)
+    }
+}
+
+/// Where a file stream's file comes from.
+#[derive(Debug)]
+enum Target {
+    Path(String),
+    Fd(File),
+}
+
+/// Options of [`create_read_stream`] (Node's `fs.createReadStream`
+/// options), set by chaining.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::fs::ReadStreamOptions;
+///
+/// // Bytes 100 to 199, 4 KiB per read.
+/// let o = ReadStreamOptions::default().start(100).end(199).high_water_mark(4096);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadStreamOptions {
+    high_water_mark: usize,
+    start: Option<u64>,
+    end: Option<u64>,
+    flags: String,
+    mode: u32,
+    auto_close: bool,
+    emit_close: bool,
+}
+
+impl Default for ReadStreamOptions {
+    fn default() -> Self {
+        ReadStreamOptions {
+            high_water_mark: DEFAULT_READ_HIGH_WATER_MARK,
+            start: None,
+            end: None,
+            flags: "r".into(),
+            mode: 0o666,
+            auto_close: true,
+            emit_close: true,
+        }
+    }
+}
+
+impl ReadStreamOptions {
+    /// Bytes per read, and the readable mark (default 64 KiB).
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().high_water_mark(1 << 20);
+    /// ```
+    #[must_use]
+    pub fn high_water_mark(mut self, bytes: usize) -> Self {
+        self.high_water_mark = bytes;
+        self
+    }
+
+    /// First byte to read (positional reads from there).
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().start(10);
+    /// ```
+    #[must_use]
+    pub fn start(mut self, pos: u64) -> Self {
+        self.start = Some(pos);
+        self
+    }
+
+    /// Last byte to read, inclusive.
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().end(99);
+    /// ```
+    #[must_use]
+    pub fn end(mut self, pos: u64) -> Self {
+        self.end = Some(pos);
+        self
+    }
+
+    /// How to open the file, as Node's `flags` string (default `r`);
+    /// checked when the stream is created.
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().flags("r+");
+    /// ```
+    #[must_use]
+    pub fn flags(mut self, flags: &str) -> Self {
+        self.flags = flags.into();
+        self
+    }
+
+    /// Permission bits if the file is created (default 0o666).
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().flags("a+").mode(0o600);
+    /// ```
+    #[must_use]
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Close the file after `'end'` or an error (Node's `autoClose`,
+    /// default true).
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().auto_close(false);
+    /// ```
+    #[must_use]
+    pub fn auto_close(mut self, on: bool) -> Self {
+        self.auto_close = on;
+        self
+    }
+
+    /// Emit `'close'` (default true).
+    ///
+    /// ```
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().emit_close(false);
+    /// ```
+    #[must_use]
+    pub fn emit_close(mut self, on: bool) -> Self {
+        self.emit_close = on;
+        self
+    }
+}
+
+/// Options of [`create_write_stream`] (Node's `fs.createWriteStream`
+/// options), set by chaining.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::fs::WriteStreamOptions;
+///
+/// // Append, fsync before closing, a 1 MiB buffer.
+/// let o = WriteStreamOptions::default().flags("a").flush(true).high_water_mark(1 << 20);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteStreamOptions {
+    high_water_mark: Option<usize>,
+    low_water_mark: Option<usize>,
+    start: Option<u64>,
+    flags: String,
+    mode: u32,
+    auto_close: bool,
+    emit_close: bool,
+    flush: bool,
+}
+
+impl Default for WriteStreamOptions {
+    fn default() -> Self {
+        WriteStreamOptions {
+            high_water_mark: None,
+            low_water_mark: None,
+            start: None,
+            flags: "w".into(),
+            mode: 0o666,
+            auto_close: true,
+            emit_close: true,
+            flush: false,
+        }
+    }
+}
+
+impl WriteStreamOptions {
+    /// The write buffer's mark (default: the stream default, 16 KiB).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().high_water_mark(1 << 20);
+    /// ```
+    #[must_use]
+    pub fn high_water_mark(mut self, bytes: usize) -> Self {
+        self.high_water_mark = Some(bytes);
+        self
+    }
+
+    /// *Beyond Node.* `'drain'` once the write buffer has fallen to this
+    /// level instead of only when it is empty (see
+    /// [`WritableOptions::low_water_mark`](crate::WritableOptions::low_water_mark)).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().high_water_mark(1 << 20).low_water_mark(256 << 10);
+    /// ```
+    #[must_use]
+    pub fn low_water_mark(mut self, bytes: usize) -> Self {
+        self.low_water_mark = Some(bytes);
+        self
+    }
+
+    /// First byte to write (positional writes from there).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().flags("r+").start(4096);
+    /// ```
+    #[must_use]
+    pub fn start(mut self, pos: u64) -> Self {
+        self.start = Some(pos);
+        self
+    }
+
+    /// How to open the file, as Node's `flags` string (default `w`);
+    /// checked when the stream is created.
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().flags("wx"); // fail if it exists
+    /// ```
+    #[must_use]
+    pub fn flags(mut self, flags: &str) -> Self {
+        self.flags = flags.into();
+        self
+    }
+
+    /// Permission bits if the file is created (default 0o666, less the umask).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().mode(0o600);
+    /// ```
+    #[must_use]
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Close the file after `'finish'` or an error (default true).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().auto_close(false);
+    /// ```
+    #[must_use]
+    pub fn auto_close(mut self, on: bool) -> Self {
+        self.auto_close = on;
+        self
+    }
+
+    /// Emit `'close'` (default true).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().emit_close(false);
+    /// ```
+    #[must_use]
+    pub fn emit_close(mut self, on: bool) -> Self {
+        self.emit_close = on;
+        self
+    }
+
+    /// `fsync` the file before closing it (default false).
+    ///
+    /// ```
+    /// # use highwater::fs::WriteStreamOptions;
+    /// let _ = WriteStreamOptions::default().flush(true);
+    /// ```
+    #[must_use]
+    pub fn flush(mut self, on: bool) -> Self {
+        self.flush = on;
+        self
+    }
+}
+
+/// What a destroy waiting for the I/O in flight does once it is over.
+type IoDone = Box<dyn FnOnce(Option<Error>)>;
+
+/// What the two sides of a file stream share: the file, position, counters
+/// and the `'open'`/`'ready'` listeners.
+struct FileState {
+    path: Option<String>,
+    flags: OpenFlags,
+    mode: u32,
+    /// Node's `fd`: `None` until opened and after closing (`pending`).
+    file: RefCell<Option<Arc<File>>>,
+    /// The fd given by the caller, until the stream opens it as `file`.
+    given: RefCell<Option<File>>,
+    pos: Cell<Option<u64>>,
+    /// Inclusive end for reads; `None` is Node's `Infinity`.
+    end: Option<u64>,
+    /// `bytesRead` / `bytesWritten`.
+    bytes: Cell<u64>,
+    performing_io: Cell<bool>,
+    /// A destroy waiting for the I/O in flight (Node's `kIoDone`).
+    io_done: RefCell<Option<IoDone>>,
+    flush: bool,
+    open: Listeners<RawFd>,
+    ready: Listeners<()>,
+}
+
+impl FileState {
+    fn new(
+        target: Target,
+        flags: OpenFlags,
+        mode: u32,
+        start: Option<u64>,
+        end: Option<u64>,
+        flush: bool,
+    ) -> Rc<Self> {
+        let (path, given) = match target {
+            Target::Path(p) => (Some(p), None),
+            Target::Fd(f) => (None, Some(f)),
+        };
+        Rc::new(FileState {
+            path,
+            flags,
+            mode,
+            file: RefCell::new(None),
+            given: RefCell::new(given),
+            pos: Cell::new(start),
+            end,
+            bytes: Cell::new(0),
+            performing_io: Cell::new(false),
+            io_done: RefCell::new(None),
+            flush,
+            open: Listeners::default(),
+            ready: Listeners::default(),
+        })
+    }
+
+    fn fd(&self) -> Option<Arc<File>> {
+        self.file.borrow().clone()
+    }
+
+    /// Node's `_construct`: use the given fd, or open the path on the pool;
+    /// then `'open'` and `'ready'`.
+    fn construct(self: &Rc<Self>, done: Done) {
+        if let Some(f) = self.given.borrow_mut().take() {
+            *self.file.borrow_mut() = Some(Arc::new(f));
+            done.ok();
+            return;
+        }
+        let Some(path) = self.path.clone() else {
+            done.ok();
+            return;
+        };
+        let (flags, mode) = (self.flags, self.mode);
+        let p = path.clone();
+        let rx = io_pool::run(move || flags.open(Path::new(&p), mode));
+        let st = self.clone();
+        let _task = event_loop::spawn(async move {
+            match rx.await {
+                Ok(Ok(file)) => {
+                    let fd = file.as_raw_fd();
+                    *st.file.borrow_mut() = Some(Arc::new(file));
+                    done.ok();
+                    st.open.emit(&fd);
+                    st.ready.emit(&());
+                }
+                Ok(Err(e)) => done.err(Error::io(e, "open", Some(path))),
+                Err(_) => done.err(pool_gone("open")),
+            }
+        });
+    }
+
+    /// `_destroy`: wait for the I/O in flight, then close.
+    fn destroy(self: &Rc<Self>, err: Option<Error>, done: Done) {
+        if self.performing_io.get() {
+            let st = self.clone();
+            *self.io_done.borrow_mut() = Some(Box::new(move |er| st.close(err.or(er), done)));
+        } else {
+            self.close(err, done);
+        }
+    }
+
+    /// Node's `close(stream, err, cb)`: fsync first with `flush`, close on
+    /// the pool, `fd = null` at once, then the callback.
+    fn close(self: &Rc<Self>, err: Option<Error>, done: Done) {
+        let Some(file) = self.file.borrow_mut().take() else {
+            done.call(err.map_or(Ok(()), Err));
+            return;
+        };
+        let flush = self.flush;
+        let rx = io_pool::run(move || {
+            let synced = if flush { file.sync_all() } else { Ok(()) };
+            drop(file);
+            synced
+        });
+        let _task = event_loop::spawn(async move {
+            let flush_err = match rx.await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(Error::io(e, "fsync", None)),
+                Err(_) => Some(pool_gone("close")),
+            };
+            done.call(err.or(flush_err).map_or(Ok(()), Err));
+        });
+    }
+
+    /// The I/O in flight finished: a waiting destroy proceeds.
+    fn io_finished(&self, err: Option<Error>) -> bool {
+        self.performing_io.set(false);
+        let waiting = self.io_done.borrow_mut().take();
+        match waiting {
+            Some(f) => {
+                f(err);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn pool_gone(syscall: &'static str) -> Error {
+    Error::io(
+        io::Error::other("the I/O thread pool stopped"),
+        syscall,
+        None,
+    )
+}
+
+struct FileSource(Rc<FileState>);
+
+impl ReadableImpl<Bytes> for FileSource {
+    fn construct(&self, done: Done) {
+        self.0.construct(done);
+    }
+
+    fn hooks(&self) -> Hooks {
+        Hooks::CONSTRUCT
+    }
+
+    /// Node's `ReadStream.prototype._read`.
+    fn read(&self, size: usize, src: &Source<Bytes>) {
+        let st = &self.0;
+        let pos = st.pos.get();
+        let from = pos.unwrap_or(st.bytes.get());
+        let n = match st.end {
+            Some(end) if end < from => 0,
+            Some(end) => (end - from).saturating_add(1).min(size as u64) as usize,
+            None => size,
+        };
+        if n == 0 {
+            src.push_eof();
+            return;
+        }
+        if n > MAX_READ {
+            // Node: Buffer.allocUnsafeSlow(n) throws, and _read reports it.
+            src.error(Error::new(ErrorKind::OutOfRange {
+                name: "size",
+                range: format!(">= 0 && <= {MAX_READ}"),
+                value: node_integer(n as u64),
+            }));
+            return;
+        }
+        let Some(file) = st.fd() else {
+            src.error(Error::io(io::Error::from_raw_os_error(9), "read", None));
+            return;
+        };
+        st.performing_io.set(true);
+        // Buffers are allocated (and, after writing, freed) on the loop's
+        // thread, so they all come from one allocator arena and are reused,
+        // instead of piling up in each worker thread's arena.
+        let mut buf = buffers::take(n);
+        let rx = io_pool::run(move || {
+            let got = match pos {
+                Some(p) => file.read_at(&mut buf, p),
+                None => (&*file).read(&mut buf),
+            };
+            got.map(|k| (buf, k))
+        });
+        let (st, src) = (st.clone(), src.clone());
+        let _task = event_loop::spawn(async move {
+            let result = rx.await;
+            if src.destroyed() {
+                let er = match &result {
+                    Ok(Err(e)) => Some(Error::io(
+                        io::Error::new(e.kind(), e.to_string()),
+                        "read",
+                        None,
+                    )),
+                    _ => None,
+                };
+                st.io_finished(er);
+                return;
+            }
+            st.performing_io.set(false);
+            match result {
+                Ok(Ok((mut buf, k))) if k > 0 => {
+                    // Node's shrink-to-fit: a short read (a pipe, a FIFO, the
+                    // end of a file) is copied into a buffer of its size, so a
+                    // small chunk does not keep a whole read buffer alive in
+                    // the stream's buffer.
+                    let buf = if k < buf.len() {
+                        let small = Bytes::copy_from_slice(&buf[..k]);
+                        buffers::give(buf);
+                        small
+                    } else {
+                        buf.truncate(k);
+                        Bytes::from(buf)
+                    };
+                    let k = k as u64;
+                    if let Some(p) = st.pos.get() {
+                        st.pos.set(Some(p.saturating_add(k)));
+                    }
+                    st.bytes.set(st.bytes.get() + k);
+                    src.push(buf);
+                }
+                Ok(Ok(_)) => {
+                    src.push_eof();
+                }
+                Ok(Err(e)) => src.error(Error::io(e, "read", None)),
+                Err(_) => src.error(pool_gone("read")),
+            }
+        });
+    }
+
+    fn destroy(&self, err: Option<Error>, done: Done) {
+        self.0.destroy(err, done);
+    }
+}
+
+/// Read buffers, reused on the loop's thread.
+///
+/// A read needs `n` initialised bytes to read into; a fresh buffer must be
+/// zeroed first (safe Rust cannot read into uninitialised memory), which
+/// cost about 5% of a file copy's time. A buffer whose chunk was written by
+/// a file write stream and is no longer shared comes back here instead of
+/// being freed, already initialised: the next read of the same size takes
+/// it without zeroing. At most [`KEEP`] buffers are kept, so the pool adds
+/// a bounded amount to the memory the marks allow.
+mod buffers {
+    use std::cell::RefCell;
+
+    use bytes::Bytes;
+
+    const KEEP: usize = 2;
+
+    thread_local! {
+        static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// A buffer of exactly `n` initialised bytes.
+    pub(super) fn take(n: usize) -> Vec<u8> {
+        FREE.with(|f| {
+            let mut f = f.borrow_mut();
+            match f.iter().position(|b| b.len() == n) {
+                Some(i) => f.swap_remove(i),
+                None => vec![0; n],
+            }
+        })
+    }
+
+    /// Keeps `buf` (all of it initialised: `len == capacity`) for a later read.
+    pub(super) fn give(buf: Vec<u8>) {
+        if buf.len() != buf.capacity() || buf.is_empty() {
+            return;
+        }
+        FREE.with(|f| {
+            let mut f = f.borrow_mut();
+            if f.len() < KEEP {
+                f.push(buf);
+            }
+        });
+    }
+
+    /// Takes back a written chunk's buffer if nothing else holds it.
+    pub(super) fn recycle(chunk: Bytes) {
+        if let Ok(m) = chunk.try_into_mut() {
+            give(Vec::from(m));
+        }
+    }
+}
+
+/// Writes all of `bufs` (Node's `writeAll`/`writevAll`): short writes are
+/// continued, `EAGAIN` counts as zero bytes, more than 5 zero-byte writes in a
+/// row fail. Returns the bytes written and the error that stopped it.
+fn write_all(file: &File, bufs: &[Bytes], mut pos: Option<u64>) -> (u64, Option<io::Error>) {
+    let mut written = 0u64;
+    let mut retries = 0;
+    let mut idx = 0;
+    let mut off = 0usize;
+    while idx < bufs.len() {
+        if off == bufs[idx].len() {
+            idx += 1;
+            off = 0;
+            continue;
+        }
+        let r = match pos {
+            Some(p) => file.write_at(&bufs[idx][off..], p),
+            None if bufs.len() - idx > 1 => {
+                let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(bufs.len() - idx);
+                slices.push(IoSlice::new(&bufs[idx][off..]));
+                slices.extend(bufs[idx + 1..].iter().map(|b| IoSlice::new(b)));
+                (&*file).write_vectored(&slices)
+            }
+            None => (&*file).write(&bufs[idx][off..]),
+        };
+        let k = match r {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return (written, Some(e)),
+        };
+        written += k as u64;
+        if let Some(p) = pos.as_mut() {
+            *p += k as u64;
+        }
+        retries = if k == 0 { retries + 1 } else { 0 };
+        if retries > 5 {
+            return (written, Some(io::Error::other("write failed")));
+        }
+        // Advance through the buffers by k bytes.
+        let mut left = k;
+        while left > 0 && idx < bufs.len() {
+            let room = bufs[idx].len() - off;
+            if left >= room {
+                left -= room;
+                idx += 1;
+                off = 0;
+            } else {
+                off += left;
+                left = 0;
+            }
+        }
+    }
+    (written, None)
+}
+
+struct FileSink(Rc<FileState>);
+
+impl FileSink {
+    fn write_bufs(&self, bufs: Vec<Bytes>, done: Done, syscall: &'static str) {
+        let st = &self.0;
+        let size: u64 = bufs.iter().map(|b| b.len() as u64).sum();
+        let pos = st.pos.get();
+        let Some(file) = st.fd() else {
+            done.err(Error::io(io::Error::from_raw_os_error(9), syscall, None));
+            return;
+        };
+        st.performing_io.set(true);
+        let rx = io_pool::run(move || {
+            let r = write_all(&file, &bufs, pos);
+            (r, bufs)
+        });
+        // Node advances `pos` synchronously, before the write completes.
+        if let Some(p) = pos {
+            st.pos.set(Some(p.saturating_add(size)));
+        }
+        let st = st.clone();
+        let _task = event_loop::spawn(async move {
+            let (written, err) = match rx.await {
+                // The written buffers come back to be freed here (see `read`).
+                Ok(((w, e), bufs)) => {
+                    bufs.into_iter().for_each(buffers::recycle);
+                    (w, e.map(|e| Error::io(e, syscall, None)))
+                }
+                Err(_) => (0, Some(pool_gone(syscall))),
+            };
+            st.bytes.set(st.bytes.get() + written);
+            let waiting = st.io_done.borrow().is_some();
+            st.performing_io.set(false);
+            if waiting {
+                // Destroyed meanwhile (Node's `writeAll`: `cb(er ||
+                // ERR_STREAM_DESTROYED)`); that error also goes to the close.
+                let er = err.unwrap_or_else(|| Error::destroyed("write"));
+                done.err(er.clone());
+                st.io_finished(Some(er));
+            } else {
+                done.call(err.map_or(Ok(()), Err));
+            }
+        });
+    }
+}
+
+impl WritableImpl<Bytes> for FileSink {
+    fn construct(&self, done: Done) {
+        self.0.construct(done);
+    }
+
+    fn hooks(&self) -> Hooks {
+        Hooks::CONSTRUCT | Hooks::WRITEV
+    }
+
+    fn write(&self, chunk: Bytes, done: Done) {
+        self.write_bufs(vec![chunk], done, "write");
+    }
+
+    fn writev(&self, chunks: Vec<Bytes>, done: Done) {
+        self.write_bufs(chunks, done, "write");
+    }
+
+    fn destroy(&self, err: Option<Error>, done: Done) {
+        self.0.destroy(err, done);
+    }
+}
+
+/// A file read stream (Node's `fs.ReadStream`): a byte readable side (its
+/// methods are [`StreamBase`](crate::StreamBase),
+/// [`ReadableSide`](crate::ReadableSide), [`ReadableExt`](crate::ReadableExt))
+/// plus Node's `ReadStream` extras (`bytes_read`, `path`, `pending`, `fd`,
+/// `'open'`, `'ready'`).
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_read_stream, ReadStreamOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-rs-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("in.txt");
+/// std::fs::write(&path, b"hello").unwrap();
+/// highwater::block_on(async {
+///     let rs = create_read_stream(&path, ReadStreamOptions::default())?;
+///     rs.resume();
+///     highwater::finished_async(&rs).await?;
+///     assert_eq!(rs.bytes_read(), 5);
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct ReadStream {
+    readable: Readable<Bytes>,
+    st: Rc<FileState>,
+}
+
+impl std::fmt::Debug for ReadStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadStream")
+            .field("path", &self.st.path)
+            .field("bytes_read", &self.st.bytes.get())
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+impl Handle for ReadStream {
+    type R = Bytes;
+    type W = std::convert::Infallible;
+    fn core(&self) -> &Rc<Core<Bytes, std::convert::Infallible>> {
+        self.readable.core()
+    }
+}
+impl HasReadable for ReadStream {}
+
+/// A file write stream (Node's `fs.WriteStream`): a byte writable side (its
+/// methods are [`StreamBase`](crate::StreamBase) and
+/// [`WritableSide`](crate::WritableSide)) plus Node's `WriteStream` extras
+/// (`bytes_written`, `path`, `pending`, `fd`, `'open'`, `'ready'`).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_write_stream, WriteStreamOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-ws-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("out.txt");
+/// highwater::block_on(async {
+///     let ws = create_write_stream(&path, WriteStreamOptions::default())?;
+///     ws.write_async(Bytes::from_static(b"hello")).await?;
+///     ws.end_async().await?;
+///     assert_eq!(ws.bytes_written(), 5);
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct WriteStream {
+    writable: Writable<Bytes>,
+    st: Rc<FileState>,
+}
+
+impl std::fmt::Debug for WriteStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteStream")
+            .field("path", &self.st.path)
+            .field("bytes_written", &self.st.bytes.get())
+            .field("pending", &self.pending())
+            .finish()
+    }
+}
+
+impl Handle for WriteStream {
+    type R = std::convert::Infallible;
+    type W = Bytes;
+    fn core(&self) -> &Rc<Core<std::convert::Infallible, Bytes>> {
+        self.writable.core()
+    }
+}
+impl HasWritable for WriteStream {}
+
+/// What both file streams tell of their file.
+impl FileState {
+    fn path(&self) -> Option<&str> {
+        self.path.as_deref()
+    }
+
+    fn pending(&self) -> bool {
+        self.file.borrow().is_none()
+    }
+
+    fn raw_fd(&self) -> Option<RawFd> {
+        self.file.borrow().as_ref().map(|f| f.as_raw_fd())
+    }
+
+    fn on_open(&self, f: impl Fn(RawFd) + 'static) -> ListenerId {
+        self.open.add(Rc::new(move |fd: &RawFd| f(*fd)), false, false)
+    }
+
+    fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.ready.add(Rc::new(move |_| f()), false, false)
+    }
+}
+
+impl ReadStream {
+    /// The path, if the stream was created from one.
+    ///
+    /// ```
+    /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let rs = create_read_stream("/nonexistent/x", ReadStreamOptions::default()).unwrap();
+    ///     assert_eq!(rs.path(), Some("/nonexistent/x"));
+    /// });
+    /// ```
+    pub fn path(&self) -> Option<&str> {
+        self.st.path()
+    }
+
+    /// No file is open: before `'open'`, and again after closing
+    /// (Node's `pending`, `fd === null`).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let rs = create_read_stream("/nonexistent/x", ReadStreamOptions::default()).unwrap();
+    ///     assert!(rs.pending()); // opened on the next tick
+    /// });
+    /// ```
+    pub fn pending(&self) -> bool {
+        self.st.pending()
+    }
+
+    /// The open file's descriptor (Node's `fd`).
+    ///
+    /// ```
+    /// # use highwater::fs::{read_stream_from_file, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let f = std::fs::File::open("/dev/null").unwrap();
+    ///     let rs = read_stream_from_file(f, ReadStreamOptions::default()).unwrap();
+    ///     assert!(rs.fd().is_some());
+    /// });
+    /// ```
+    pub fn fd(&self) -> Option<RawFd> {
+        self.st.raw_fd()
+    }
+
+    /// Adds an `'open'` listener: the file is open (with its descriptor).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
+    ///     rs.on_open(|fd| assert!(fd >= 0));
+    /// });
+    /// ```
+    pub fn on_open(&self, f: impl Fn(RawFd) + 'static) -> ListenerId {
+        self.st.on_open(f)
+    }
+
+    /// Adds a `'ready'` listener (right after `'open'`).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
+    ///     rs.on_ready(|| ());
+    /// });
+    /// ```
+    pub fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_ready(f)
+    }
+
+    /// Bytes read so far (updated before the chunk is pushed).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// highwater::block_on(async {
+    ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
+    ///     assert_eq!(rs.bytes_read(), 0);
+    /// });
+    /// ```
+    pub fn bytes_read(&self) -> u64 {
+        self.st.bytes.get()
+    }
+}
+
+impl WriteStream {
+    /// The path, if the stream was created from one.
+    ///
+    /// ```
+    /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
+    ///     assert_eq!(ws.path(), Some("/dev/null"));
+    /// });
+    /// ```
+    pub fn path(&self) -> Option<&str> {
+        self.st.path()
+    }
+
+    /// No file is open: before `'open'`, and again after closing
+    /// (Node's `pending`, `fd === null`).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
+    ///     assert!(ws.pending());
+    /// });
+    /// ```
+    pub fn pending(&self) -> bool {
+        self.st.pending()
+    }
+
+    /// The open file's descriptor (Node's `fd`).
+    ///
+    /// ```
+    /// # use highwater::fs::{write_stream_from_file, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let f = std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap();
+    ///     let ws = write_stream_from_file(f, WriteStreamOptions::default()).unwrap();
+    ///     assert!(ws.fd().is_some());
+    /// });
+    /// ```
+    pub fn fd(&self) -> Option<RawFd> {
+        self.st.raw_fd()
+    }
+
+    /// Adds an `'open'` listener: the file is open (with its descriptor).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
+    ///     ws.on_open(|fd| assert!(fd >= 0));
+    /// });
+    /// ```
+    pub fn on_open(&self, f: impl Fn(RawFd) + 'static) -> ListenerId {
+        self.st.on_open(f)
+    }
+
+    /// Adds a `'ready'` listener (right after `'open'`).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
+    ///     ws.on_ready(|| ());
+    /// });
+    /// ```
+    pub fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_ready(f)
+    }
+
+    /// Bytes written so far (updated before each write's callback).
+    ///
+    /// ```
+    /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// highwater::block_on(async {
+    ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
+    ///     assert_eq!(ws.bytes_written(), 0);
+    /// });
+    /// ```
+    pub fn bytes_written(&self) -> u64 {
+        self.st.bytes.get()
+    }
+}
+
+fn path_string(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Opens a file for reading as a stream (Node's `fs.createReadStream`).
+/// The file is opened on the next tick; errors arrive as `'error'`.
+///
+/// # Errors
+///
+/// Invalid options, as Node throws them: `start > end` →
+/// `ERR_OUT_OF_RANGE`; unknown `flags` → `ERR_INVALID_ARG_VALUE`.
+pub fn create_read_stream(
+    path: impl AsRef<Path>,
+    opts: ReadStreamOptions,
+) -> Result<ReadStream, Error> {
+    read_stream(Target::Path(path_string(path.as_ref())), opts)
+}
+
+/// A read stream over an already open file (Node's `fd` option): no
+/// `'open'` event.
+///
+/// # Errors
+///
+/// As [`create_read_stream`].
+pub fn read_stream_from_file(file: File, opts: ReadStreamOptions) -> Result<ReadStream, Error> {
+    read_stream(Target::Fd(file), opts)
+}
+
+/// Node's `validateInteger(value, name, 0)`: a position must be a safe
+/// integer (at most 2^53 - 1).
+fn validate_position(name: &'static str, value: Option<u64>) -> Result<(), Error> {
+    const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+    match value {
+        Some(v) if v > MAX_SAFE_INTEGER => Err(Error::new(ErrorKind::OutOfRange {
+            name,
+            range: format!(">= 0 && <= {MAX_SAFE_INTEGER}"),
+            value: node_integer(v),
+        })),
+        _ => Ok(()),
+    }
+}
+
+/// A number as Node's `ERR_OUT_OF_RANGE` messages print it
+/// (`addNumericalSeparator`): above 2^32, in groups of three with `_`.
+fn node_integer(v: u64) -> String {
+    let digits = v.to_string();
+    if v <= 1 << 32 {
+        return digits;
+    }
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('_');
+        }
+        out.push(d);
+    }
+    out
+}
+
+/// The largest Buffer Node 20 allocates (`buffer.constants.MAX_LENGTH`,
+/// 2^32): a read of more fails with `ERR_OUT_OF_RANGE`.
+const MAX_READ: usize = 1 << 32;
+
+fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Error> {
+    validate_position("start", opts.start)?;
+    validate_position("end", opts.end)?;
+    if let (Some(start), Some(end)) = (opts.start, opts.end) {
+        if start > end {
+            return Err(Error::new(ErrorKind::OutOfRange {
+                name: "start",
+                range: format!("<= \"end\" (here: {end})"),
+                value: node_integer(start),
+            }));
+        }
+    }
+    let flags = OpenFlags::parse(&opts.flags)?;
+    let st = FileState::new(target, flags, opts.mode, opts.start, opts.end, false);
+    let ro = ReadableOptions::default()
+        .high_water_mark(opts.high_water_mark)
+        .auto_destroy(opts.auto_close)
+        .emit_close(opts.emit_close);
+    let readable = Readable::new(ro, FileSource(st.clone()));
+    Ok(ReadStream { readable, st })
+}
+
+/// Opens a file for writing as a stream (Node's `fs.createWriteStream`).
+/// Writes made before the file is open are buffered.
+///
+/// # Errors
+///
+/// Unknown `flags` → `ERR_INVALID_ARG_VALUE`.
+pub fn create_write_stream(
+    path: impl AsRef<Path>,
+    opts: WriteStreamOptions,
+) -> Result<WriteStream, Error> {
+    write_stream(Target::Path(path_string(path.as_ref())), opts)
+}
+
+/// A write stream over an already open file (Node's `fd` option).
+///
+/// # Errors
+///
+/// As [`create_write_stream`].
+pub fn write_stream_from_file(file: File, opts: WriteStreamOptions) -> Result<WriteStream, Error> {
+    write_stream(Target::Fd(file), opts)
+}
+
+fn write_stream(target: Target, opts: WriteStreamOptions) -> Result<WriteStream, Error> {
+    validate_position("start", opts.start)?;
+    let flags = OpenFlags::parse(&opts.flags)?;
+    let st = FileState::new(target, flags, opts.mode, opts.start, None, opts.flush);
+    let mut wo = WritableOptions::default()
+        .auto_destroy(opts.auto_close)
+        .emit_close(opts.emit_close);
+    if let Some(h) = opts.high_water_mark {
+        wo = wo.high_water_mark(h);
+    }
+    if let Some(l) = opts.low_water_mark {
+        wo = wo.low_water_mark(l);
+    }
+    let writable = Writable::new(wo, FileSink(st.clone()));
+    Ok(WriteStream { writable, st })
+}

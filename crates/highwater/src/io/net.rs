@@ -1,0 +1,1524 @@
+//! TCP sockets and servers: Node's `net.Socket` and `net.Server`
+//! (`lib/net.js`).
+//!
+//! A [`Socket`] is a byte [`Duplex`]: what is written to it goes to the peer,
+//! what the peer sends comes out of its readable side. It derefs to
+//! `Duplex<Bytes, Bytes>`, so the whole stream API applies (`write`,
+//! `write_async`, `end`, `pipe`, [`Pipeline`](crate::Pipeline), `'drain'`,
+//! `'end'`, `'close'`…), with Node's socket behaviour on top:
+//!
+//! * **Connecting.** [`connect`] returns at once with a pending socket;
+//!   `'connect'` then `'ready'` follow (or `'error'` and `'close'`, e.g.
+//!   `connect ECONNREFUSED 127.0.0.1:8080`). Writes made meanwhile are
+//!   buffered (and count toward the mark) and go out together once
+//!   connected. [`Socket::connected`] awaits the outcome.
+//! * **Writing.** Each write is handed to the kernel at once; if the kernel
+//!   takes all of it, the write completes synchronously, as Node's do. When
+//!   the kernel's send buffer is full (the peer reads slower than we write),
+//!   the write completes only once the kernel took the rest, so the stream's
+//!   own buffer fills, `write()` returns `false` at the mark, and `'drain'`
+//!   comes when it emptied. Buffered chunks go out as one `writev`.
+//! * **Reading.** Reads of up to 64 KiB ([`SocketOptions::read_size`]) are
+//!   pushed as they arrive; when `push` returns `false` (the readable buffer
+//!   is at its mark) reading stops until the consumer asks for more, so the
+//!   kernel's receive buffer fills and TCP's flow control slows the peer.
+//! * **Half-close.** `end()` finishes the writes, then shuts the write side
+//!   down (the peer reads EOF). The peer's FIN ends the readable side
+//!   (`'end'`). With `allow_half_open` off (Node's default) the socket then
+//!   ends its own writable side; with it on, it may go on writing.
+//! * **Closing.** `'close'` comes once both sides are done, or after
+//!   `destroy()`, which closes the descriptor at once.
+//! * **Errors** carry Node's codes and words: `read ECONNRESET`,
+//!   `write EPIPE`, `listen EADDRINUSE: address already in use …`
+//!   ([`Error::code`], [`Error::syscall`], [`Error::address`]).
+//!
+//! A [`Server`] listens ([`Server::listen`], or [`Server::listen_async`] to
+//! await the bound address) and hands each accepted connection to its
+//! `'connection'` listeners, or, when it has none, to [`Server::accept`].
+//!
+//! Sockets do their I/O with tokio, so drive the loop with
+//! [`block_on`](crate::block_on) or [`run`](crate::run).
+//!
+//! # Examples
+//!
+//! An echo server (each socket piped into itself) and a client:
+//!
+//! ```
+//! use bytes::Bytes;
+//! use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+//!
+//! highwater::block_on(async {
+//!     let server = Server::new(ServerOptions::default());
+//!     server.on_connection(|socket| {
+//!         socket.pipe(&**socket); // echo
+//!     });
+//!     let addr = server.listen_async("127.0.0.1:0").await?;
+//!
+//!     let client = connect(addr, SocketOptions::default());
+//!     client.write_async(Bytes::from_static(b"hello")).await?; // buffered until connected
+//!     client.end();
+//!     let mut echoed = Vec::new();
+//!     let mut chunks = client.stream();
+//!     while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+//!         echoed.extend_from_slice(&chunk?);
+//!     }
+//!     assert_eq!(echoed, b"hello");
+//!     server.close();
+//!     Ok::<_, highwater::Error>(())
+//! })
+//! .unwrap();
+//! ```
+//!
+//! # Differences from Node
+//!
+//! * `bytes_written` counts the bytes the kernel accepted; Node's
+//!   `bytesWritten` also counts those still buffered in the stream.
+//! * A write after the peer's FIN (with `allow_half_open` off) fails with
+//!   the stream's `ERR_STREAM_WRITE_AFTER_END`, not Node's
+//!   `EPIPE: This socket has been ended by the other party`.
+//! * No timeouts, keep-alive, `ref`/`unref`, IPC or Unix-domain sockets.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::AsyncWrite;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::runtime::event_loop::{self, next_tick};
+use crate::runtime::events::{ListenerId, Listeners};
+use crate::state::{DuplexOptions, Error, ReadableOptions, WritableOptions};
+use crate::stream::core::Core;
+use crate::stream::side::sealed::{HasReadable, HasWritable, Handle};
+use crate::stream::{Done, Duplex, Hooks, ReadableImpl, ReadableSide, Source, StreamBase, WritableImpl};
+
+/// Bytes asked of the kernel per read (libuv's 64 KiB).
+pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
+
+/// Chunks read in a row before the reader lets the rest of the loop run
+/// (libuv reads at most 32 times per readiness event, too).
+const READS_PER_TURN: u32 = 32;
+
+/// At most this many chunks per `writev` system call.
+const MAX_IOVECS: usize = 64;
+
+/// Options of a [`Socket`] (Node's `new net.Socket(options)` and
+/// `net.connect(options)`), set by chaining.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::net::SocketOptions;
+///
+/// let o = SocketOptions::default()
+///     .writable_high_water_mark(1 << 20)
+///     .writable_low_water_mark(256 << 10)
+///     .no_delay(true);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketOptions {
+    allow_half_open: bool,
+    high_water_mark: Option<usize>,
+    readable_high_water_mark: Option<usize>,
+    writable_high_water_mark: Option<usize>,
+    writable_low_water_mark: Option<usize>,
+    read_size: usize,
+    no_delay: bool,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions {
+            allow_half_open: false,
+            high_water_mark: None,
+            readable_high_water_mark: None,
+            writable_high_water_mark: None,
+            writable_low_water_mark: None,
+            read_size: DEFAULT_READ_SIZE,
+            no_delay: false,
+        }
+    }
+}
+
+impl SocketOptions {
+    /// Keep the writable side open after the peer's FIN (default false, as
+    /// Node's: the socket ends its writable side after `'end'`).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().allow_half_open(true);
+    /// ```
+    #[must_use]
+    pub fn allow_half_open(mut self, on: bool) -> Self {
+        self.allow_half_open = on;
+        self
+    }
+
+    /// The mark of both sides; overrides the per-side marks.
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().high_water_mark(64 << 10);
+    /// ```
+    #[must_use]
+    pub fn high_water_mark(mut self, hwm: usize) -> Self {
+        self.high_water_mark = Some(hwm);
+        self
+    }
+
+    /// The readable side's mark (default: the stream default, 16 KiB).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().readable_high_water_mark(64 << 10);
+    /// ```
+    #[must_use]
+    pub fn readable_high_water_mark(mut self, hwm: usize) -> Self {
+        self.readable_high_water_mark = Some(hwm);
+        self
+    }
+
+    /// The writable side's mark (default: the stream default, 16 KiB).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().writable_high_water_mark(1 << 20);
+    /// ```
+    #[must_use]
+    pub fn writable_high_water_mark(mut self, hwm: usize) -> Self {
+        self.writable_high_water_mark = Some(hwm);
+        self
+    }
+
+    /// *Beyond Node.* `'drain'` once the writable side's buffer has fallen
+    /// to this level, not only when it is empty (see
+    /// [`WritableOptions::low_water_mark`](crate::WritableOptions::low_water_mark)).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().writable_high_water_mark(1 << 20).writable_low_water_mark(256 << 10);
+    /// ```
+    #[must_use]
+    pub fn writable_low_water_mark(mut self, lwm: usize) -> Self {
+        self.writable_low_water_mark = Some(lwm);
+        self
+    }
+
+    /// Bytes asked of the kernel per read, the largest chunk pushed
+    /// (default 64 KiB, at least 1).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().read_size(256 << 10);
+    /// ```
+    #[must_use]
+    pub fn read_size(mut self, bytes: usize) -> Self {
+        self.read_size = bytes.max(1);
+        self
+    }
+
+    /// Disable Nagle's algorithm (`TCP_NODELAY`; default false).
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// let _ = SocketOptions::default().no_delay(true);
+    /// ```
+    #[must_use]
+    pub fn no_delay(mut self, on: bool) -> Self {
+        self.no_delay = on;
+        self
+    }
+
+    fn duplex_options(&self) -> DuplexOptions<Bytes, Bytes> {
+        let mut r = ReadableOptions::default();
+        if let Some(h) = self.readable_high_water_mark {
+            r = r.high_water_mark(h);
+        }
+        let mut w = WritableOptions::default();
+        if let Some(h) = self.writable_high_water_mark {
+            w = w.high_water_mark(h);
+        }
+        if let Some(l) = self.writable_low_water_mark {
+            w = w.low_water_mark(l);
+        }
+        let mut o = DuplexOptions::new(r, w).allow_half_open(self.allow_half_open);
+        if let Some(h) = self.high_water_mark {
+            o = o.high_water_mark(h);
+        }
+        o
+    }
+}
+
+/// Options of a [`Server`] (Node's `net.createServer(options)`), set by
+/// chaining.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::net::{ServerOptions, SocketOptions};
+///
+/// let o = ServerOptions::default()
+///     .socket(SocketOptions::default().no_delay(true))
+///     .pause_on_connect(true);
+/// # let _ = o;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServerOptions {
+    socket: SocketOptions,
+    pause_on_connect: bool,
+}
+
+impl ServerOptions {
+    /// The options of each accepted socket.
+    ///
+    /// ```
+    /// # use highwater::net::{ServerOptions, SocketOptions};
+    /// let _ = ServerOptions::default().socket(SocketOptions::default().allow_half_open(true));
+    /// ```
+    #[must_use]
+    pub fn socket(mut self, opts: SocketOptions) -> Self {
+        self.socket = opts;
+        self
+    }
+
+    /// Accepted sockets start paused: nothing is read until the readable
+    /// side is consumed (Node's `pauseOnConnect`).
+    ///
+    /// ```
+    /// # use highwater::net::ServerOptions;
+    /// let _ = ServerOptions::default().pause_on_connect(true);
+    /// ```
+    #[must_use]
+    pub fn pause_on_connect(mut self, on: bool) -> Self {
+        self.pause_on_connect = on;
+        self
+    }
+}
+
+/// An address as Node prints it in messages: `127.0.0.1:8080`, `::1:8080`.
+fn show_addr(a: &SocketAddr) -> String {
+    format!("{}:{}", a.ip(), a.port())
+}
+
+fn store_waker(slot: &RefCell<Option<Waker>>, cx: &Context<'_>) {
+    let mut s = slot.borrow_mut();
+    if !s.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *s = Some(cx.waker().clone());
+    }
+}
+
+fn wake_slot(slot: &RefCell<Option<Waker>>) {
+    let w = slot.borrow_mut().take();
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
+fn wake_list(list: &RefCell<Vec<Waker>>) {
+    let ws = std::mem::take(&mut *list.borrow_mut());
+    for w in ws {
+        w.wake();
+    }
+}
+
+fn no_runtime() -> Error {
+    Error::msg(
+        "network streams need a tokio runtime with I/O enabled: \
+         drive the loop with highwater::block_on or highwater::run",
+    )
+}
+
+fn have_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
+}
+
+/// What the two sides of a socket share: the connection, the counters, the
+/// wakers of the tasks doing its I/O, and the `'connect'`/`'ready'`
+/// listeners.
+struct SocketState {
+    /// What a client socket connects to (`None` for an accepted one).
+    target: Option<String>,
+    /// The connection: `None` while connecting and after closing.
+    tcp: RefCell<Option<TcpStream>>,
+    connecting: Cell<bool>,
+    connected: Cell<bool>,
+    connect_error: RefCell<Option<Error>>,
+    closed: Cell<bool>,
+    remote: Cell<Option<SocketAddr>>,
+    local: Cell<Option<SocketAddr>>,
+    bytes_read: Cell<u64>,
+    bytes_written: Cell<u64>,
+    read_size: usize,
+    no_delay: Cell<bool>,
+    reset_on_close: Cell<bool>,
+    /// Node's `handle.reading`: `_read` asked, and `push` has not said stop.
+    reading: Cell<bool>,
+    read_task: Cell<bool>,
+    /// Where the reader pushes (from the first `_read`; dropped on close).
+    source: RefCell<Option<Source<Bytes>>>,
+    read_waker: RefCell<Option<Waker>>,
+    write_waker: RefCell<Option<Waker>>,
+    connect_wakers: RefCell<Vec<Waker>>,
+    core: RefCell<Weak<Core<Bytes, Bytes>>>,
+    server: Option<Weak<ServerState>>,
+    on_connect: Listeners<()>,
+    on_ready: Listeners<()>,
+}
+
+impl SocketState {
+    fn new(
+        target: Option<String>,
+        opts: &SocketOptions,
+        server: Option<Weak<ServerState>>,
+    ) -> Self {
+        SocketState {
+            target,
+            tcp: RefCell::new(None),
+            connecting: Cell::new(false),
+            connected: Cell::new(false),
+            connect_error: RefCell::new(None),
+            closed: Cell::new(false),
+            remote: Cell::new(None),
+            local: Cell::new(None),
+            bytes_read: Cell::new(0),
+            bytes_written: Cell::new(0),
+            read_size: opts.read_size.max(1),
+            no_delay: Cell::new(opts.no_delay),
+            reset_on_close: Cell::new(false),
+            reading: Cell::new(false),
+            read_task: Cell::new(false),
+            source: RefCell::new(None),
+            read_waker: RefCell::new(None),
+            write_waker: RefCell::new(None),
+            connect_wakers: RefCell::new(Vec::new()),
+            core: RefCell::new(Weak::new()),
+            server,
+            on_connect: Listeners::default(),
+            on_ready: Listeners::default(),
+        }
+    }
+
+    /// The connection is up: remember the addresses, apply the options.
+    fn attach(&self, tcp: TcpStream) {
+        self.remote.set(tcp.peer_addr().ok());
+        self.local.set(tcp.local_addr().ok());
+        if self.no_delay.get() {
+            let _ = tcp.set_nodelay(true);
+        }
+        if self.reset_on_close.get() {
+            let _ = tcp.set_zero_linger();
+        }
+        *self.tcp.borrow_mut() = Some(tcp);
+        self.connected.set(true);
+    }
+
+    /// Closes the descriptor (with a reset if asked) and wakes every task
+    /// waiting on it, so that each sees the socket closed and ends.
+    fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        let tcp = self.tcp.borrow_mut().take();
+        if let Some(t) = &tcp {
+            if self.reset_on_close.get() {
+                let _ = t.set_zero_linger();
+            }
+        }
+        drop(tcp);
+        self.source.borrow_mut().take();
+        wake_slot(&self.read_waker);
+        wake_slot(&self.write_waker);
+        wake_list(&self.connect_wakers);
+    }
+
+    /// One read: data, EOF, an error, or the socket closed (`None`).
+    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<Option<ReadOutcome>> {
+        loop {
+            if self.closed.get() {
+                return Poll::Ready(None);
+            }
+            if !self.reading.get() {
+                store_waker(&self.read_waker, cx);
+                return Poll::Pending;
+            }
+            let guard = self.tcp.borrow();
+            let Some(tcp) = guard.as_ref() else {
+                return Poll::Ready(None);
+            };
+            match tcp.poll_read_ready(cx) {
+                Poll::Pending => {
+                    drop(guard);
+                    store_waker(&self.read_waker, cx);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Some(ReadOutcome::Error(Error::net(e, "read", None))))
+                }
+                Poll::Ready(Ok(())) => {}
+            }
+            if buf.capacity() - buf.len() < self.read_size {
+                buf.reserve(self.read_size);
+            }
+            match tcp.try_read_buf(&mut (&mut *buf).limit(self.read_size)) {
+                Ok(0) => return Poll::Ready(Some(ReadOutcome::Eof)),
+                // A large read keeps its buffer (at most half of it unused);
+                // a small one is copied out, and the buffer is reused, so
+                // that a small chunk never pins a large allocation.
+                Ok(n) if n >= self.read_size / 2 => {
+                    return Poll::Ready(Some(ReadOutcome::Data(buf.split().freeze())))
+                }
+                Ok(_) => {
+                    let chunk = Bytes::copy_from_slice(buf);
+                    buf.clear();
+                    return Poll::Ready(Some(ReadOutcome::Data(chunk)));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Poll::Ready(Some(ReadOutcome::Error(Error::net(e, "read", None))))
+                }
+            }
+        }
+    }
+
+    /// Writes as much of `chunk` as the kernel takes now, without waiting.
+    /// Returns how much it took.
+    fn try_write_one(&self, chunk: &[u8]) -> Result<usize, Error> {
+        let guard = self.tcp.borrow();
+        let Some(tcp) = guard.as_ref() else {
+            return Err(Error::net(io::Error::from_raw_os_error(9), "write", None));
+        };
+        let mut off = 0;
+        let mut failed = None;
+        while off < chunk.len() {
+            match tcp.try_write(&chunk[off..]) {
+                Ok(0) => {
+                    failed = Some(Error::net(io::ErrorKind::WriteZero.into(), "write", None));
+                    break;
+                }
+                Ok(n) => off += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(Error::net(e, "write", None));
+                    break;
+                }
+            }
+        }
+        self.bytes_written
+            .set(self.bytes_written.get() + off as u64);
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(off),
+        }
+    }
+
+    /// Writes as much of `bufs` as the kernel takes now, without waiting.
+    fn try_write_bufs(&self, bufs: &mut VecDeque<Bytes>) -> Result<(), Error> {
+        let guard = self.tcp.borrow();
+        let Some(tcp) = guard.as_ref() else {
+            return Err(Error::net(io::Error::from_raw_os_error(9), "write", None));
+        };
+        loop {
+            // Empty chunks are done as soon as they are reached; a write of
+            // nothing would come back as 0 bytes, which means failure.
+            while bufs.front().is_some_and(Bytes::is_empty) {
+                bufs.pop_front();
+            }
+            if bufs.is_empty() {
+                break;
+            }
+            let r = if bufs.len() == 1 {
+                tcp.try_write(&bufs[0])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+                let mut k = 0;
+                for (slot, b) in slices.iter_mut().zip(bufs.iter()) {
+                    *slot = IoSlice::new(b);
+                    k += 1;
+                }
+                tcp.try_write_vectored(&slices[..k])
+            };
+            let mut n = match r {
+                Ok(0) => return Err(Error::net(io::ErrorKind::WriteZero.into(), "write", None)),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::net(e, "write", None)),
+            };
+            self.bytes_written.set(self.bytes_written.get() + n as u64);
+            while n > 0 {
+                let Some(front) = bufs.front_mut() else { break };
+                if n >= front.len() {
+                    n -= front.len();
+                    bufs.pop_front();
+                } else {
+                    front.advance(n);
+                    n = 0;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the rest of `bufs` as the kernel makes room.
+    fn poll_write_rest(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &mut VecDeque<Bytes>,
+    ) -> Poll<Result<(), Error>> {
+        loop {
+            // Node: a write cut short by destroy() calls back without an
+            // error (the stream is destroyed; its own errors are reported).
+            if bufs.is_empty() || self.closed.get() {
+                return Poll::Ready(Ok(()));
+            }
+            {
+                let guard = self.tcp.borrow();
+                let Some(tcp) = guard.as_ref() else {
+                    return Poll::Ready(Ok(()));
+                };
+                match tcp.poll_write_ready(cx) {
+                    Poll::Pending => {
+                        drop(guard);
+                        store_waker(&self.write_waker, cx);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::net(e, "write", None))),
+                    Poll::Ready(Ok(())) => {}
+                }
+            }
+            if let Err(e) = self.try_write_bufs(bufs) {
+                return Poll::Ready(Err(e));
+            }
+        }
+    }
+
+    /// Finishes `bufs` on a task, then calls `done`.
+    fn write_later(self: &Rc<Self>, mut bufs: VecDeque<Bytes>, done: Done) {
+        let st = self.clone();
+        let _task = event_loop::spawn(tokio::task::unconstrained(async move {
+            let r = std::future::poll_fn(|cx| st.poll_write_rest(cx, &mut bufs)).await;
+            done.call(r);
+        }));
+    }
+
+    fn wake_connect_waiters(&self) {
+        wake_list(&self.connect_wakers);
+    }
+}
+
+enum ReadOutcome {
+    Data(Bytes),
+    Eof,
+    Error(Error),
+}
+
+/// The reader: reads while `_read` asked for data, pushes each chunk, stops
+/// when `push` says the buffer is full (Node's `readStop`).
+async fn read_loop(st: Rc<SocketState>) {
+    let mut buf = BytesMut::new();
+    let mut in_a_row = 0u32;
+    loop {
+        let Some(outcome) = std::future::poll_fn(|cx| st.poll_read(cx, &mut buf)).await else {
+            return;
+        };
+        let src = st.source.borrow().clone();
+        let Some(src) = src else { return };
+        match outcome {
+            ReadOutcome::Data(chunk) => {
+                st.bytes_read.set(st.bytes_read.get() + chunk.len() as u64);
+                if !src.push(chunk) {
+                    st.reading.set(false);
+                }
+            }
+            ReadOutcome::Eof => {
+                st.reading.set(false);
+                src.push_eof();
+                return;
+            }
+            ReadOutcome::Error(e) => {
+                st.reading.set(false);
+                src.destroy(Some(e));
+                return;
+            }
+        }
+        in_a_row += 1;
+        if in_a_row == READS_PER_TURN {
+            in_a_row = 0;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Resolves when the stream is destroyed (or gone).
+fn destroyed_signal(core: Weak<Core<Bytes, Bytes>>) -> impl Future<Output = ()> {
+    std::future::poll_fn(move |cx| match core.upgrade() {
+        Some(c) if !c.is_destroyed() => {
+            event_loop::park_waker(&mut c.ws().borrow_mut().wakers, cx.waker());
+            Poll::Pending
+        }
+        _ => Poll::Ready(()),
+    })
+}
+
+/// Resolves `target` (`host:port`, or a literal address) and connects to
+/// the first address that answers.
+async fn connect_to(target: &str) -> Result<TcpStream, Error> {
+    if !have_runtime() {
+        return Err(no_runtime());
+    }
+    let host = || {
+        target
+            .rsplit_once(':')
+            .map_or(target, |(h, _)| h)
+            .trim_matches(|c| c == '[' || c == ']')
+            .to_string()
+    };
+    let addrs: Vec<SocketAddr> = match target.parse::<SocketAddr>() {
+        Ok(a) => vec![a],
+        Err(_) => match tokio::net::lookup_host(target).await {
+            Ok(it) => it.collect(),
+            Err(e) => return Err(Error::net_code("ENOTFOUND", e, "getaddrinfo", Some(host()))),
+        },
+    };
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect(a).await {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(Error::net(e, "connect", Some(show_addr(&a)))),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        Error::net_code(
+            "ENOTFOUND",
+            io::Error::other("no address"),
+            "getaddrinfo",
+            Some(host()),
+        )
+    }))
+}
+
+struct SocketSource(Rc<SocketState>);
+
+impl ReadableImpl<Bytes> for SocketSource {
+    /// Node's `_read`: start reading (`tryReadStart`).
+    fn read(&self, _size: usize, src: &Source<Bytes>) {
+        let st = &self.0;
+        if st.closed.get() {
+            return;
+        }
+        if st.source.borrow().is_none() {
+            *st.source.borrow_mut() = Some(src.clone());
+        }
+        st.reading.set(true);
+        if st.read_task.replace(true) {
+            wake_slot(&st.read_waker);
+        } else {
+            let _task = event_loop::spawn(tokio::task::unconstrained(read_loop(st.clone())));
+        }
+    }
+}
+
+struct SocketSink(Rc<SocketState>);
+
+impl WritableImpl<Bytes> for SocketSink {
+    /// A client socket connects here: writes wait in the buffer meanwhile.
+    fn construct(&self, done: Done) {
+        let st = self.0.clone();
+        let _task = event_loop::spawn(tokio::task::unconstrained(async move {
+            let target = st.target.clone().unwrap_or_default();
+            let destroyed = destroyed_signal(st.core.borrow().clone());
+            let outcome = tokio::select! {
+                biased;
+                () = destroyed => None,
+                r = connect_to(&target) => Some(r),
+            };
+            st.connecting.set(false);
+            match outcome {
+                // destroy() while connecting: its destroy hook runs next.
+                None => done.ok(),
+                Some(Ok(tcp)) => {
+                    st.attach(tcp);
+                    done.ok();
+                    st.wake_connect_waiters();
+                    st.on_connect.emit(&());
+                    st.on_ready.emit(&());
+                    // Node's afterConnect: `if (!isPaused()) read(0)`, once
+                    // the construct callback's tick has run.
+                    let core = st.core.borrow().clone();
+                    next_tick(move || {
+                        if let Some(core) = core.upgrade() {
+                            let d = Duplex { core };
+                            if !d.is_paused() && !d.destroyed() {
+                                let _ = d.read(Some(0));
+                            }
+                        }
+                    });
+                }
+                Some(Err(e)) => {
+                    *st.connect_error.borrow_mut() = Some(e.clone());
+                    done.err(e);
+                    st.wake_connect_waiters();
+                }
+            }
+        }));
+    }
+
+    /// A socket made to connect has a construct hook (the connect); an
+    /// accepted one is connected already.
+    fn hooks(&self) -> Hooks {
+        let mut h = Hooks::WRITEV | Hooks::FINAL;
+        if self.0.target.is_some() {
+            h = h | Hooks::CONSTRUCT;
+        }
+        h
+    }
+
+    fn write(&self, chunk: Bytes, done: Done) {
+        let st = &self.0;
+        match st.try_write_one(&chunk) {
+            Ok(n) if n == chunk.len() => done.ok(),
+            Ok(n) => st.write_later(VecDeque::from([chunk.slice(n..)]), done),
+            Err(e) => done.err(e),
+        }
+    }
+
+    fn writev(&self, chunks: Vec<Bytes>, done: Done) {
+        let st = &self.0;
+        let mut bufs = VecDeque::from(chunks);
+        match st.try_write_bufs(&mut bufs) {
+            Ok(()) if bufs.is_empty() => done.ok(),
+            Ok(()) => st.write_later(bufs, done),
+            Err(e) => done.err(e),
+        }
+    }
+
+    /// Node's `_final`: shut the write side down (the peer reads EOF).
+    fn finish(&self, done: Done) {
+        let r = {
+            let mut guard = self.0.tcp.borrow_mut();
+            match guard.as_mut() {
+                None => Ok(()),
+                Some(tcp) => {
+                    // A TCP shutdown is immediate: it never returns Pending.
+                    let mut cx = Context::from_waker(Waker::noop());
+                    match Pin::new(tcp).poll_shutdown(&mut cx) {
+                        Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::NotConnected => {
+                            Err(Error::net(e, "shutdown", None))
+                        }
+                        _ => Ok(()),
+                    }
+                }
+            }
+        };
+        done.call(r);
+    }
+
+    /// Node's `_destroy`: close the descriptor now.
+    fn destroy(&self, err: Option<Error>, done: Done) {
+        let st = &self.0;
+        st.close();
+        if let Some(srv) = st.server.as_ref().and_then(Weak::upgrade) {
+            srv.connections.set(srv.connections.get().saturating_sub(1));
+            srv.emit_close_if_drained();
+        }
+        done.call(err.map_or(Ok(()), Err));
+    }
+}
+
+/// A TCP connection as a byte Duplex (Node's `net.Socket`): its stream
+/// methods are [`StreamBase`], [`ReadableSide`](crate::ReadableSide),
+/// [`WritableSide`](crate::WritableSide) and [`ReadableExt`](crate::ReadableExt),
+/// so a socket pipes into itself (`socket.pipe(&socket)`, an echo) or into
+/// anything else. A cheap handle: clones are the same socket.
+///
+/// See the [module documentation](self) for how it behaves.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::net::{Server, ServerOptions, SocketOptions};
+/// use highwater::prelude::*;
+///
+/// highwater::block_on(async {
+///     let server = Server::new(ServerOptions::default());
+///     server.on_connection(|s| { s.pipe(s); }); // echo
+///     server.listen_async("127.0.0.1:0").await?;
+///     let addr = server.local_addr().unwrap();
+///     let c = highwater::net::connect(addr, SocketOptions::default());
+///     c.connected().await?;
+///     c.write_async(bytes::Bytes::from_static(b"ping")).await?;
+///     c.end();
+///     server.close();
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    duplex: Duplex<Bytes, Bytes>,
+    st: Rc<SocketState>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("remote_addr", &self.st.remote.get())
+            .field("local_addr", &self.st.local.get())
+            .field("connecting", &self.st.connecting.get())
+            .field("bytes_read", &self.st.bytes_read.get())
+            .field("bytes_written", &self.st.bytes_written.get())
+            .field("destroyed", &self.duplex.destroyed())
+            .finish()
+    }
+}
+
+impl Handle for Socket {
+    type R = Bytes;
+    type W = Bytes;
+    fn core(&self) -> &Rc<Core<Bytes, Bytes>> {
+        &self.duplex.core
+    }
+}
+impl HasReadable for Socket {}
+impl HasWritable for Socket {}
+
+/// Connects to `addr` (`"host:port"` or a `SocketAddr`): Node's
+/// `net.connect(options)`. Returns at once with a pending socket; see
+/// [`Socket::connect`].
+pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
+    Socket::connect(addr, opts)
+}
+
+impl Socket {
+    fn build(st: SocketState, opts: &SocketOptions) -> Socket {
+        let st = Rc::new(st);
+        let duplex = Duplex::new(
+            opts.duplex_options(),
+            SocketSource(st.clone()),
+            SocketSink(st.clone()),
+        );
+        *st.core.borrow_mut() = Rc::downgrade(&duplex.core);
+        Socket { duplex, st }
+    }
+
+    /// Connects to `addr` (`"host:port"`, resolved if it is a name, or a
+    /// `SocketAddr`). The connection is made on a later turn of the loop:
+    /// then `'connect'` and `'ready'`, or `'error'` (`connect ECONNREFUSED
+    /// 127.0.0.1:8080`, `getaddrinfo ENOTFOUND nohost`) and `'close'`.
+    /// Writes made before are buffered, and sent once connected.
+    pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
+        let st = SocketState::new(Some(addr.to_string()), &opts, None);
+        // Node's `connecting` is true from the call on.
+        st.connecting.set(true);
+        Socket::build(st, &opts)
+    }
+
+    fn accepted(tcp: TcpStream, opts: &ServerOptions, server: Weak<ServerState>) -> Socket {
+        let st = SocketState::new(None, &opts.socket, Some(server));
+        st.attach(tcp);
+        let s = Socket::build(st, &opts.socket);
+        // Node's Socket constructor: start reading at once, unless paused.
+        if opts.pause_on_connect {
+            s.duplex.pause();
+        } else {
+            let _ = s.duplex.read(Some(0));
+        }
+        s
+    }
+
+    /// Connecting now (Node's `connecting`).
+    pub fn connecting(&self) -> bool {
+        self.st.connecting.get()
+    }
+
+    /// Not connected: still connecting, failed, or closed (Node's `pending`).
+    pub fn pending(&self) -> bool {
+        self.st.tcp.borrow().is_none()
+    }
+
+    /// The peer's address, once connected (kept after closing).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.st.remote.get()
+    }
+
+    /// This end's address, once connected (kept after closing).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.st.local.get()
+    }
+
+    /// Bytes received (Node's `bytesRead`).
+    pub fn bytes_read(&self) -> u64 {
+        self.st.bytes_read.get()
+    }
+
+    /// Bytes the kernel accepted for sending. (Node's `bytesWritten` also
+    /// counts what is still buffered: add `writable_length()` for that.)
+    pub fn bytes_written(&self) -> u64 {
+        self.st.bytes_written.get()
+    }
+
+    /// Adds a `'connect'` listener: the connection is established.
+    pub fn on_connect(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_connect.add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Adds a `'connect'` listener called once.
+    pub fn once_connect(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_connect.add(Rc::new(move |_| f()), true, false)
+    }
+
+    /// Adds a `'ready'` listener (right after `'connect'`).
+    pub fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_ready.add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Removes a listener added by any `on`/`once` method of the socket
+    /// (`'connect'`, `'ready'`) or of its stream; it shadows
+    /// [`StreamBase::off`], which knows only the stream's. Returns whether
+    /// it was registered.
+    ///
+    /// ```
+    /// use highwater::net::{Socket, SocketOptions};
+    /// highwater::block_on(async {
+    ///     let s = Socket::connect("127.0.0.1:9", SocketOptions::default());
+    ///     let id = s.on_connect(|| ());
+    ///     assert!(s.off(id));
+    /// });
+    /// ```
+    pub fn off(&self, id: ListenerId) -> bool {
+        self.st.on_connect.remove(id) || self.st.on_ready.remove(id) || self.duplex.off(id)
+    }
+
+    /// Resolves once connected (at once for an accepted socket).
+    ///
+    /// # Errors
+    ///
+    /// The connect error (`ECONNREFUSED`, `ENOTFOUND`, …), or the stream's
+    /// error, or `ERR_STREAM_DESTROYED` if it was destroyed first.
+    pub fn connected(&self) -> impl Future<Output = Result<(), Error>> + 'static {
+        let st = self.st.clone();
+        let core = self.duplex.core.clone();
+        std::future::poll_fn(move |cx| {
+            if st.connected.get() {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = st.connect_error.borrow().clone() {
+                return Poll::Ready(Err(e));
+            }
+            if let Some(e) = core.errored() {
+                return Poll::Ready(Err(e));
+            }
+            if core.is_destroyed() || st.closed.get() {
+                return Poll::Ready(Err(Error::destroyed("connect")));
+            }
+            event_loop::park_waker(&mut st.connect_wakers.borrow_mut(), cx.waker());
+            event_loop::park_waker(&mut core.ws().borrow_mut().wakers, cx.waker());
+            Poll::Pending
+        })
+    }
+
+    /// Disables (or re-enables) Nagle's algorithm (Node's `setNoDelay`).
+    /// Applies now if connected, else once connected.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `setsockopt`.
+    pub fn set_no_delay(&self, on: bool) -> Result<(), Error> {
+        self.st.no_delay.set(on);
+        match self.st.tcp.borrow().as_ref() {
+            Some(t) => t
+                .set_nodelay(on)
+                .map_err(|e| Error::net(e, "setsockopt", None)),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes closing the socket reset the connection (`SO_LINGER` 0: the
+    /// peer gets `ECONNRESET` instead of EOF, and unsent data is dropped),
+    /// also when the process dies; `false` restores the ordinary close.
+    /// Applies now if connected, else once connected.
+    ///
+    /// A transfer that must not look complete when it is cut short sets it
+    /// while transferring and clears it once the peer confirmed the end.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `setsockopt`.
+    pub fn set_reset_on_close(&self, on: bool) -> Result<(), Error> {
+        self.st.reset_on_close.set(on);
+        let guard = self.st.tcp.borrow();
+        let Some(t) = guard.as_ref() else {
+            return Ok(());
+        };
+        let r = if on {
+            t.set_zero_linger()
+        } else {
+            // `set_linger(None)` restores the default close, which never
+            // blocks (tokio deprecates `set_linger` for durations).
+            #[allow(deprecated)]
+            t.set_linger(None)
+        };
+        r.map_err(|e| Error::net(e, "setsockopt", None))
+    }
+
+    /// Closes the connection with a reset (`RST`) and destroys the socket
+    /// (Node's `resetAndDestroy`). While connecting, the reset happens once
+    /// connected.
+    pub fn reset_and_destroy(&self) {
+        let _ = self.set_reset_on_close(true);
+        self.duplex.destroy(None);
+    }
+}
+
+/// What a listening server shares with its accept task and its sockets.
+struct ServerState {
+    opts: ServerOptions,
+    /// Bound, not yet registered with tokio (done by the accept task).
+    std_listener: RefCell<Option<std::net::TcpListener>>,
+    listener: RefCell<Option<TcpListener>>,
+    addr: Cell<Option<SocketAddr>>,
+    binding: Cell<bool>,
+    listening: Cell<bool>,
+    accept_task: Cell<bool>,
+    closing: Cell<bool>,
+    close_emitted: Cell<bool>,
+    /// Accepted sockets not yet closed (Node's `_connections`).
+    connections: Cell<usize>,
+    /// Accepted sockets waiting for `accept()`.
+    queue: RefCell<VecDeque<Socket>>,
+    /// `accept()` calls waiting.
+    accepters: Cell<usize>,
+    wakers: RefCell<Vec<Waker>>,
+    accept_waker: RefCell<Option<Waker>>,
+    error: RefCell<Option<Error>>,
+    on_listening: Listeners<()>,
+    on_connection: Listeners<Socket>,
+    on_close: Listeners<()>,
+    on_error: Listeners<Error>,
+}
+
+impl ServerState {
+    fn wake_all(&self) {
+        wake_list(&self.wakers);
+    }
+
+    fn bind(self: &Rc<Self>, a: SocketAddr) {
+        self.binding.set(false);
+        let bound = std::net::TcpListener::bind(a).and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        });
+        match bound {
+            Ok(l) => {
+                self.addr.set(l.local_addr().ok());
+                *self.std_listener.borrow_mut() = Some(l);
+                self.listening.set(true);
+                if !self.accept_task.replace(true) {
+                    let _task =
+                        event_loop::spawn(tokio::task::unconstrained(accept_loop(self.clone())));
+                }
+                let st = self.clone();
+                next_tick(move || {
+                    if st.listening.get() {
+                        st.on_listening.emit(&());
+                    }
+                    st.wake_all();
+                });
+            }
+            Err(e) => self.fail(Error::net(e, "listen", Some(show_addr(&a)))),
+        }
+    }
+
+    /// A listen error: `'error'` on the next tick.
+    fn fail(self: &Rc<Self>, err: Error) {
+        self.binding.set(false);
+        *self.error.borrow_mut() = Some(err.clone());
+        let st = self.clone();
+        next_tick(move || {
+            st.wake_all();
+            st.on_error.emit(&err);
+        });
+    }
+
+    fn wanted(&self) -> bool {
+        self.on_connection.count() > 0 || self.accepters.get() > self.queue.borrow().len()
+    }
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
+        if !self.listening.get() {
+            return Poll::Ready(None);
+        }
+        if self.listener.borrow().is_none() {
+            let Some(l) = self.std_listener.borrow_mut().take() else {
+                return Poll::Ready(None);
+            };
+            if !have_runtime() {
+                return Poll::Ready(Some(Err(io::Error::other(no_runtime().to_string()))));
+            }
+            match TcpListener::from_std(l) {
+                Ok(t) => *self.listener.borrow_mut() = Some(t),
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+        }
+        if !self.wanted() {
+            store_waker(&self.accept_waker, cx);
+            return Poll::Pending;
+        }
+        let guard = self.listener.borrow();
+        let Some(l) = guard.as_ref() else {
+            return Poll::Ready(None);
+        };
+        match l.poll_accept(cx) {
+            Poll::Ready(Ok((tcp, _))) => Poll::Ready(Some(Ok(tcp))),
+            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => {
+                drop(guard);
+                store_waker(&self.accept_waker, cx);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Node's `onconnection`: a new socket, to the `'connection'` listeners
+    /// or to a waiting `accept()`.
+    fn deliver(self: &Rc<Self>, tcp: TcpStream) {
+        let socket = Socket::accepted(tcp, &self.opts, Rc::downgrade(self));
+        self.connections.set(self.connections.get() + 1);
+        if self.on_connection.count() > 0 {
+            self.on_connection.emit(&socket);
+        } else {
+            self.queue.borrow_mut().push_back(socket);
+            self.wake_all();
+        }
+    }
+
+    /// Node's `_emitCloseIfDrained`: `'close'` once closed with no
+    /// connection left.
+    fn emit_close_if_drained(self: &Rc<Self>) {
+        if !self.closing.get()
+            || self.listening.get()
+            || self.connections.get() > 0
+            || self.close_emitted.replace(true)
+        {
+            return;
+        }
+        let st = self.clone();
+        next_tick(move || {
+            st.on_close.emit(&());
+            st.wake_all();
+        });
+    }
+}
+
+async fn accept_loop(st: Rc<ServerState>) {
+    loop {
+        let Some(r) = std::future::poll_fn(|cx| st.poll_accept(cx)).await else {
+            st.accept_task.set(false);
+            return;
+        };
+        match r {
+            Ok(tcp) => st.deliver(tcp),
+            Err(e) => {
+                st.on_error.emit(&Error::net(e, "accept", None));
+                if !have_runtime() {
+                    st.accept_task.set(false);
+                    return;
+                }
+                // Out of descriptors, say: let some close before retrying.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// An `accept()` call waiting: counted while it waits, so that the server
+/// accepts only as many connections as there are takers.
+struct Accepter(Rc<ServerState>);
+
+impl Accepter {
+    fn new(st: &Rc<ServerState>) -> Accepter {
+        st.accepters.set(st.accepters.get() + 1);
+        wake_slot(&st.accept_waker);
+        Accepter(st.clone())
+    }
+}
+
+impl Drop for Accepter {
+    fn drop(&mut self) {
+        self.0
+            .accepters
+            .set(self.0.accepters.get().saturating_sub(1));
+    }
+}
+
+/// A TCP server (Node's `net.Server`). A cheap handle: clones are the same
+/// server.
+///
+/// Accepted connections go to the `'connection'` listeners
+/// ([`on_connection`](Self::on_connection)); when there is none, to
+/// [`accept`](Self::accept) calls, and then only as many are accepted as
+/// there are callers waiting (the others wait in the kernel's backlog).
+///
+/// # Examples
+///
+/// ```
+/// use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+///
+/// highwater::block_on(async {
+///     let server = Server::new(ServerOptions::default());
+///     let addr = server.listen_async("127.0.0.1:0").await?;
+///     let client = connect(addr, SocketOptions::default());
+///     let accepted = server.accept().await?;
+///     client.connected().await?;
+///     assert_eq!(accepted.remote_addr(), client.local_addr());
+///     client.destroy(None);
+///     accepted.destroy(None);
+///     server.close();
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    st: Rc<ServerState>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.st.addr.get())
+            .field("listening", &self.st.listening.get())
+            .field("connections", &self.st.connections.get())
+            .finish()
+    }
+}
+
+impl Server {
+    /// A server, not listening yet (Node's `net.createServer(options)`).
+    pub fn new(opts: ServerOptions) -> Server {
+        Server {
+            st: Rc::new(ServerState {
+                opts,
+                std_listener: RefCell::new(None),
+                listener: RefCell::new(None),
+                addr: Cell::new(None),
+                binding: Cell::new(false),
+                listening: Cell::new(false),
+                accept_task: Cell::new(false),
+                closing: Cell::new(false),
+                close_emitted: Cell::new(false),
+                connections: Cell::new(0),
+                queue: RefCell::new(VecDeque::new()),
+                accepters: Cell::new(0),
+                wakers: RefCell::new(Vec::new()),
+                accept_waker: RefCell::new(None),
+                error: RefCell::new(None),
+                on_listening: Listeners::default(),
+                on_connection: Listeners::default(),
+                on_close: Listeners::default(),
+                on_error: Listeners::default(),
+            }),
+        }
+    }
+
+    /// Starts listening on `addr` (`"host:port"` or a `SocketAddr`; port 0
+    /// picks a free port). A literal address is bound now, so
+    /// [`local_addr`](Self::local_addr) has the port at once; a name is
+    /// resolved first. `'listening'` follows on the next tick, or
+    /// `'error'` (`listen EADDRINUSE: address already in use …`).
+    ///
+    /// Calling it again while listening (or while a listen is under way)
+    /// emits `'error'` with `ERR_SERVER_ALREADY_LISTEN` on the next tick and
+    /// changes nothing else. Node throws that error from the call instead;
+    /// this method has no result to carry it.
+    pub fn listen(&self, addr: impl ToString) {
+        let st = &self.st;
+        if st.listening.get() || st.binding.get() {
+            // Node throws ERR_SERVER_ALREADY_LISTEN here; `listen` has no
+            // return value to carry it, so it is an 'error' event, and the
+            // listen already under way (or done) goes on, as in Node.
+            let err = Error::custom(
+                "ERR_SERVER_ALREADY_LISTEN",
+                "Listen method has been called more than once without closing.",
+            );
+            let st = st.clone();
+            next_tick(move || {
+                st.on_error.emit(&err);
+            });
+            return;
+        }
+        st.error.borrow_mut().take();
+        st.closing.set(false);
+        st.close_emitted.set(false);
+        st.binding.set(true);
+        let target = addr.to_string();
+        match target.parse::<SocketAddr>() {
+            Ok(a) => st.bind(a),
+            Err(_) => {
+                let st = st.clone();
+                let _task = event_loop::spawn(async move {
+                    let host = target
+                        .rsplit_once(':')
+                        .map_or(target.as_str(), |(h, _)| h)
+                        .to_string();
+                    if !have_runtime() {
+                        st.fail(no_runtime());
+                        return;
+                    }
+                    let found = tokio::net::lookup_host(target.as_str())
+                        .await
+                        .map(|mut it| it.next());
+                    match found {
+                        Ok(Some(a)) if st.binding.get() => st.bind(a),
+                        Ok(Some(_)) => {}
+                        Ok(None) => st.fail(Error::net_code(
+                            "ENOTFOUND",
+                            io::Error::other("no address"),
+                            "getaddrinfo",
+                            Some(host),
+                        )),
+                        Err(e) => {
+                            st.fail(Error::net_code("ENOTFOUND", e, "getaddrinfo", Some(host)))
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// [`listen`](Self::listen), then waits until listening.
+    ///
+    /// # Errors
+    ///
+    /// The listen error (`EADDRINUSE`, `EACCES`, `ENOTFOUND`, …).
+    pub fn listen_async(
+        &self,
+        addr: impl ToString,
+    ) -> impl Future<Output = Result<SocketAddr, Error>> + 'static {
+        self.listen(addr);
+        let st = self.st.clone();
+        std::future::poll_fn(move |cx| {
+            if let Some(e) = st.error.borrow().clone() {
+                return Poll::Ready(Err(e));
+            }
+            match st.addr.get() {
+                Some(a) if st.listening.get() => Poll::Ready(Ok(a)),
+                _ if !st.binding.get() && !st.listening.get() => {
+                    Poll::Ready(Err(server_not_running()))
+                }
+                _ => {
+                    event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+    }
+
+    /// The bound address (Node's `server.address()`), while listening.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        if self.st.listening.get() {
+            self.st.addr.get()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the server is listening (Node's `server.listening`).
+    pub fn listening(&self) -> bool {
+        self.st.listening.get()
+    }
+
+    /// Accepted sockets not closed yet (Node's `getConnections`).
+    pub fn connections(&self) -> usize {
+        self.st.connections.get()
+    }
+
+    /// Waits for the next connection (when the server has no
+    /// `'connection'` listener).
+    ///
+    /// # Errors
+    ///
+    /// `ERR_SERVER_NOT_RUNNING` once the server is closed (or was never
+    /// listening), or the listen error.
+    pub fn accept(&self) -> impl Future<Output = Result<Socket, Error>> + 'static {
+        let st = self.st.clone();
+        async move {
+            let _waiting = Accepter::new(&st);
+            std::future::poll_fn(|cx| {
+                if let Some(s) = st.queue.borrow_mut().pop_front() {
+                    return Poll::Ready(Ok(s));
+                }
+                if !st.listening.get() && !st.binding.get() {
+                    let e = st.error.borrow().clone();
+                    return Poll::Ready(Err(e.unwrap_or_else(server_not_running)));
+                }
+                event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
+                Poll::Pending
+            })
+            .await
+        }
+    }
+
+    /// Stops accepting (Node's `server.close()`): the listening socket is
+    /// closed now, connections already accepted go on, and `'close'` comes
+    /// once the last of them closed.
+    pub fn close(&self) {
+        let st = &self.st;
+        st.listening.set(false);
+        st.binding.set(false);
+        st.std_listener.borrow_mut().take();
+        st.listener.borrow_mut().take();
+        wake_slot(&st.accept_waker);
+        st.wake_all();
+        st.closing.set(true);
+        st.emit_close_if_drained();
+    }
+
+    /// Adds a `'listening'` listener.
+    pub fn on_listening(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st
+            .on_listening
+            .add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Adds a `'connection'` listener: called with each accepted socket.
+    pub fn on_connection(&self, f: impl Fn(&Socket) + 'static) -> ListenerId {
+        let id = self.st.on_connection.add(Rc::new(f), false, false);
+        wake_slot(&self.st.accept_waker);
+        id
+    }
+
+    /// Adds a `'close'` listener.
+    pub fn on_close(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_close.add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Adds an `'error'` listener (listen and accept errors).
+    pub fn on_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
+        self.st.on_error.add(Rc::new(f), false, false)
+    }
+
+    /// Removes a listener. Returns whether it was registered.
+    pub fn off(&self, id: ListenerId) -> bool {
+        let st = &self.st;
+        st.on_listening.remove(id)
+            || st.on_connection.remove(id)
+            || st.on_close.remove(id)
+            || st.on_error.remove(id)
+    }
+}
+
+fn server_not_running() -> Error {
+    Error::custom("ERR_SERVER_NOT_RUNNING", "Server is not running.")
+}

@@ -1,0 +1,17 @@
+//! Layer 4: operations over streams. `pipe` and `unpipe`
+//! ([`ReadableExt`]), `finished` (end-of-stream), [`Pipeline`], the async
+//! iterator and the fan-out. Written against the stream layer's handles and
+//! its internal interface, never against either state machine.
+
+pub(crate) mod ext;
+pub mod fanout;
+pub(crate) mod finished;
+pub(crate) mod iter;
+pub(crate) mod pipe;
+pub(crate) mod pipeline;
+
+pub use ext::ReadableExt;
+pub use finished::{finished, finished_async};
+pub use iter::ReadableStream;
+pub use pipe::PipeOptions;
+pub use pipeline::Pipeline;

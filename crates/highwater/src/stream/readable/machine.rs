@@ -1,0 +1,540 @@
+//! The Readable state machine, transition by transition as in Node's
+//! `lib/internal/streams/readable.js` (Node 20). The state it works on is
+//! `state/readable.rs`; this file is every transition that calls out (the
+//! source's `_read`, listeners, the next tick).
+//!
+//! Same discipline as the writable side: the state is borrowed only between
+//! call-outs, and read again after each.
+
+use std::rc::Rc;
+
+use crate::state::op::ReadableOp;
+use crate::state::{Error, ErrorKind, Overflow};
+
+use crate::stream::core::{self as core_, Core};
+
+/// Runs the readable side's next-tick jobs.
+pub(crate) fn run_tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: ReadableOp) {
+    match op {
+        ReadableOp::EmitReadable => emit_readable_(c),
+        ReadableOp::MaybeReadMore => maybe_read_more_(c),
+        ReadableOp::EndReadable => end_readable_nt(c),
+        ReadableOp::EndWritable => end_writable_nt(c),
+        ReadableOp::Resume => resume_(c),
+        ReadableOp::ReadZero => {
+            let _ = read(c, Some(0));
+        }
+        ReadableOp::UpdateReadableListening => update_readable_listening(c),
+    }
+}
+
+fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: ReadableOp) {
+    core_::tick(c, op);
+}
+
+/// `push(chunk)`; `None` is `push(null)` (EOF).
+pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>) -> bool {
+    let mut st = c.rs().borrow_mut();
+    let Some(chunk) = chunk else {
+        st.reading = false;
+        drop(st);
+        on_eof_chunk(c);
+        return false;
+    };
+    if !st.object_mode && (st.ops.len)(&chunk) == 0 {
+        st.reading = false;
+        drop(st);
+        maybe_read_more(c);
+        return c.rs().borrow().can_push_more();
+    }
+    if st.ended {
+        drop(st);
+        core_::error_or_destroy(c, Error::new(ErrorKind::PushAfterEof), false);
+        return false;
+    }
+    if st.destroyed || st.errored.is_some() {
+        return false;
+    }
+    st.reading = false;
+    drop(st);
+    add_chunk(c, chunk, false);
+    c.rs().borrow_mut().push_answer()
+}
+
+/// `unshift(chunk)`; `None` is `unshift(null)` (EOF).
+pub(crate) fn unshift<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>) -> bool {
+    let mut st = c.rs().borrow_mut();
+    let Some(chunk) = chunk else {
+        st.reading = false;
+        drop(st);
+        on_eof_chunk(c);
+        return false;
+    };
+    if !st.object_mode && (st.ops.len)(&chunk) == 0 {
+        return st.can_push_more();
+    }
+    if st.end_emitted {
+        drop(st);
+        core_::error_or_destroy(c, Error::new(ErrorKind::UnshiftAfterEndEvent), false);
+    } else if st.destroyed || st.errored.is_some() {
+        return false;
+    } else {
+        drop(st);
+        add_chunk(c, chunk, true);
+    }
+    c.rs().borrow().can_push_more()
+}
+
+/// Node's `addChunk`: straight to `'data'` when flowing with an empty buffer
+/// (and not inside `_read`), else into the buffer.
+fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) {
+    let mut st = c.rs().borrow_mut();
+    let len = st.chunk_len(&chunk);
+    if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
+        let multi = st.multi_await_drain;
+        st.await_drain.clear(multi);
+        st.data_emitted = true;
+        st.pushes += 1;
+        st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+        st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+        drop(st);
+        emit_data(c, &chunk);
+    } else {
+        if !front && st.overflow != Overflow::Block {
+            let limit = st.overflow_limit.unwrap_or(st.hwm);
+            if st.length + len > limit {
+                match st.overflow {
+                    Overflow::DropNewest => {
+                        st.dropped_chunks += 1;
+                        st.dropped_bytes = st.dropped_bytes.wrapping_add(len as u64);
+                        return;
+                    }
+                    Overflow::DropOldest => {
+                        while st.length + len > limit {
+                            let Some(old) = st.buffer.pop_front() else {
+                                break;
+                            };
+                            let old_len = st.chunk_len(&old);
+                            st.length = st.length.saturating_sub(old_len);
+                            st.dropped_chunks += 1;
+                            st.dropped_bytes = st.dropped_bytes.wrapping_add(old_len as u64);
+                        }
+                    }
+                    Overflow::Error => {
+                        st.overflow_errors += 1;
+                        let err = Error::new(ErrorKind::Overflow {
+                            length: st.length + len,
+                            limit,
+                        });
+                        drop(st);
+                        core_::error_or_destroy(c, err, false);
+                        return;
+                    }
+                    Overflow::Block => {}
+                }
+            }
+        }
+        st.pushes += 1;
+        st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+        st.length = st.length.saturating_add(len);
+        if st.length > st.peak {
+            st.peak = st.length;
+        }
+        if front {
+            st.buffer.push_front(chunk);
+        } else {
+            st.buffer.push_back(chunk);
+        }
+        st.wake_all();
+        let need = st.need_readable;
+        drop(st);
+        if need {
+            emit_readable(c);
+        }
+    }
+    maybe_read_more(c);
+}
+
+/// `read(n)`; `n == None` is `read()`.
+pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>) -> Option<R> {
+    let mut st = c.rs().borrow_mut();
+    let n_orig = n;
+    if let Some(n) = n {
+        if n > st.hwm {
+            st.hwm = compute_new_high_water_mark(n);
+        }
+    }
+    if n != Some(0) {
+        st.emitted_readable = false;
+    }
+    if n == Some(0)
+        && st.need_readable
+        && ((if st.hwm != 0 {
+            st.length >= st.hwm
+        } else {
+            st.length > 0
+        }) || st.ended)
+    {
+        let end = st.length == 0 && st.ended;
+        drop(st);
+        if end {
+            end_readable(c);
+        } else {
+            emit_readable(c);
+        }
+        return None;
+    }
+    let mut n = st.how_much_to_read(n);
+    if n == 0 && st.ended {
+        let empty = st.length == 0;
+        drop(st);
+        if empty {
+            end_readable(c);
+        }
+        return None;
+    }
+    let mut do_read = st.need_readable;
+    if st.length == 0 || st.length.saturating_sub(n) < st.hwm {
+        do_read = true;
+    }
+    // (Node also clears doRead here; nothing reads it afterwards.)
+    let blocked = st.reading || st.ended || st.destroyed || st.errored.is_some() || !st.constructed;
+    if !blocked && do_read {
+        st.reading = true;
+        st.sync = true;
+        if st.length == 0 {
+            st.need_readable = true;
+        }
+        let hwm = st.hwm;
+        st.pressure.stop();
+        drop(st);
+        c.rimp().read(hwm, &super::Source::new(c));
+        st = c.rs().borrow_mut();
+        st.sync = false;
+        if !st.reading {
+            n = st.how_much_to_read(n_orig);
+        }
+    }
+    let ret = if n > 0 {
+        // `fromList(n)`: n is the whole buffer or less.
+        let take = if n >= st.length { None } else { Some(n) };
+        st.take_from_list(take)
+    } else {
+        None
+    };
+    match &ret {
+        None => {
+            if st.length <= st.hwm {
+                st.need_readable = true;
+            }
+            n = 0;
+        }
+        Some(chunk) => {
+            // Node subtracts `n`, which a `read()` made inside `_read` can
+            // have made larger than what is left (its `readableLength` then
+            // goes negative). highwater subtracts what it took, so the length
+            // stays true (see conformance/divergences).
+            let took = st.chunk_len(chunk);
+            st.length -= took.min(st.length);
+            st.bytes_out = st.bytes_out.wrapping_add(took as u64);
+            let multi = st.multi_await_drain;
+            st.await_drain.clear(multi);
+        }
+    }
+    let mut end = false;
+    if st.length == 0 {
+        if !st.ended {
+            st.need_readable = true;
+        }
+        if n_orig != Some(n) && st.ended {
+            end = true;
+        }
+    }
+    let emit = ret.is_some() && !st.error_emitted && !st.close_emitted;
+    if emit {
+        st.data_emitted = true;
+    }
+    drop(st);
+    if end {
+        end_readable(c);
+    }
+    if emit {
+        if let Some(r) = &ret {
+            emit_data(c, r);
+        }
+    }
+    ret
+}
+
+fn emit_data<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: &R) {
+    c.events
+        .data
+        .emit_with(chunk, || on_data_listener_removed(c));
+}
+
+/// Node's `computeNewHighWaterMark`: the next power of two, at most 1 GiB.
+fn compute_new_high_water_mark(n: usize) -> usize {
+    const MAX_HWM: usize = 0x4000_0000;
+    if n > MAX_HWM {
+        // Node throws ERR_OUT_OF_RANGE; highwater caps the mark instead (see
+        // the module docs).
+        MAX_HWM
+    } else {
+        n.next_power_of_two()
+    }
+}
+
+/// Node's `onEofChunk`: `push(null)`.
+fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    if st.ended {
+        return;
+    }
+    st.ended = true;
+    st.wake_all();
+    if st.sync {
+        drop(st);
+        emit_readable(c);
+    } else {
+        st.need_readable = false;
+        st.emitted_readable = true;
+        drop(st);
+        emit_readable_(c);
+    }
+}
+
+/// Node's `emitReadable`: schedules `'readable'` once.
+fn emit_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    st.need_readable = false;
+    if !st.emitted_readable {
+        st.emitted_readable = true;
+        drop(st);
+        tick(c, ReadableOp::EmitReadable);
+    }
+}
+
+/// Node's `emitReadable_`.
+fn emit_readable_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let emit = {
+        let st = c.rs().borrow();
+        !st.destroyed && st.errored.is_none() && (st.length > 0 || st.ended)
+    };
+    if emit {
+        c.events
+            .readable
+            .emit_with(&(), || on_readable_listener_removed(c));
+        c.rs().borrow_mut().emitted_readable = false;
+    }
+    {
+        let mut st = c.rs().borrow_mut();
+        if st.flowing != Some(true) && !st.ended && st.length <= st.hwm {
+            st.need_readable = true;
+        }
+    }
+    flow(c);
+}
+
+/// Node's `maybeReadMore`: pre-fill the buffer up to the mark on the next tick.
+fn maybe_read_more<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    if !st.reading_more && st.constructed {
+        st.reading_more = true;
+        drop(st);
+        tick(c, ReadableOp::MaybeReadMore);
+    }
+}
+
+fn maybe_read_more_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    loop {
+        let len = {
+            let st = c.rs().borrow();
+            let go = !st.reading
+                && !st.ended
+                && (st.length < st.hwm || (st.flowing == Some(true) && st.length == 0));
+            if !go {
+                break;
+            }
+            st.length
+        };
+        let _ = read(c, Some(0));
+        if len == c.rs().borrow().length {
+            break;
+        }
+    }
+    c.rs().borrow_mut().reading_more = false;
+}
+
+/// Node's `endReadable`.
+fn end_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    if !st.end_emitted {
+        st.ended = true;
+        drop(st);
+        tick(c, ReadableOp::EndReadable);
+    }
+}
+
+fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    {
+        let mut st = c.rs().borrow_mut();
+        if st.errored.is_some() || st.close_emitted || st.end_emitted || st.length != 0 {
+            return;
+        }
+        st.end_emitted = true;
+        st.wake_all();
+    }
+    c.events.end.emit(&());
+    let writable = writable_getter(c);
+    if writable && !c.allow_half_open {
+        tick(c, ReadableOp::EndWritable);
+    } else if c.rs().borrow().auto_destroy {
+        let auto = match &c.w {
+            None => true,
+            Some(w) => {
+                let ws = w.state.borrow();
+                ws.auto_destroy && (ws.finished || !ws.writable_side)
+            }
+        };
+        if auto {
+            core_::destroy(c, None);
+        }
+    }
+}
+
+/// Node's `stream.writable` getter (false without a writable side).
+fn writable_getter<R: 'static, W: 'static>(c: &Core<R, W>) -> bool {
+    c.w.as_ref().is_some_and(|w| {
+        let ws = w.state.borrow();
+        ws.writable_side && !ws.ending && !ws.ended && !ws.destroyed && ws.errored.is_none()
+    })
+}
+
+/// Node's `endWritableNT` (a Duplex with `allowHalfOpen: false`).
+fn end_writable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let writable = writable_getter(c);
+    if writable && !c.is_destroyed() {
+        crate::stream::writable::machine::end(c, None, crate::state::callback::Cb::Nop);
+    }
+}
+
+/// Node's `ReadableState[kOnConstructed]`.
+pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    if c.rs().borrow().need_readable {
+        maybe_read_more(c);
+    }
+}
+
+/// `resume()`.
+pub(crate) fn resume<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    if st.flowing != Some(true) {
+        // 'readable' listeners keep the stream out of flowing mode.
+        st.flowing = Some(!st.readable_listening);
+        if !st.resume_scheduled {
+            st.resume_scheduled = true;
+            drop(st);
+            tick(c, ReadableOp::Resume);
+            st = c.rs().borrow_mut();
+        }
+    }
+    st.has_paused = true;
+    st.paused = false;
+}
+
+fn resume_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    if !c.rs().borrow().reading {
+        let _ = read(c, Some(0));
+    }
+    c.rs().borrow_mut().resume_scheduled = false;
+    c.events.resume.emit(&());
+    flow(c);
+    let again = {
+        let st = c.rs().borrow();
+        st.flowing == Some(true) && !st.reading
+    };
+    if again {
+        let _ = read(c, Some(0));
+    }
+}
+
+/// `pause()`: `'pause'` synchronously if the stream was not already paused.
+pub(crate) fn pause<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    let emit = st.flowing != Some(false);
+    if emit {
+        st.flowing = Some(false);
+    }
+    st.has_paused = true;
+    st.paused = true;
+    drop(st);
+    if emit {
+        c.events.pause.emit(&());
+    }
+}
+
+/// Node's `flow`: one chunk per `read()` while flowing.
+fn flow<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    while c.rs().borrow().flowing == Some(true) && read(c, None).is_some() {}
+}
+
+/// `on('data', …)` side effects: start flowing unless explicitly paused.
+pub(crate) fn on_data_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let start = {
+        let mut st = c.rs().borrow_mut();
+        st.data_listening = true;
+        if c.events.readable.count() > 0 {
+            st.readable_listening = true;
+        }
+        st.flowing != Some(false)
+    };
+    if start {
+        resume(c);
+    }
+}
+
+/// `on('readable', …)` side effects: paused mode, and a `'readable'` soon.
+pub(crate) fn on_readable_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    if !st.end_emitted && !st.readable_listening {
+        st.readable_listening = true;
+        st.need_readable = true;
+        st.flowing = Some(false);
+        st.emitted_readable = false;
+        if st.length > 0 {
+            drop(st);
+            emit_readable(c);
+        } else if !st.reading {
+            drop(st);
+            tick(c, ReadableOp::ReadZero);
+        }
+    }
+}
+
+/// `removeListener('data')`: no more data listeners clears `dataListening`
+/// (it does not pause).
+pub(crate) fn on_data_listener_removed<R: 'static, W: 'static>(c: &Core<R, W>) {
+    if c.events.data.count() == 0 {
+        if let Some(r) = &c.r {
+            r.state.borrow_mut().data_listening = false;
+        }
+    }
+}
+
+/// `removeListener('readable')`: re-evaluated on the next tick.
+pub(crate) fn on_readable_listener_removed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    tick(c, ReadableOp::UpdateReadableListening);
+}
+
+fn update_readable_listening<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    let mut st = c.rs().borrow_mut();
+    st.readable_listening = c.events.readable.count() > 0;
+    if st.has_paused && !st.paused && st.resume_scheduled {
+        st.flowing = Some(true);
+    } else if st.data_listening {
+        drop(st);
+        resume(c);
+    } else if !st.readable_listening {
+        st.flowing = None;
+    }
+}
