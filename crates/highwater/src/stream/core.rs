@@ -426,6 +426,11 @@ impl<R: 'static, W: 'static> Core<R, W> {
 /// (pipe, pipeline, fan-out, fs, net, compat): the transitions they start,
 /// without reaching into either machine.
 impl<R: 'static, W: 'static> Core<R, W> {
+    /// `end([chunk][, cb])` of the writable side.
+    pub(crate) fn end_writable(self: &Rc<Self>, chunk: Option<W>, cb: crate::state::callback::Cb) {
+        wm::end(self, chunk, cb);
+    }
+
     /// `readable.pause()`.
     pub(crate) fn pause(self: &Rc<Self>) {
         rm::pause(self);
