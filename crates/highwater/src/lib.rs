@@ -107,7 +107,7 @@ pub use runtime::event_loop;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, Pipeline, PipeOptions, ReadableExt, ReadableStream};
+pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{

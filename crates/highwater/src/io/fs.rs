@@ -52,7 +52,7 @@ use crate::runtime::event_loop;
 use crate::runtime::events::{ListenerId, Listeners};
 use crate::state::{Error, ErrorKind, ReadableOptions, WritableOptions};
 use crate::stream::core::Core;
-use crate::stream::side::sealed::{HasReadable, HasWritable, Handle};
+use crate::stream::side::sealed::{Handle, HasReadable, HasWritable};
 use crate::stream::{Done, Hooks, Readable, ReadableImpl, Source, Writable, WritableImpl};
 
 use super::pool as io_pool;
@@ -939,7 +939,8 @@ impl FileState {
     }
 
     fn on_open(&self, f: impl Fn(RawFd) + 'static) -> ListenerId {
-        self.open.add(Rc::new(move |fd: &RawFd| f(*fd)), false, false)
+        self.open
+            .add(Rc::new(move |fd: &RawFd| f(*fd)), false, false)
     }
 
     fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {

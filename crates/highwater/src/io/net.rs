@@ -97,8 +97,10 @@ use crate::runtime::event_loop::{self, next_tick};
 use crate::runtime::events::{ListenerId, Listeners};
 use crate::state::{DuplexOptions, Error, ReadableOptions, WritableOptions};
 use crate::stream::core::Core;
-use crate::stream::side::sealed::{HasReadable, HasWritable, Handle};
-use crate::stream::{Done, Duplex, Hooks, ReadableImpl, ReadableSide, Source, StreamBase, WritableImpl};
+use crate::stream::side::sealed::{Handle, HasReadable, HasWritable};
+use crate::stream::{
+    Done, Duplex, Hooks, ReadableImpl, ReadableSide, Source, StreamBase, WritableImpl,
+};
 
 /// Bytes asked of the kernel per read (libuv's 64 KiB).
 pub const DEFAULT_READ_SIZE: usize = 64 * 1024;

@@ -41,7 +41,6 @@ impl Cleanup {
     }
 }
 
-
 fn premature() -> Error {
     Error::new(ErrorKind::PrematureClose)
 }
@@ -232,7 +231,12 @@ pub(crate) fn eos<R: 'static, W: 'static>(
 /// assert_eq!(*out.borrow(), Some(true));
 /// ```
 pub fn finished(stream: &impl StreamBase, cb: impl FnOnce(Result<(), Error>) + 'static) {
-    let _cleanup = eos(stream.core(), None, None, move |e| cb(e.map_or(Ok(()), Err)));
+    let _cleanup = eos(
+        stream.core(),
+        None,
+        None,
+        move |e| cb(e.map_or(Ok(()), Err)),
+    );
 }
 
 /// The awaitable [`finished`] (Node's `stream/promises.finished`).
@@ -256,7 +260,9 @@ pub fn finished(stream: &impl StreamBase, cb: impl FnOnce(Result<(), Error>) + '
 /// })
 /// .unwrap();
 /// ```
-pub fn finished_async(stream: &impl StreamBase) -> impl Future<Output = Result<(), Error>> + 'static {
+pub fn finished_async(
+    stream: &impl StreamBase,
+) -> impl Future<Output = Result<(), Error>> + 'static {
     let (tx, rx) = futures::channel::oneshot::channel();
     finished(stream, move |r| {
         let _ = tx.send(r);

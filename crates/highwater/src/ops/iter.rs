@@ -86,7 +86,9 @@ impl<R: 'static, W: 'static> IterSource<R> for Core<R, W> {
         self.id
     }
     fn on_readable(self: Rc<Self>, f: Box<dyn Fn()>) {
-        self.events.readable.add(Rc::new(move |_| f()), false, false);
+        self.events
+            .readable
+            .add(Rc::new(move |_| f()), false, false);
         self.readable_listener_added();
     }
     fn eos(self: Rc<Self>, cb: Box<dyn FnOnce(Option<Error>)>) {

@@ -85,7 +85,6 @@ impl ByteChunk for Vec<u8> {
     }
 }
 
-
 /// How the chunks of one side are measured, split and joined: the byte,
 /// object or weighted mode of its options, as plain functions so that the
 /// hot path has no branch on the mode.

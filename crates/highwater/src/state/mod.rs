@@ -15,8 +15,8 @@ pub(crate) mod stats;
 pub(crate) mod writable;
 
 pub use callback::{Callback, SharedCallback};
-pub use error::{Error, ErrorKind, Result};
 pub use chunk::{ByteChunk, ByteLen};
+pub use error::{Error, ErrorKind, Result};
 pub use marks::{
     default_high_water_mark, set_default_high_water_mark, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,

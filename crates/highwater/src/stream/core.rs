@@ -20,11 +20,11 @@ use crate::state::writable::WState;
 use crate::state::{Error, StreamId};
 
 use super::done::Done;
-use super::readable::machine as rm;
 use super::hooks::ReadableImpl;
+use super::hooks::WritableImpl;
+use super::readable::machine as rm;
 use super::target::{PipeTarget, UnpipeInfo};
 use super::writable::machine as wm;
-use super::hooks::WritableImpl;
 use super::Hooks;
 
 /// The writable side: Node's `_writableState` and the sink's hooks.
@@ -264,8 +264,12 @@ fn call_destroy_hook<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Err
 /// Node's `construct(stream, cb)`: if the stream has a construct hook, both
 /// sides wait for it (writes buffer, no `_read`) and it runs on the next tick.
 fn construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    let has = c.w.as_ref().is_some_and(|w| w.hooks.contains(Hooks::CONSTRUCT))
-        || c.r.as_ref().is_some_and(|r| r.hooks.contains(Hooks::CONSTRUCT));
+    let has =
+        c.w.as_ref()
+            .is_some_and(|w| w.hooks.contains(Hooks::CONSTRUCT))
+            || c.r
+                .as_ref()
+                .is_some_and(|r| r.hooks.contains(Hooks::CONSTRUCT));
     if !has {
         return;
     }

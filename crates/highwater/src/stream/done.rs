@@ -179,4 +179,3 @@ impl fmt::Debug for Done {
         write!(f, "Done({kind})")
     }
 }
-

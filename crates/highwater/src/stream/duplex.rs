@@ -21,7 +21,7 @@ use crate::state::DuplexOptions;
 
 use super::core::Core;
 use super::readable::readable_side;
-use super::side::sealed::{HasReadable, HasWritable, Handle};
+use super::side::sealed::{Handle, HasReadable, HasWritable};
 use super::writable::writable_side;
 use super::{ReadableImpl, WritableImpl};
 

@@ -55,7 +55,7 @@ pub(crate) mod sealed {
     pub trait HasReadable: Handle {}
 }
 
-use sealed::{HasReadable, HasWritable, Handle};
+use sealed::{Handle, HasReadable, HasWritable};
 
 /// What every stream has: identity, `destroy`, the `'error'` and `'close'`
 /// events, and the state getters both sides share (Node's `destroyed`,

@@ -104,4 +104,3 @@ impl<R: 'static, W: 'static> PipeTarget<W> for Core<R, W> {
         &self.events.unpipe
     }
 }
-

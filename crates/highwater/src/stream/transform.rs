@@ -31,7 +31,7 @@ use super::done::{Done, WeakDone};
 use super::duplex::Duplex;
 use super::readable::machine as rm;
 use super::readable::Source;
-use super::side::sealed::{HasReadable, HasWritable, Handle};
+use super::side::sealed::{Handle, HasReadable, HasWritable};
 use super::{Hooks, ReadableImpl, WritableImpl};
 
 /// The function of a Transform: Node's `_transform` and `_flush`.

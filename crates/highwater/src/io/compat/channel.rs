@@ -528,7 +528,6 @@ impl Stream for SendReader {
 
 byte_reader_impls!(SendReader);
 
-
 /// A [`SendWriter`] for other threads and the byte [`Readable`] it feeds on
 /// this (the loop's) thread: [`channel`] with the options' mark (default
 /// 16 KiB) and [`SendReader::into_readable`]. Call it on the loop thread,

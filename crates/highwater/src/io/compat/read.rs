@@ -145,7 +145,10 @@ impl Readable<Bytes> {
     ///     assert_eq!(&*out.borrow(), b"ping");
     /// });
     /// ```
-    pub fn from_async_read<R: AsyncRead + 'static>(opts: ReadableOptions<Bytes>, reader: R) -> Self {
+    pub fn from_async_read<R: AsyncRead + 'static>(
+        opts: ReadableOptions<Bytes>,
+        reader: R,
+    ) -> Self {
         readable_from_with_chunk_size(reader, opts, DEFAULT_CHUNK_SIZE)
     }
 }

@@ -212,7 +212,10 @@ impl<T: Clone + 'static> Pipeline<T> {
         S: Stream<Item = Result<T, E>> + 'static,
         E: Into<BoxError>,
     {
-        Pipeline::new(&Readable::from_try_stream(ReadableOptions::objects(), stream))
+        Pipeline::new(&Readable::from_try_stream(
+            ReadableOptions::objects(),
+            stream,
+        ))
     }
 
     /// Adds a function stage (Node's `pipeline(src, async function* (source)

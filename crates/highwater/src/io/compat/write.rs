@@ -140,7 +140,10 @@ impl Writable<Bytes> {
     ///     assert_eq!(reader.await.unwrap(), b"hello world");
     /// });
     /// ```
-    pub fn from_async_write<W: AsyncWrite + 'static>(opts: WritableOptions<Bytes>, writer: W) -> Self {
+    pub fn from_async_write<W: AsyncWrite + 'static>(
+        opts: WritableOptions<Bytes>,
+        writer: W,
+    ) -> Self {
         let writev = writer.is_write_vectored();
         Writable::new(
             opts,

@@ -36,7 +36,7 @@ use crate::state::readable::RState;
 use crate::state::{Error, ReadableOptions};
 
 use super::core::{self as core_, Core, RSide};
-use super::side::sealed::{HasReadable, Handle};
+use super::side::sealed::{Handle, HasReadable};
 use super::ReadableImpl;
 
 /// What a source sees of its stream: where it pushes.

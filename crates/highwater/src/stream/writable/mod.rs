@@ -80,10 +80,10 @@ use crate::state::writable::WState;
 use crate::state::{Error, WritableOptions};
 
 use super::core::{Core, WSide};
-use super::side::sealed::{HasWritable, Handle};
-use super::{Hooks, WritableImpl};
+use super::side::sealed::{Handle, HasWritable};
 #[cfg(doc)]
 use super::WritableSide;
+use super::{Hooks, WritableImpl};
 
 pub use sinks::AsyncSink;
 
@@ -289,7 +289,10 @@ impl<T: 'static> Writable<T> {
     /// w.end_with_chunk("world".to_string());
     /// assert_eq!(*out.borrow(), "hello world");
     /// ```
-    pub fn from_fn(opts: WritableOptions<T>, f: impl FnMut(T) -> Result<(), Error> + 'static) -> Self {
+    pub fn from_fn(
+        opts: WritableOptions<T>,
+        f: impl FnMut(T) -> Result<(), Error> + 'static,
+    ) -> Self {
         Self::new(opts, sinks::FnSink::new(f))
     }
 
