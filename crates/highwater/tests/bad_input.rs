@@ -43,10 +43,11 @@ use bytes::Bytes;
 use highwater::fs::{
     create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions,
 };
+use highwater::prelude::*;
 use highwater::{
-    finished, run_until_idle, Callback, Done, Duplex, DuplexOptions, Error, Pipeline, Readable,
-    ReadableImpl, ReadableOptions, Source, TransformDone, TransformImpl, Writable, WritableEvent,
-    WritableImpl, WritableOptions,
+    finished, run_until_idle, ByteLen, Callback, Done, Error, Hooks, Pipeline, Readable,
+    ReadableImpl, ReadableOptions, Source, Transform, TransformDone, TransformImpl,
+    TransformOptions, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 
 // ---------------------------------------------------------------------------
@@ -89,7 +90,7 @@ fn b(s: &'static str) -> Bytes {
     Bytes::from_static(s.as_bytes())
 }
 
-fn opts(hwm: usize) -> WritableOptions {
+fn opts<T: ByteLen>(hwm: usize) -> WritableOptions<T> {
     WritableOptions::default().high_water_mark(hwm)
 }
 
@@ -127,7 +128,11 @@ impl WritableImpl<Bytes> for Manual {
 }
 
 /// A writable with the usual listeners logged (`error`, `close`, `finish`).
-fn logged_writable(o: WritableOptions, imp: impl WritableImpl<Bytes>, log: &Log) -> Writable {
+fn logged_writable(
+    o: WritableOptions<Bytes>,
+    imp: impl WritableImpl<Bytes>,
+    log: &Log,
+) -> Writable {
     let w = Writable::new(o, imp);
     w.on_error(log.err("error"));
     w.on_close(log.ev("close"));
@@ -280,12 +285,12 @@ fn final_callback_twice() {
         fn write(&self, _chunk: Bytes, done: Done) {
             done.ok();
         }
-        fn final_(&self, done: Done) {
+        fn hooks(&self) -> Hooks {
+            Hooks::FINAL
+        }
+        fn finish(&self, done: Done) {
             done.clone().ok();
             done.ok();
-        }
-        fn has_final(&self) -> bool {
-            true
         }
     }
     let log = Log::default();
@@ -308,12 +313,12 @@ fn construct_callback_twice() {
         fn write(&self, _chunk: Bytes, done: Done) {
             done.ok();
         }
+        fn hooks(&self) -> Hooks {
+            Hooks::CONSTRUCT
+        }
         fn construct(&self, done: Done) {
             done.clone().ok();
             done.ok();
-        }
-        fn has_construct(&self) -> bool {
-            true
         }
     }
     let log = Log::default();
@@ -416,7 +421,10 @@ fn writable_mark_max() {
             self.0.borrow_mut().push(done);
         }
     }
-    let w = Writable::new_object(opts(usize::MAX), Keep(RefCell::new(Vec::new())));
+    let w = Writable::new(
+        WritableOptions::objects().high_water_mark(usize::MAX),
+        Keep(RefCell::new(Vec::new())),
+    );
     for i in 0..4 {
         assert!(w.write(i));
     }
@@ -651,8 +659,8 @@ impl<F: Fn(Bytes, TransformDone<Bytes>) + 'static> TransformImpl<Bytes, Bytes> f
     }
 }
 
-fn dopts(hwm: usize) -> DuplexOptions {
-    DuplexOptions::default().high_water_mark(hwm)
+fn topts(hwm: usize) -> TransformOptions<Bytes, Bytes> {
+    TransformOptions::default().high_water_mark(hwm)
 }
 
 /// Node: `_transform` calling `cb(null, c); cb(null, c)`: 'error'
@@ -660,8 +668,8 @@ fn dopts(hwm: usize) -> DuplexOptions {
 #[test]
 fn transform_callback_twice() {
     let log = Log::default();
-    let t: Duplex = Duplex::transform(
-        dopts(4),
+    let t: Transform = Transform::new(
+        topts(4),
         Tf(|c, done: TransformDone<Bytes>| {
             done.clone().call(Ok(Some(c.clone())));
             done.call(Ok(Some(c)));
@@ -680,8 +688,8 @@ fn transform_callback_twice() {
 #[test]
 fn transform_error_callback_twice() {
     let log = Log::default();
-    let t: Duplex = Duplex::transform(
-        dopts(4),
+    let t: Transform = Transform::new(
+        topts(4),
         Tf(|_c, done: TransformDone<Bytes>| {
             done.clone().call(Err(Error::custom("E1", "e1")));
             done.call(Err(Error::custom("E2", "e2")));
@@ -700,7 +708,7 @@ fn transform_callback_after_destroy() {
     let log = Log::default();
     let kept: Rc<RefCell<Option<TransformDone<Bytes>>>> = Rc::default();
     let k = kept.clone();
-    let t: Duplex = Duplex::transform(dopts(4), Tf(move |_c, done| *k.borrow_mut() = Some(done)));
+    let t: Transform = Transform::new(topts(4), Tf(move |_c, done| *k.borrow_mut() = Some(done)));
     t.on_error(log.err("error"));
     t.on_close(log.ev("close"));
     let _ = t.write(b("x"));
@@ -721,16 +729,16 @@ fn flush_callback_twice() {
         fn transform(&self, chunk: Bytes, done: TransformDone<Bytes>) {
             done.call(Ok(Some(chunk)));
         }
+        fn hooks(&self) -> Hooks {
+            Hooks::FLUSH
+        }
         fn flush(&self, done: TransformDone<Bytes>) {
             done.clone().call(Ok(Some(b("f"))));
             done.call(Ok(Some(b("g"))));
         }
-        fn has_flush(&self) -> bool {
-            true
-        }
     }
     let log = Log::default();
-    let t: Duplex = Duplex::transform(dopts(4), FlushTwice);
+    let t: Transform = Transform::new(topts(4), FlushTwice);
     t.on_error(log.err("error"));
     let l = log.clone();
     t.on_data(move |c: &Bytes| l.push(format!("data {}", String::from_utf8_lossy(c))));
@@ -927,16 +935,16 @@ fn write_inside_final() {
         fn write(&self, _chunk: Bytes, done: Done) {
             done.ok();
         }
-        fn final_(&self, done: Done) {
+        fn hooks(&self) -> Hooks {
+            Hooks::FINAL
+        }
+        fn finish(&self, done: Done) {
             let w = self.0.borrow().clone();
             if let Some(w) = w {
                 let ret = w.write_cb(b("z"), self.1.cb("cb"));
                 self.1.push(format!("write ret {ret}"));
             }
             done.ok();
-        }
-        fn has_final(&self) -> bool {
-            true
         }
     }
     let log = Log::default();
@@ -1091,17 +1099,17 @@ fn unpipe_inside_data_listener() {
 }
 
 /// A transform that can reach its own stream from its hooks.
-type Me = Rc<RefCell<Option<Duplex>>>;
+type Me = Rc<RefCell<Option<Transform>>>;
 
 struct SelfTf {
     me: Me,
     log: Log,
-    on_chunk: fn(&Duplex, &Log, &Bytes),
-    on_flush: Option<fn(&Duplex)>,
+    on_chunk: fn(&Transform, &Log, &Bytes),
+    on_flush: Option<fn(&Transform)>,
 }
 
 impl SelfTf {
-    fn stream(&self) -> Option<Duplex> {
+    fn stream(&self) -> Option<Transform> {
         self.me.borrow().clone()
     }
 }
@@ -1113,26 +1121,30 @@ impl TransformImpl<Bytes, Bytes> for SelfTf {
         }
         done.call(Ok(Some(chunk)));
     }
+    fn hooks(&self) -> Hooks {
+        if self.on_flush.is_some() {
+            Hooks::FLUSH
+        } else {
+            Hooks::NONE
+        }
+    }
     fn flush(&self, done: TransformDone<Bytes>) {
         if let (Some(t), Some(f)) = (self.stream(), self.on_flush) {
             f(&t);
         }
         done.call(Ok(Some(b("f"))));
     }
-    fn has_flush(&self) -> bool {
-        self.on_flush.is_some()
-    }
 }
 
 fn self_transform(
     hwm: usize,
     log: &Log,
-    on_chunk: fn(&Duplex, &Log, &Bytes),
-    on_flush: Option<fn(&Duplex)>,
-) -> (Duplex, Me) {
+    on_chunk: fn(&Transform, &Log, &Bytes),
+    on_flush: Option<fn(&Transform)>,
+) -> (Transform, Me) {
     let me: Me = Rc::default();
-    let t = Duplex::transform(
-        dopts(hwm),
+    let t = Transform::new(
+        topts(hwm),
         SelfTf {
             me: me.clone(),
             log: log.clone(),
@@ -1332,7 +1344,7 @@ fn read_all(opts: ReadStreamOptions, path: &std::path::Path) -> Result<String, S
         let got = Rc::new(RefCell::new(Vec::new()));
         let g = got.clone();
         r.on_data(move |c: &Bytes| g.borrow_mut().extend_from_slice(c));
-        highwater::finished_async(&*r)
+        highwater::finished_async(&r)
             .await
             .map_err(|e| format!("error {}", e.code()))?;
         let v = got.borrow().clone();
@@ -1344,11 +1356,7 @@ fn read_all(opts: ReadStreamOptions, path: &std::path::Path) -> Result<String, S
 #[test]
 fn fs_read_start_after_end() {
     let s = Scratch::new("start-end");
-    let o = ReadStreamOptions {
-        start: Some(5),
-        end: Some(2),
-        ..ReadStreamOptions::default()
-    };
+    let o = ReadStreamOptions::default().start(5).end(2);
     assert_eq!(
         read_all(o, &s.file()),
         Err("throw ERR_OUT_OF_RANGE".to_string())
@@ -1360,20 +1368,14 @@ fn fs_read_start_after_end() {
 #[test]
 fn fs_unknown_flags() {
     let s = Scratch::new("flags");
-    let o = ReadStreamOptions {
-        flags: "q".into(),
-        ..ReadStreamOptions::default()
-    };
+    let o = ReadStreamOptions::default().flags("q");
     assert_eq!(
         read_all(o, &s.file()),
         Err("throw ERR_INVALID_ARG_VALUE".to_string())
     );
     let w = create_write_stream(
         s.0.join("out.txt"),
-        WriteStreamOptions {
-            flags: "zz".into(),
-            ..WriteStreamOptions::default()
-        },
+        WriteStreamOptions::default().flags("zz"),
     );
     assert_eq!(
         w.map(|_| ()).map_err(|e| e.code().to_string()),
@@ -1390,11 +1392,13 @@ fn fs_read_extreme_but_valid_positions() {
     let s = Scratch::new("positions");
     let max_safe = (1u64 << 53) - 1;
     let read = |start: Option<u64>, end: Option<u64>| {
-        let o = ReadStreamOptions {
-            start,
-            end,
-            ..ReadStreamOptions::default()
-        };
+        let mut o = ReadStreamOptions::default();
+        if let Some(start) = start {
+            o = o.start(start);
+        }
+        if let Some(end) = end {
+            o = o.end(end);
+        }
         read_all(o, &s.file())
     };
     assert_eq!(read(None, Some(max_safe)), Ok("hello world".to_string()));
@@ -1408,10 +1412,7 @@ fn fs_read_extreme_but_valid_positions() {
 #[test]
 fn fs_read_mark_zero() {
     let s = Scratch::new("mark-zero");
-    let o = ReadStreamOptions {
-        high_water_mark: 0,
-        ..ReadStreamOptions::default()
-    };
+    let o = ReadStreamOptions::default().high_water_mark(0);
     assert_eq!(read_all(o, &s.file()), Ok(String::new()));
 }
 
@@ -1423,10 +1424,7 @@ fn fs_read_mark_zero() {
 fn fs_read_end_beyond_safe_integers() {
     let s = Scratch::new("end-max");
     for end in [u64::MAX, 1u64 << 53] {
-        let o = ReadStreamOptions {
-            end: Some(end),
-            ..ReadStreamOptions::default()
-        };
+        let o = ReadStreamOptions::default().end(end);
         assert_eq!(
             read_all(o, &s.file()),
             Err("throw ERR_OUT_OF_RANGE".to_string())
@@ -1440,20 +1438,14 @@ fn fs_read_end_beyond_safe_integers() {
 fn fs_start_beyond_safe_integers() {
     let s = Scratch::new("start-max");
     for start in [u64::MAX, 1u64 << 53] {
-        let o = ReadStreamOptions {
-            start: Some(start),
-            ..ReadStreamOptions::default()
-        };
+        let o = ReadStreamOptions::default().start(start);
         assert_eq!(
             read_all(o, &s.file()),
             Err("throw ERR_OUT_OF_RANGE".to_string())
         );
         let w = create_write_stream(
             s.0.join("out.txt"),
-            WriteStreamOptions {
-                start: Some(start),
-                ..WriteStreamOptions::default()
-            },
+            WriteStreamOptions::default().start(start),
         );
         assert_eq!(
             w.map(|_| ()).map_err(|e| e.code().to_string()),
@@ -1469,13 +1461,7 @@ fn fs_write_at_u64_max_does_not_panic() {
     let s = Scratch::new("write-max");
     let path = s.0.join("out.txt");
     let res = highwater::block_on(async move {
-        let w = create_write_stream(
-            &path,
-            WriteStreamOptions {
-                start: Some(u64::MAX),
-                ..WriteStreamOptions::default()
-            },
-        )?;
+        let w = create_write_stream(&path, WriteStreamOptions::default().start(u64::MAX))?;
         w.write_async(b("ab")).await?;
         w.end_async().await
     });
@@ -1490,10 +1476,7 @@ fn fs_write_at_u64_max_does_not_panic() {
 #[test]
 fn fs_read_huge_mark() {
     let s = Scratch::new("huge-mark");
-    let o = ReadStreamOptions {
-        high_water_mark: usize::MAX,
-        ..ReadStreamOptions::default()
-    };
+    let o = ReadStreamOptions::default().high_water_mark(usize::MAX);
     assert_eq!(
         read_all(o, &s.file()),
         Err("error ERR_OUT_OF_RANGE".to_string())
@@ -1505,30 +1488,17 @@ fn fs_read_huge_mark() {
 #[test]
 fn fs_range_errors_have_nodes_messages() {
     let s = Scratch::new("range-messages");
-    let e = create_read_stream(
-        s.file(),
-        ReadStreamOptions {
-            start: Some(1 << 53),
-            ..ReadStreamOptions::default()
-        },
-    )
-    .map(|_| ())
-    .expect_err("start out of range");
+    let e = create_read_stream(s.file(), ReadStreamOptions::default().start(1 << 53))
+        .map(|_| ())
+        .expect_err("start out of range");
     assert_eq!(
         e.to_string(),
         "The value of \"start\" is out of range. It must be >= 0 && <= 9007199254740991. \
          Received 9_007_199_254_740_992"
     );
-    let e = create_read_stream(
-        s.file(),
-        ReadStreamOptions {
-            start: Some(5),
-            end: Some(2),
-            ..ReadStreamOptions::default()
-        },
-    )
-    .map(|_| ())
-    .expect_err("start after end");
+    let e = create_read_stream(s.file(), ReadStreamOptions::default().start(5).end(2))
+        .map(|_| ())
+        .expect_err("start after end");
     assert_eq!(
         e.to_string(),
         "The value of \"start\" is out of range. It must be <= \"end\" (here: 2). Received 5"

@@ -43,8 +43,9 @@ use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    finished, run_until_idle, Done, Error, Readable, ReadableImpl, ReadableOptions, Source,
+    finished, run_until_idle, Done, Error, Hooks, Readable, ReadableImpl, ReadableOptions, Source,
     Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 use proptest::prelude::*;
@@ -218,8 +219,12 @@ impl WritableImpl<Bytes> for Sink {
     fn writev(&self, chunks: Vec<Bytes>, done: Done) {
         self.take(&chunks, done);
     }
-    fn has_writev(&self) -> bool {
-        self.1
+    fn hooks(&self) -> Hooks {
+        if self.1 {
+            Hooks::WRITEV
+        } else {
+            Hooks::NONE
+        }
     }
 }
 
@@ -369,16 +374,22 @@ impl Harness {
             held: RefCell::default(),
             sunk: RefCell::default(),
         });
-        let src = Readable::new(
+        let src_opts = if case.object_mode {
+            ReadableOptions::objects()
+        } else {
             ReadableOptions::default()
-                .high_water_mark(case.src_hwm)
-                .object_mode(case.object_mode),
+        };
+        let src = Readable::new(
+            src_opts.high_water_mark(case.src_hwm),
             SrcImpl(source.clone()),
         );
-        let dest = Writable::new(
+        let dest_opts = if case.object_mode {
+            WritableOptions::objects()
+        } else {
             WritableOptions::default()
-                .high_water_mark(case.dest_hwm)
-                .object_mode(case.object_mode),
+        };
+        let dest = Writable::new(
+            dest_opts.high_water_mark(case.dest_hwm),
             Sink(sink.clone(), case.writev),
         );
         let log: Log = Rc::default();

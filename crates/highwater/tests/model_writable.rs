@@ -55,8 +55,10 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    run_until_idle, Callback, Done, Error, Writable, WritableEvent, WritableImpl, WritableOptions,
+    run_until_idle, Callback, Done, Error, Hooks, Writable, WritableEvent, WritableImpl,
+    WritableOptions,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
@@ -764,15 +766,19 @@ impl WritableImpl<Bytes> for Sink {
         });
         self.dispatch(done, Kind::Write);
     }
-    fn has_writev(&self) -> bool {
-        self.writev
+    fn hooks(&self) -> Hooks {
+        let mut h = Hooks::NONE;
+        if self.writev {
+            h = h | Hooks::WRITEV;
+        }
+        if self.final_ {
+            h = h | Hooks::FINAL;
+        }
+        h
     }
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         self.log.borrow_mut().push(Ev::SinkFinal);
         self.dispatch(done, Kind::Final);
-    }
-    fn has_final(&self) -> bool {
-        self.final_
     }
 }
 
@@ -801,9 +807,13 @@ impl Real {
             writev: case.writev,
             final_: case.final_,
         };
-        let opts = WritableOptions::default()
+        let base = if case.object_mode {
+            WritableOptions::objects()
+        } else {
+            WritableOptions::default()
+        };
+        let opts = base
             .high_water_mark(case.hwm)
-            .object_mode(case.object_mode)
             .auto_destroy(case.auto_destroy);
         let w = Writable::new(opts, sink);
         let awaiting_drain = Rc::new(Cell::new(false));

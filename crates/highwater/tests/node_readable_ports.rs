@@ -23,10 +23,11 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    next_tick, run_until_idle, Done, Duplex, DuplexOptions, Error, PassThrough, Readable,
-    ReadableImpl, ReadableOptions, Source, Transform, TransformDone, TransformImpl, Writable,
-    WritableEvent, WritableImpl, WritableOptions,
+    next_tick, run_until_idle, Done, Duplex, DuplexOptions, Error, Hooks, PassThrough, Readable,
+    ReadableImpl, ReadableOptions, Source, Transform, TransformDone, TransformImpl,
+    TransformOptions, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 
 // ---------------------------------------------------------------------------
@@ -97,7 +98,7 @@ fn shown(c: Option<Bytes>) -> String {
     c.map_or_else(|| "null".to_string(), |c| text(&c))
 }
 
-fn opts(hwm: usize) -> ReadableOptions {
+fn opts(hwm: usize) -> ReadableOptions<Bytes> {
     ReadableOptions::default().high_water_mark(hwm)
 }
 
@@ -311,8 +312,8 @@ fn test_stream_readable_hwm_0_no_flow_data() {
     let reads = Calls::default();
     let r: Readable<&'static str> = {
         let (calls, reads) = (calls.clone(), reads.clone());
-        Readable::new_object(
-            opts(0),
+        Readable::new(
+            ReadableOptions::objects().high_water_mark(0),
             src(move |_n, s: &Source<&'static str>| {
                 reads.hit();
                 let first = stream_data.borrow().front().copied().flatten();
@@ -1533,8 +1534,8 @@ fn test_stream_readable_object_multi_push_async() {
     let i1 = Rc::new(Cell::new(0u32));
     let r1 = {
         let (t, reads, i) = (timers.clone(), reads1.clone(), i1.clone());
-        Readable::<u32>::new_object(
-            ReadableOptions::default(),
+        Readable::<u32>::new(
+            ReadableOptions::objects(),
             src(move |_n, s: &Source<u32>| {
                 reads.hit();
                 let mut batch = Vec::new();
@@ -1575,8 +1576,8 @@ fn test_stream_readable_object_multi_push_async() {
     let i3 = Rc::new(Cell::new(0u32));
     let r3 = {
         let (t, reads, i) = (timers.clone(), reads3.clone(), i3.clone());
-        Readable::<u32>::new_object(
-            ReadableOptions::default(),
+        Readable::<u32>::new(
+            ReadableOptions::objects(),
             src(move |_n, s: &Source<u32>| {
                 reads.hit();
                 let mut batch = Vec::new();
@@ -1607,8 +1608,8 @@ fn test_stream_readable_object_multi_push_async() {
 
     // 4. EOF pushed before any read: 'end' after a tick, no _read/'data'.
     let log4 = Log::default();
-    let r4 = Readable::<u32>::new_object(
-        ReadableOptions::default(),
+    let r4 = Readable::<u32>::new(
+        ReadableOptions::objects(),
         src(|_n, _s: &Source<u32>| panic!("no _read")),
     );
     r4.on_data(|_d| panic!("no data"));
@@ -1625,8 +1626,8 @@ fn test_stream_readable_object_multi_push_async() {
     let log5 = Log::default();
     let r5 = {
         let l = log5.clone();
-        Readable::<&'static str>::new_object(
-            ReadableOptions::default(),
+        Readable::<&'static str>::new(
+            ReadableOptions::objects(),
             src(move |_n, _s: &Source<&'static str>| l.push("_read")),
         )
     };
@@ -1667,8 +1668,8 @@ fn test_stream_readable_pause_and_resume() {
     // fires while paused.
     let rs = {
         let ticks = Rc::new(Cell::new(18));
-        Readable::<u8>::new_object(
-            ReadableOptions::default(),
+        Readable::<u8>::new(
+            ReadableOptions::objects(),
             src(move |_n, s: &Source<u8>| {
                 let t = ticks.get();
                 ticks.set(t - 1);
@@ -1746,8 +1747,8 @@ fn test_stream_readable_pause_and_resume() {
     }
 
     // A source piped into a full PassThrough is paused until its 'drain'.
-    let source3: PassThrough = PassThrough::pass_through(DuplexOptions::default());
-    let target3: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+    let source3: PassThrough = PassThrough::new(TransformOptions::default());
+    let target3: PassThrough = PassThrough::new(TransformOptions::default());
     let mut n = 0;
     while target3.write(Bytes::from(vec![0u8; 1000])) {
         n += 1;
@@ -1894,10 +1895,7 @@ fn test_stream_readable_aborted() {
     impl WritableImpl<Bytes> for NoSink {
         fn write(&self, _c: Bytes, _d: Done) {}
     }
-    let o = DuplexOptions {
-        readable: false,
-        ..DuplexOptions::default()
-    };
+    let o = DuplexOptions::default().readable(false);
     let e: Duplex = Duplex::new(o, src(|_n, _s: &Source<Bytes>| {}), NoSink);
     e.destroy(None);
     assert!(!e.readable_aborted());
@@ -2067,8 +2065,8 @@ impl TransformImpl<Bytes, Bytes> for Echo {
     fn flush(&self, done: TransformDone<Bytes>) {
         done.call(Ok(None));
     }
-    fn has_flush(&self) -> bool {
-        true
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -2079,7 +2077,7 @@ impl TransformImpl<Bytes, Bytes> for Echo {
 #[test]
 fn test_stream_readable_emit_readable_short_stream() {
     let log = Log::default();
-    let drain = |name: &'static str, t: &Duplex<Bytes, Bytes>| {
+    let drain = |name: &'static str, t: &Transform<Bytes, Bytes>| {
         let (t2, l) = (t.clone(), log.clone());
         t.on_readable(move || {
             let mut n = 0;
@@ -2101,7 +2099,7 @@ fn test_stream_readable_emit_readable_short_stream() {
             l.push(format!("{name} readable n={n}"));
         });
     };
-    let transform = || -> Transform { Transform::transform(DuplexOptions::default(), Echo) };
+    let transform = || -> Transform { Transform::new(TransformOptions::default(), Echo) };
     {
         let r = Readable::<Bytes>::new(
             ReadableOptions::default(),
@@ -2169,7 +2167,7 @@ fn test_stream_readable_emit_readable_short_stream() {
 #[test]
 fn test_stream_readable_no_unneeded_readable() {
     let log = Log::default();
-    fn test(name: &'static str, r: Duplex<Bytes, Bytes>, log: &Log) {
+    fn test(name: &'static str, r: PassThrough<Bytes>, log: &Log) {
         let pushes = Rc::new(Cell::new(0));
         let wrapper = {
             let (r, pushes) = (r.clone(), pushes.clone());
@@ -2242,7 +2240,7 @@ fn test_stream_readable_no_unneeded_readable() {
         source.push(b("foo"));
         source.push(b("bar"));
         source.push_eof();
-        let pt = source.pipe(&PassThrough::pass_through(DuplexOptions::default()));
+        let pt = source.pipe(&PassThrough::new(TransformOptions::default()));
         test("1", pt, &log);
     }
     {
@@ -2771,7 +2769,7 @@ fn test_stream2_basic() {
         });
     }
     // readableObjectMode
-    let r = Readable::<u8>::pushed_object(ReadableOptions::default());
+    let r = Readable::<u8>::pushed(ReadableOptions::objects());
     assert!(r.readable_object_mode());
 
     timers.run();

@@ -21,6 +21,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
     next_tick, run_until_idle, AsyncSink, Callback, Done, Error, SharedCallback, Writable,
     WritableEvent, WritableImpl, WritableOptions,
@@ -128,14 +129,18 @@ impl<T: 'static> WritableImpl<T> for Hooks<T> {
     fn writev(&self, chunks: Vec<T>, done: Done) {
         (self.writev.as_ref().expect("has_writev"))(chunks, done)
     }
-    fn has_writev(&self) -> bool {
-        self.writev.is_some()
-    }
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         (self.final_.as_ref().expect("has_final"))(done)
     }
-    fn has_final(&self) -> bool {
-        self.final_.is_some()
+    fn hooks(&self) -> highwater::Hooks {
+        let mut h = highwater::Hooks::NONE;
+        if self.writev.is_some() {
+            h = h | highwater::Hooks::WRITEV;
+        }
+        if self.final_.is_some() {
+            h = h | highwater::Hooks::FINAL;
+        }
+        h
     }
     fn destroy(&self, err: Option<Error>, done: Done) {
         match &self.destroy {
@@ -165,7 +170,7 @@ impl Pending {
 
 /// A byte stream of mark 16384 (Node 20's default, given explicitly so the
 /// tests do not depend on the process-wide default).
-fn opts() -> WritableOptions {
+fn opts() -> WritableOptions<Bytes> {
     WritableOptions::default().high_water_mark(16384)
 }
 
@@ -1137,7 +1142,7 @@ fn test_stream_writable_final_async() {
                 e.hit();
             })),
         );
-        foo.finished().await.unwrap();
+        foo.writable_finished_async().await.unwrap();
         tokio::task::yield_now().await;
         (ends.get(), errors.get())
     });
@@ -1205,7 +1210,7 @@ fn test_stream_write_final() {
         });
         let _ = w.write(Bytes::from(vec![0u8; 1]));
         w.end_with_chunk(Bytes::new());
-        w.finished().await.unwrap();
+        w.writable_finished_async().await.unwrap();
     });
     assert_eq!(log.take(), ["write 1", "write 0", "final", "finish"]);
 }
@@ -1503,8 +1508,8 @@ fn test_stream_write_destroy() {
 fn test_stream_writable_clear_buffer() {
     let pending = Pending::default();
     let p = pending.clone();
-    let w = Writable::new_object(
-        WritableOptions::default(),
+    let w = Writable::new(
+        WritableOptions::objects(),
         Hooks::write(move |_: u32, done| p.hold(done)),
     );
     let lengths = Rc::new(RefCell::new(Vec::new()));
@@ -1753,7 +1758,7 @@ fn test_stream_writable_null() {
     fn accepts<T: std::fmt::Debug + PartialEq + Clone + 'static>(value: T) {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s = seen.clone();
-        let w = Writable::from_fn_object(WritableOptions::default(), move |v: T| {
+        let w = Writable::from_fn(WritableOptions::objects(), move |v: T| {
             s.borrow_mut().push(v);
             Ok(())
         });

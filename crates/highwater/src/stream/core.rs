@@ -476,9 +476,10 @@ mod tests {
 
     use bytes::Bytes;
 
+    use crate::prelude::*;
     use crate::{
-        next_tick, run_until_idle, Done, Error, Readable, ReadableImpl, ReadableOptions, Source,
-        Writable, WritableEvent, WritableImpl, WritableOptions,
+        next_tick, run_until_idle, Done, Error, Hooks, Readable, ReadableImpl, ReadableOptions,
+        Source, Writable, WritableEvent, WritableImpl, WritableOptions,
     };
 
     type Log = Rc<RefCell<Vec<String>>>;
@@ -505,15 +506,12 @@ mod tests {
                 .push(format!("_writev {}", s.join("+")));
             done.ok();
         }
-        fn has_writev(&self) -> bool {
-            true
+        fn hooks(&self) -> Hooks {
+            Hooks::WRITEV | Hooks::CONSTRUCT
         }
         fn construct(&self, done: Done) {
             self.log.borrow_mut().push("construct".into());
             *self.open.borrow_mut() = Some(done);
-        }
-        fn has_construct(&self) -> bool {
-            true
         }
     }
 
@@ -589,8 +587,8 @@ mod tests {
             self.log.borrow_mut().push("construct".into());
             *self.open.borrow_mut() = Some(done);
         }
-        fn has_construct(&self) -> bool {
-            true
+        fn hooks(&self) -> Hooks {
+            Hooks::CONSTRUCT
         }
     }
 

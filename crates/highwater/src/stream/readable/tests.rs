@@ -8,9 +8,10 @@ use std::rc::Rc;
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 
+use crate::prelude::*;
 use crate::{
-    block_on, run_until_idle, AsyncSink, DuplexOptions, Error, PassThrough, Pipeline, Readable,
-    ReadableImpl, ReadableOptions, Source, Writable, WritableOptions,
+    block_on, run_until_idle, AsyncSink, Error, PassThrough, Pipeline, Readable, ReadableImpl,
+    ReadableOptions, Source, TransformOptions, Writable, WritableOptions,
 };
 
 fn b(s: &'static str) -> Bytes {
@@ -33,7 +34,7 @@ fn stream_yields_everything_buffered_joined_then_ends() {
 fn stream_in_object_mode_yields_one_item_each() {
     #[derive(Debug, Clone, PartialEq)]
     struct Row(u32);
-    let r = Readable::<Row>::pushed_object(ReadableOptions::default());
+    let r = Readable::<Row>::pushed(ReadableOptions::objects());
     for i in 0..3 {
         r.push(Row(i));
     }
@@ -131,7 +132,7 @@ fn pipe_into_a_slow_sink_keeps_both_buffers_bounded() {
         p.set(p.get().max(s2.readable_length() + d2.writable_length()));
     });
     let _ = src.pipe(&dst);
-    block_on(async move { dst.finished().await }).expect("finishes");
+    block_on(async move { dst.writable_finished_async().await }).expect("finishes");
     assert_eq!(got.get(), 200 * 16, "every byte arrives");
     assert!(
         peak.get() >= 32,
@@ -149,7 +150,7 @@ fn pipeline_run_resolves_after_everything_finished() {
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
     let src = Readable::<Bytes>::pushed(ReadableOptions::default().high_water_mark(4));
-    let mid: PassThrough = PassThrough::pass_through(DuplexOptions::default().high_water_mark(2));
+    let mid: PassThrough = PassThrough::new(TransformOptions::default().high_water_mark(2));
     let dst = Writable::from_fn(
         WritableOptions::default().high_water_mark(2),
         move |c: Bytes| {

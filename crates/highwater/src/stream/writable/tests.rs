@@ -19,10 +19,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 
-use super::{AsyncSink, ByteLen, Done, Writable, WritableEvent, WritableImpl, WritableOptions};
+use crate::prelude::*;
 use crate::{
     block_on, default_high_water_mark, next_tick, run_until_idle, set_default_high_water_mark,
-    spawn, Callback, Error, ErrorKind, SharedCallback, DEFAULT_BYTE_HIGH_WATER_MARK,
+    spawn, AsyncSink, ByteLen, Callback, Done, Error, ErrorKind, Hooks, SharedCallback, Writable,
+    WritableEvent, WritableImpl, WritableOptions, DEFAULT_BYTE_HIGH_WATER_MARK,
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 
@@ -166,15 +167,19 @@ impl WritableImpl<&'static str> for SyncSink {
         self.log.push(format!("writev {}", chunks.join(",")));
         done.ok();
     }
-    fn has_writev(&self) -> bool {
-        self.writev
+    fn hooks(&self) -> Hooks {
+        let mut h = Hooks::NONE;
+        if self.writev {
+            h = h | Hooks::WRITEV;
+        }
+        if self.final_ {
+            h = h | Hooks::FINAL;
+        }
+        h
     }
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         self.log.push("final");
         done.ok();
-    }
-    fn has_final(&self) -> bool {
-        self.final_
     }
 }
 
@@ -221,7 +226,7 @@ fn row(id: u32) -> Row {
 fn object_mode_default_mark_is_16_items_fifteen_trues_then_false() {
     let _marks = default_marks_lock();
     let sink = Held::<Row>::new();
-    let w = Writable::new_object(WritableOptions::default(), sink.clone());
+    let w = Writable::new(WritableOptions::objects(), sink.clone());
     let drains = count(&w, WritableEvent::Drain);
     assert!(w.writable_object_mode());
     assert_eq!(w.writable_high_water_mark(), DEFAULT_OBJECT_HIGH_WATER_MARK);
@@ -248,8 +253,8 @@ fn object_mode_default_mark_is_16_items_fifteen_trues_then_false() {
 fn from_fn_object_accepts_a_struct_type_and_never_backpressures_when_sync() {
     let got = Rc::new(RefCell::new(Vec::new()));
     let g = got.clone();
-    let w = Writable::from_fn_object(
-        WritableOptions::default().high_water_mark(2),
+    let w = Writable::from_fn(
+        WritableOptions::objects().high_water_mark(2),
         move |r: Row| {
             g.borrow_mut().push(r.id);
             Ok(())
@@ -272,12 +277,7 @@ fn from_fn_object_accepts_a_struct_type_and_never_backpressures_when_sync() {
 #[test]
 fn object_mode_option_counts_items_even_for_byte_chunks() {
     let sink = Held::<Vec<u8>>::new();
-    let w = Writable::new(
-        WritableOptions::default()
-            .object_mode(true)
-            .high_water_mark(2),
-        sink.clone(),
-    );
+    let w = Writable::new(WritableOptions::objects().high_water_mark(2), sink.clone());
     assert!(w.writable_object_mode());
     assert!(w.write(vec![0; 1000]), "1 item < 2, whatever its size");
     assert_eq!(w.writable_length(), 1);
@@ -377,7 +377,7 @@ fn set_default_high_water_mark_changes_only_streams_created_afterwards() {
     assert_eq!(default_high_water_mark(false), 16384);
     assert_eq!(default_high_water_mark(true), 16);
     let old_bytes = Writable::from_fn(WritableOptions::default(), |_: Bytes| Ok(()));
-    let old_objects = Writable::from_fn_object(WritableOptions::default(), |_: u32| Ok(()));
+    let old_objects = Writable::from_fn(WritableOptions::objects(), |_: u32| Ok(()));
     assert_eq!(old_bytes.writable_high_water_mark(), 16384);
     assert_eq!(old_objects.writable_high_water_mark(), 16);
 
@@ -392,11 +392,8 @@ fn set_default_high_water_mark_changes_only_streams_created_afterwards() {
         assert_eq!(default_high_water_mark(true), 2);
 
         let b = Writable::new(WritableOptions::default(), bytes_sink.clone());
-        let o = Writable::new_object(WritableOptions::default(), objects_sink.clone());
-        let i = Writable::new(
-            WritableOptions::default().object_mode(true),
-            items_sink.clone(),
-        );
+        let o = Writable::new(WritableOptions::objects(), objects_sink.clone());
+        let i = Writable::new(WritableOptions::objects(), items_sink.clone());
         let explicit =
             Writable::from_fn(WritableOptions::default().high_water_mark(7), |_: Bytes| {
                 Ok(())
@@ -536,7 +533,7 @@ fn drained_cannot_miss_a_drain_that_happens_before_it_is_awaited() {
 /// Makes a held stream need a drain, spawns `drained()`, checks it waits,
 /// then runs `kill` and returns what the future resolved to.
 fn drained_after(
-    opts: WritableOptions,
+    opts: WritableOptions<Bytes>,
     kill: impl FnOnce(&Writable<Bytes>, &Held<Bytes>),
 ) -> Result<(), Error> {
     let sink = Held::<Bytes>::new();
@@ -798,7 +795,7 @@ fn finished_waits_for_someone_else_to_end() {
         |_: Bytes| Ok(()),
     );
     let w2 = w.clone();
-    let task = spawn(async move { w2.finished().await });
+    let task = spawn(async move { w2.writable_finished_async().await });
     run_until_idle();
     assert!(!task.is_finished(), "finished() does not end the stream");
     assert!(!w.writable_ended());
@@ -806,7 +803,7 @@ fn finished_waits_for_someone_else_to_end() {
     run_until_idle();
     assert!(matches!(task.now_or_never(), Some(Ok(()))));
     assert!(
-        matches!(w.finished().now_or_never(), Some(Ok(()))),
+        matches!(w.writable_finished_async().now_or_never(), Some(Ok(()))),
         "already finished"
     );
 
@@ -818,7 +815,7 @@ fn finished_waits_for_someone_else_to_end() {
     w.on_error(|_| {});
     w.destroy(Some(boom.clone()));
     assert!(w
-        .finished()
+        .writable_finished_async()
         .now_or_never()
         .unwrap()
         .unwrap_err()
@@ -1068,7 +1065,7 @@ fn from_async_object_carries_a_struct_type() {
     let got = Rc::new(RefCell::new(Vec::new()));
     let sink = Rows(got.clone());
     block_on(async move {
-        let w = Writable::from_async_object(WritableOptions::default().high_water_mark(2), sink);
+        let w = Writable::from_async(WritableOptions::objects().high_water_mark(2), sink);
         assert!(w.writable_object_mode());
         assert!(w.write(row(0)), "1 item in flight < 2");
         assert!(!w.write(row(1)), "2 items reach the mark");
@@ -1189,15 +1186,19 @@ impl WritableImpl<&'static str> for Hooked {
         (self.on_write)();
         done.ok();
     }
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         self.log.push("final");
         if let Some(f) = &self.on_final {
             f();
         }
         done.ok();
     }
-    fn has_final(&self) -> bool {
-        self.on_final.is_some()
+    fn hooks(&self) -> Hooks {
+        if self.on_final.is_some() {
+            Hooks::FINAL
+        } else {
+            Hooks::NONE
+        }
     }
 }
 
@@ -1417,8 +1418,8 @@ fn listeners_once_prepend_off_and_counts() {
     let a = w.on(WritableEvent::Drain, log.ev("a"));
     let b = w.once(WritableEvent::Drain, log.ev("b"));
     let _c = w.prepend(WritableEvent::Drain, log.ev("c"));
-    assert_eq!(w.listener_count(Some(WritableEvent::Drain)), 3);
-    assert_eq!(w.listener_count(Some(WritableEvent::Finish)), 0);
+    assert_eq!(w.listener_count(WritableEvent::Drain), 3);
+    assert_eq!(w.listener_count(WritableEvent::Finish), 0);
 
     let cycle = || {
         assert!(!w.write(Bytes::from_static(b"x")));
@@ -1430,19 +1431,19 @@ fn listeners_once_prepend_off_and_counts() {
         ["c", "a", "b"],
         "prepend runs first; once runs once"
     );
-    assert_eq!(w.listener_count(Some(WritableEvent::Drain)), 2);
+    assert_eq!(w.listener_count(WritableEvent::Drain), 2);
     assert_eq!(cycle(), ["c", "a"]);
     assert!(w.off(a));
     assert!(!w.off(a), "already removed");
     assert!(!w.off(b), "a once listener is gone after its call");
-    assert_eq!(w.listener_count(Some(WritableEvent::Drain)), 1);
+    assert_eq!(w.listener_count(WritableEvent::Drain), 1);
     assert_eq!(cycle(), ["c"]);
 
     // A listener id finds its listener whatever the event.
     let f = w.on(WritableEvent::Finish, log.ev("finish"));
-    assert_eq!(w.listener_count(Some(WritableEvent::Finish)), 1);
+    assert_eq!(w.listener_count(WritableEvent::Finish), 1);
     assert!(w.off(f));
-    assert_eq!(w.listener_count(Some(WritableEvent::Finish)), 0);
+    assert_eq!(w.listener_count(WritableEvent::Finish), 0);
 
     // 'error' listeners: listener_count(None).
     let l = log.clone();
@@ -1451,14 +1452,14 @@ fn listeners_once_prepend_off_and_counts() {
     w.once_error(move |e| l.push(format!("e2 {}", e.code())));
     let l = log.clone();
     let e3 = w.on_error(move |e| l.push(format!("e3 {}", e.code())));
-    assert_eq!(w.listener_count(None), 3);
+    assert_eq!(w.error_listener_count(), 3);
     assert!(w.off(e3));
-    assert_eq!(w.listener_count(None), 2);
+    assert_eq!(w.error_listener_count(), 2);
     w.destroy(Some(Error::custom("EX", "x")));
     run_until_idle();
     assert_eq!(log.take(), ["e1 EX", "e2 EX"]);
     assert_eq!(
-        w.listener_count(None),
+        w.error_listener_count(),
         1,
         "the once_error listener removed itself"
     );
@@ -1507,13 +1508,13 @@ fn final_done_called_twice_errors_with_multiple_callback() {
         fn write(&self, _chunk: Bytes, done: Done) {
             done.ok();
         }
-        fn final_(&self, done: Done) {
+        fn finish(&self, done: Done) {
             self.0.push("final");
             done.clone().ok();
             done.ok();
         }
-        fn has_final(&self) -> bool {
-            true
+        fn hooks(&self) -> Hooks {
+            Hooks::FINAL
         }
     }
     let log = Log::default();
@@ -1934,7 +1935,7 @@ fn repeated_polls_park_one_waker() {
     let waker = Waker::noop();
     let mut cx = Context::from_waker(waker);
     let mut drained = pin!(w.drained());
-    let mut finished = pin!(w.finished());
+    let mut finished = pin!(w.writable_finished_async());
     for _ in 0..1000 {
         assert!(drained.as_mut().poll(&mut cx).is_pending());
         assert!(finished.as_mut().poll(&mut cx).is_pending());
