@@ -21,11 +21,12 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
     finished, finished_async, next_tick, run_until_idle, AsyncSink, Done, Duplex, DuplexOptions,
     Error, PassThrough, PipeOptions, Pipeline, Readable, ReadableEvent, ReadableImpl,
-    ReadableOptions, Source, Transform, TransformDone, TransformImpl, Writable, WritableEvent,
-    WritableImpl, WritableOptions,
+    ReadableOptions, Source, Transform, TransformDone, TransformImpl, TransformOptions, Writable,
+    WritableEvent, WritableImpl, WritableOptions,
 };
 
 // ---------------------------------------------------------------------------
@@ -122,7 +123,7 @@ fn watch_w(name: &'static str, w: &Writable<Bytes>, log: &Log) {
 }
 
 /// Logs `'end'`, `'finish'`, `'close'` and `'error'` of a Duplex.
-fn watch_d(name: &'static str, d: &Duplex<Bytes, Bytes>, log: &Log) {
+fn watch_d(name: &'static str, d: &(impl ReadableSide<Bytes> + WritableSide<Bytes>), log: &Log) {
     d.on_end(log.ev(format!("{name} end")));
     d.on(WritableEvent::Finish, log.ev(format!("{name} finish")));
     d.on_close(log.ev(format!("{name} close")));
@@ -385,10 +386,8 @@ fn test_stream_pipe_await_drain_push_while_write() {
 #[test]
 fn test_stream_await_drain_writers_in_synchronously_recursion_write() {
     let log = Log::default();
-    let encode: PassThrough =
-        PassThrough::pass_through(DuplexOptions::default().high_water_mark(1));
-    let decode: PassThrough =
-        PassThrough::pass_through(DuplexOptions::default().high_water_mark(1));
+    let encode: PassThrough = PassThrough::new(TransformOptions::default().high_water_mark(1));
+    let decode: PassThrough = PassThrough::new(TransformOptions::default().high_water_mark(1));
     let sends = Calls::default();
     let send = {
         let (e, l, sends) = (encode.clone(), log.clone(), sends.clone());
@@ -600,7 +599,7 @@ fn test_stream_unpipe_event() {
         let l = log.clone();
         dest.on_unpipe(move |_| l.push("unpipe"));
         dest.on(WritableEvent::Finish, log.ev("finish"));
-        src.pipe_with(&dest, PipeOptions { end });
+        src.pipe_with(&dest, PipeOptions::default().end(end));
         if unpipe {
             src.unpipe(&dest);
         }
@@ -665,8 +664,8 @@ fn test_stream_pipe_unpipe_streams() {
             WritableEvent::Drain,
         ]
         .iter()
-        .map(|e| d.listener_count(Some(*e)).to_string())
-        .chain([d.listener_count(None).to_string()])
+        .map(|e| d.listener_count(*e).to_string())
+        .chain([d.error_listener_count().to_string()])
         .collect::<Vec<_>>()
         .join(",")
     };
@@ -893,8 +892,8 @@ fn test_stream_pipeline() {
     let l4 = Log::default();
     {
         let read = Readable::<Bytes>::new(ReadableOptions::default(), noop_src());
-        let transform: Transform = Transform::transform(
-            DuplexOptions::default(),
+        let transform: Transform = Transform::new(
+            TransformOptions::default(),
             Tf(Box::new(|_c, done| {
                 next_tick(move || done.call(Err(Error::custom("KABOOM", "kaboom"))))
             })),
@@ -987,8 +986,7 @@ fn test_stream_pipeline() {
                 n.set(n.get() + 1);
             }),
         );
-        let pt: PassThrough =
-            PassThrough::pass_through(DuplexOptions::default().high_water_mark(4));
+        let pt: PassThrough = PassThrough::new(TransformOptions::default().high_water_mark(4));
         let (g, t) = (got7.clone(), timers.clone());
         let write = Writable::new(
             WritableOptions::default().high_water_mark(4),
@@ -1155,8 +1153,8 @@ fn test_stream_finished() {
     }
     // 3. A Transform: both 'finish' and 'end' first.
     {
-        let tr: Transform = Transform::transform(
-            DuplexOptions::default(),
+        let tr: Transform = Transform::new(
+            TransformOptions::default(),
             Tf(Box::new(|_c, done| done.call(Ok(None)))),
         );
         let (fin, end) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
@@ -1608,8 +1606,8 @@ fn test_stream_pipe_manual_resume() {
         let reads = Calls::default();
         let rs = {
             let (reads, counter) = (reads.clone(), Cell::new(N as isize));
-            Readable::<usize>::new_object(
-                ReadableOptions::default(),
+            Readable::<usize>::new(
+                ReadableOptions::objects(),
                 src(move |_n, s| {
                     reads.hit();
                     counter.set(counter.get() - 1);
@@ -1624,8 +1622,8 @@ fn test_stream_pipe_manual_resume() {
         let writes = Calls::default();
         let ws = {
             let (writes, t) = (writes.clone(), timers.clone());
-            Writable::new_object(
-                WritableOptions::default(),
+            Writable::new(
+                WritableOptions::objects(),
                 sink(move |_c: usize, d| {
                     writes.hit();
                     t.later(move || d.ok());
@@ -1663,8 +1661,8 @@ fn test_stream_pipe_flow() {
     let writes = Calls::default();
     {
         let ticks = Rc::new(Cell::new(17));
-        let rs = Readable::<u8>::new_object(
-            ReadableOptions::default(),
+        let rs = Readable::<u8>::new(
+            ReadableOptions::objects(),
             src(move |_n, s| {
                 let t = ticks.get();
                 ticks.set(t - 1);
@@ -1681,8 +1679,8 @@ fn test_stream_pipe_flow() {
         );
         let ws = {
             let (w, t) = (writes.clone(), timers.clone());
-            Writable::new_object(
-                WritableOptions::default().high_water_mark(0),
+            Writable::new(
+                WritableOptions::objects().high_water_mark(0),
                 sink(move |_c: u8, d| {
                     w.hit();
                     t.later(move || d.ok());
@@ -1697,8 +1695,8 @@ fn test_stream_pipe_flow() {
     let n2 = Calls::default();
     {
         let missing = Cell::new(8);
-        let rs = Readable::<u8>::new_object(
-            ReadableOptions::default(),
+        let rs = Readable::<u8>::new(
+            ReadableOptions::objects(),
             src(move |_n, s| {
                 if missing.get() > 0 {
                     missing.set(missing.get() - 1);
@@ -1708,14 +1706,14 @@ fn test_stream_pipe_flow() {
                 }
             }),
         );
-        let opts2 = DuplexOptions::default().high_water_mark(2);
+        let opts2 = TransformOptions::objects().high_water_mark(2);
         let pt = rs
-            .pipe(&PassThrough::<u8>::pass_through_object(opts2.clone()))
-            .pipe(&PassThrough::<u8>::pass_through_object(opts2));
+            .pipe(&PassThrough::<u8>::new(opts2.clone()))
+            .pipe(&PassThrough::<u8>::new(opts2));
         let wrapper = {
             let pt = pt.clone();
-            Readable::<u8>::new_object(
-                ReadableOptions::default(),
+            Readable::<u8>::new(
+                ReadableOptions::objects(),
                 src(move |_n, s| {
                     let (pt, s) = (pt.clone(), s.clone());
                     next_tick(move || match pt.read(None) {
@@ -1773,23 +1771,23 @@ fn test_stream_pipe_same_destination_twice() {
     // write emits it at once: the PassThrough flows since pipe()); piping
     // again afterwards adds nothing to that chunk.
     {
-        let pt: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+        let pt: PassThrough = PassThrough::new(TransformOptions::default());
         let dest = dest_for("A");
         pt.pipe(&dest);
         pt.pipe(&dest);
-        log.push(format!("A error listeners {}", dest.listener_count(None)));
+        log.push(format!("A error listeners {}", dest.error_listener_count()));
         pt.unpipe(&dest);
         log.push(format!(
             "A error listeners {} close {}",
-            dest.listener_count(None),
-            dest.listener_count(Some(WritableEvent::Close))
+            dest.error_listener_count(),
+            dest.listener_count(WritableEvent::Close)
         ));
         assert!(pt.write(b("foobar")));
         pt.pipe(&dest);
     }
     // Piped twice: each chunk is written twice.
     {
-        let pt: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+        let pt: PassThrough = PassThrough::new(TransformOptions::default());
         let dest = dest_for("B");
         pt.pipe(&dest);
         pt.pipe(&dest);
@@ -1797,7 +1795,7 @@ fn test_stream_pipe_same_destination_twice() {
     }
     // Piped twice, unpiped twice: nothing written; paused.
     {
-        let pt: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+        let pt: PassThrough = PassThrough::new(TransformOptions::default());
         let dest = dest_for("C");
         pt.pipe(&dest);
         pt.pipe(&dest);
@@ -1805,7 +1803,7 @@ fn test_stream_pipe_same_destination_twice() {
         pt.unpipe(&dest);
         log.push(format!(
             "C error listeners {} flowing {:?}",
-            dest.listener_count(None),
+            dest.error_listener_count(),
             pt.readable_flowing()
         ));
         let _ = pt.write(b("foobar"));
@@ -1978,13 +1976,13 @@ fn test_stream_finished_late_calls() {
     }
     // g. A PassThrough ended but never read: never done.
     {
-        let p: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+        let p: PassThrough = PassThrough::new(TransformOptions::default());
         p.end();
         finished(&p, cb(&logs[6], "cb"));
     }
     // h. Same, finished() inside 'finish'.
     {
-        let p: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+        let p: PassThrough = PassThrough::new(TransformOptions::default());
         p.end();
         let (p2, l) = (p.clone(), logs[7].clone());
         p.on(WritableEvent::Finish, move || {
@@ -2155,8 +2153,7 @@ fn test_stream_pipeline_promises() {
             read.push(b(s));
         }
         read.push_eof();
-        let pt: PassThrough =
-            PassThrough::pass_through(DuplexOptions::default().high_water_mark(2));
+        let pt: PassThrough = PassThrough::new(TransformOptions::default().high_water_mark(2));
         let r = Pipeline::new(&read).through(&pt).run(&write).await;
         out.push(format!(
             "1 {} finished={} {} destroyed={},{}",

@@ -19,10 +19,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    default_high_water_mark, next_tick, run_until_idle, Done, Duplex, DuplexOptions, Error,
-    PassThrough, ReadableImpl, Source, Transform, TransformDone, TransformImpl, WritableEvent,
-    WritableImpl,
+    default_high_water_mark, next_tick, run_until_idle, Done, Duplex, DuplexOptions, Error, Hooks,
+    PassThrough, ReadableImpl, ReadableOptions, Source, Transform, TransformDone, TransformImpl,
+    TransformOptions, WritableEvent, WritableImpl, WritableOptions,
 };
 
 // ---------------------------------------------------------------------------
@@ -60,10 +61,14 @@ impl<I: 'static, O: 'static> TransformImpl<I, O> for Tf<I, O> {
         (self.transform)(chunk, done)
     }
     fn flush(&self, done: TransformDone<O>) {
-        (self.flush.as_ref().expect("has_flush"))(done)
+        (self.flush.as_ref().expect("Hooks::FLUSH"))(done)
     }
-    fn has_flush(&self) -> bool {
-        self.flush.is_some()
+    fn hooks(&self) -> Hooks {
+        if self.flush.is_some() {
+            Hooks::FLUSH
+        } else {
+            Hooks::NONE
+        }
     }
 }
 
@@ -119,16 +124,20 @@ fn shown(c: Option<Bytes>) -> String {
 }
 
 /// `read(5)` `n` times.
-fn read5(t: &Duplex<Bytes, Bytes>, n: usize) -> Vec<String> {
+fn read5(t: &impl ReadableSide<Bytes>, n: usize) -> Vec<String> {
     (0..n).map(|_| shown(t.read(Some(5)))).collect()
 }
 
-fn dopts() -> DuplexOptions {
+fn dopts() -> DuplexOptions<Bytes, Bytes> {
     DuplexOptions::default()
 }
 
+fn topts() -> TransformOptions<Bytes, Bytes> {
+    TransformOptions::default()
+}
+
 /// Logs `'end'`, `'prefinish'`, `'finish'`, `'close'` and `'error'`.
-fn watch<R: 'static, W: 'static>(d: &Duplex<R, W>, log: &Log) {
+fn watch<R: 'static, W: 'static>(d: &(impl ReadableSide<R> + WritableSide<W>), log: &Log) {
     d.on_end(log.ev("end"));
     d.on(WritableEvent::Prefinish, log.ev("prefinish"));
     d.on(WritableEvent::Finish, log.ev("finish"));
@@ -143,7 +152,7 @@ fn watch<R: 'static, W: 'static>(d: &Duplex<R, W>, log: &Log) {
 
 // Port of test/parallel/test-stream-transform-split-highwatermark.js
 // Skipped: NaN marks (cannot be expressed with `usize`), `undefined`/`null`
-// (the `None` default is what `DuplexOptions::default()` already checks),
+// (the `None` default is what `TransformOptions::default()` already checks),
 // and "Readable/Writable ignore the per-side options" (their options have no
 // per-side fields). Added (Node 20 output): the Transform rule that a
 // readable mark of 0 makes the writable mark 0 unless given, which a plain
@@ -152,16 +161,16 @@ fn watch<R: 'static, W: 'static>(d: &Duplex<R, W>, log: &Log) {
 fn test_stream_transform_split_highwatermark() {
     let default = default_high_water_mark(false);
     assert_eq!(default, 16384, "Node 20's default");
-    let marks = |o: DuplexOptions| {
-        let t: Transform = Transform::pass_through(o);
+    let marks = |o: TransformOptions<Bytes, Bytes>| {
+        let t: PassThrough = PassThrough::new(o);
         (t.readable_high_water_mark(), t.writable_high_water_mark())
     };
     // Overriding the default.
-    assert_eq!(marks(dopts().readable_high_water_mark(666)), (666, default));
-    assert_eq!(marks(dopts().writable_high_water_mark(777)), (default, 777));
+    assert_eq!(marks(topts().readable_high_water_mark(666)), (666, default));
+    assert_eq!(marks(topts().writable_high_water_mark(777)), (default, 777));
     assert_eq!(
         marks(
-            dopts()
+            topts()
                 .readable_high_water_mark(666)
                 .writable_high_water_mark(777)
         ),
@@ -169,16 +178,16 @@ fn test_stream_transform_split_highwatermark() {
     );
     // highWaterMark overrides both.
     assert_eq!(
-        marks(dopts().high_water_mark(555).readable_high_water_mark(666)),
+        marks(topts().high_water_mark(555).readable_high_water_mark(666)),
         (555, 555)
     );
     assert_eq!(
-        marks(dopts().high_water_mark(555).writable_high_water_mark(777)),
+        marks(topts().high_water_mark(555).writable_high_water_mark(777)),
         (555, 555)
     );
     assert_eq!(
         marks(
-            dopts()
+            topts()
                 .high_water_mark(555)
                 .readable_high_water_mark(666)
                 .writable_high_water_mark(777)
@@ -186,43 +195,40 @@ fn test_stream_transform_split_highwatermark() {
         (555, 555)
     );
     // Defaults.
-    assert_eq!(marks(dopts()), (default, default));
+    assert_eq!(marks(topts()), (default, default));
     // A readable mark of 0 carries over to the writable side unless given.
-    assert_eq!(marks(dopts().high_water_mark(0)), (0, 0));
-    assert_eq!(marks(dopts().readable_high_water_mark(0)), (0, 0));
+    assert_eq!(marks(topts().high_water_mark(0)), (0, 0));
+    assert_eq!(marks(topts().readable_high_water_mark(0)), (0, 0));
     assert_eq!(
         marks(
-            dopts()
+            topts()
                 .readable_high_water_mark(0)
                 .writable_high_water_mark(5)
         ),
         (0, 5)
     );
     assert_eq!(
-        marks(dopts().high_water_mark(0).writable_high_water_mark(5)),
+        marks(topts().high_water_mark(0).writable_high_water_mark(5)),
         (0, 5)
     );
     // Object mode: 16 items; per side.
-    let t: Transform<u8, u8> = Transform::pass_through_object(dopts());
+    let t: PassThrough<u8> = PassThrough::new(TransformOptions::objects());
     assert_eq!(
         (t.readable_high_water_mark(), t.writable_high_water_mark()),
         (16, 16)
     );
-    let mut o = dopts();
-    o.readable_object_mode = true;
+    let o = TransformOptions::new(WritableOptions::default(), ReadableOptions::objects());
     assert_eq!(marks(o), (16, default));
     // A plain Duplex has no carry-over rule.
-    let dx = |o: DuplexOptions| {
+    let dx = |o: DuplexOptions<Bytes, Bytes>| {
         let d: Duplex = Duplex::new(o, NoRead, Sink(true));
         (d.readable_high_water_mark(), d.writable_high_water_mark())
     };
     assert_eq!(dx(dopts().high_water_mark(0)), (0, 0));
     assert_eq!(dx(dopts().readable_high_water_mark(0)), (0, default));
-    let mut o = dopts();
-    o.readable_object_mode = true;
+    let o = DuplexOptions::new(ReadableOptions::objects(), WritableOptions::default());
     assert_eq!(dx(o), (16, default));
-    let mut o = dopts();
-    o.writable_object_mode = true;
+    let o = DuplexOptions::new(ReadableOptions::default(), WritableOptions::objects());
     assert_eq!(dx(o), (default, 16));
 }
 
@@ -235,8 +241,8 @@ fn test_stream_transform_hwm0() {
     let log = Log::default();
     let t: Transform<u32, u32> = {
         let l = log.clone();
-        Transform::transform_object(
-            dopts().high_water_mark(0),
+        Transform::new(
+            TransformOptions::objects().high_water_mark(0),
             tf(move |chunk: u32, done: TransformDone<u32>| {
                 l.push(format!("_transform {chunk}"));
                 next_tick(move || done.call(Ok(Some(chunk))));
@@ -299,7 +305,7 @@ fn test_stream_transform_hwm0() {
 #[test]
 fn test_stream_passthrough_drain() {
     let log = Log::default();
-    let pt: PassThrough = PassThrough::pass_through(dopts().high_water_mark(0));
+    let pt: PassThrough = PassThrough::new(topts().high_water_mark(0));
     pt.on(WritableEvent::Drain, log.ev("drain"));
     let w = pt.write(b("hello1"));
     log.push(format!("write {w}"));
@@ -319,8 +325,8 @@ fn test_stream_passthrough_drain() {
 #[test]
 fn test_stream_transform_callback_twice() {
     let log = Log::default();
-    let stream: Transform = Transform::transform(
-        dopts(),
+    let stream: Transform = Transform::new(
+        topts(),
         tf(|_c: Bytes, done: TransformDone<Bytes>| {
             done.clone().call(Ok(None));
             done.call(Ok(None));
@@ -352,8 +358,8 @@ fn test_stream_transform_flush_data() {
     let log = Log::default();
     let t: Transform = {
         let (l1, l2) = (log.clone(), log.clone());
-        Transform::transform(
-            dopts(),
+        Transform::new(
+            topts(),
             tf(move |d: Bytes, n: TransformDone<Bytes>| {
                 l1.push(format!("_transform {}", shown(Some(d))));
                 n.call(Ok(None));
@@ -423,8 +429,8 @@ fn test_stream2_transform() {
         let slot = Slot::new();
         let tx: Transform = {
             let (slot, tr) = (slot.clone(), transformed.clone());
-            Transform::transform(
-                dopts().high_water_mark(10),
+            Transform::new(
+                topts().high_water_mark(10),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     tr.set(tr.get() + c.len());
                     slot.get().push(c);
@@ -448,7 +454,7 @@ fn test_stream2_transform() {
 
     // PassThrough: read(n) across chunk boundaries.
     {
-        let pt: PassThrough = PassThrough::pass_through(dopts());
+        let pt: PassThrough = PassThrough::new(topts());
         for s in ["foog", "bark", "bazy", "kuel"] {
             assert!(pt.write(b(s)));
         }
@@ -467,7 +473,7 @@ fn test_stream2_transform() {
         V::Obj("a", "b"),
     ];
     {
-        let pt: PassThrough<V> = PassThrough::pass_through_object(dopts());
+        let pt: PassThrough<V> = PassThrough::new(TransformOptions::objects());
         for v in &values {
             let _ = pt.write(v.clone());
         }
@@ -482,8 +488,8 @@ fn test_stream2_transform() {
         let slot = Slot::new();
         let pt: Transform = {
             let slot = slot.clone();
-            Transform::transform(
-                dopts(),
+            Transform::new(
+                topts(),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     slot.get().push(Bytes::from(vec![b'x'; c.len()]));
                     cb.call(Ok(None));
@@ -500,8 +506,8 @@ fn test_stream2_transform() {
 
     // A simple object transform (JSON.stringify).
     {
-        let pt: Transform<V, String> = Transform::transform_object(
-            dopts(),
+        let pt: Transform<V, String> = Transform::new(
+            TransformOptions::objects(),
             tf(|c: V, cb: TransformDone<String>| cb.call(Ok(Some(c.json())))),
         );
         for v in &values {
@@ -529,8 +535,8 @@ fn test_stream2_transform() {
         let slot = Slot::new();
         let pt: Transform = {
             let (slot, t) = (slot.clone(), timers.clone());
-            Transform::transform(
-                dopts(),
+            Transform::new(
+                topts(),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     let slot = slot.clone();
                     t.later(move || {
@@ -558,8 +564,8 @@ fn test_stream2_transform() {
         let slot = Slot::new();
         let pt: Transform = {
             let (slot, t) = (slot.clone(), timers.clone());
-            Transform::transform(
-                dopts(),
+            Transform::new(
+                topts(),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     let (slot, t2) = (slot.clone(), t.clone());
                     t.later(move || {
@@ -592,8 +598,8 @@ fn test_stream2_transform() {
         let pt: Transform = {
             let (slot, t, st) = (slot.clone(), timers.clone(), state.clone());
             let (slot2, st2, l) = (slot.clone(), state.clone(), compress_log.clone());
-            Transform::transform(
-                dopts(),
+            Transform::new(
+                topts(),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     let (slot, st) = (slot.clone(), st.clone());
                     t.later(move || {
@@ -635,8 +641,8 @@ fn test_stream2_transform() {
         let slot = Slot::new();
         let pt: Transform = {
             let (slot, l) = (slot.clone(), stall_log.clone());
-            Transform::transform(
-                dopts().high_water_mark(3),
+            Transform::new(
+                topts().high_water_mark(3),
                 tf(move |c: Bytes, cb: TransformDone<Bytes>| {
                     l.push(format!("_transform {}", shown(Some(c.clone()))));
                     let n = count.get();
@@ -681,7 +687,7 @@ fn test_stream2_transform() {
 
     // 'readable' emission: on a later tick, batched.
     let emit_log = Log::default();
-    let pt_emits: PassThrough = PassThrough::pass_through(dopts());
+    let pt_emits: PassThrough = PassThrough::new(topts());
     let emits = Rc::new(Cell::new(0));
     {
         let (pt, l) = (&pt_emits, &emit_log);
@@ -705,7 +711,7 @@ fn test_stream2_transform() {
     // 'readable' emission reordering.
     let reorder_log = Log::default();
     {
-        let pt: PassThrough = PassThrough::pass_through(dopts());
+        let pt: PassThrough = PassThrough::new(topts());
         let emits = Rc::new(Cell::new(0));
         let e = emits.clone();
         pt.on_readable(move || e.set(e.get() + 1));
@@ -735,7 +741,7 @@ fn test_stream2_transform() {
     let facade: Rc<RefCell<Vec<String>>> = Rc::default();
     let facade_ended = Rc::new(Cell::new(false));
     {
-        let pt: PassThrough = PassThrough::pass_through(dopts());
+        let pt: PassThrough = PassThrough::new(topts());
         let d = facade.clone();
         pt.on_data(move |c| d.borrow_mut().push(shown(Some(c.clone()))));
         let e = facade_ended.clone();
@@ -760,8 +766,8 @@ fn test_stream2_transform() {
     // 'end' on the tick after the last read().
     let parse_log = Log::default();
     {
-        let jp: Transform<String, i64> = Transform::transform_object(
-            dopts(),
+        let jp: Transform<String, i64> = Transform::new(
+            TransformOptions::objects(),
             tf(|s: String, cb: TransformDone<i64>| match s.parse::<i64>() {
                 Ok(v) => cb.call(Ok(Some(v))),
                 Err(e) => cb.call(Err(Error::msg(e.to_string()))),
@@ -845,11 +851,11 @@ fn test_stream2_transform() {
 }
 
 trait ExtendRead5 {
-    fn extend_read5(&self, t: &Duplex<Bytes, Bytes>, n: usize);
+    fn extend_read5(&self, t: &impl ReadableSide<Bytes>, n: usize);
 }
 
 impl ExtendRead5 for Log {
-    fn extend_read5(&self, t: &Duplex<Bytes, Bytes>, n: usize) {
+    fn extend_read5(&self, t: &impl ReadableSide<Bytes>, n: usize) {
         for s in read5(t, n) {
             self.push(s);
         }
@@ -1032,7 +1038,7 @@ fn test_stream_auto_destroy() {
 
     // A Transform: destroyed after both 'end' and 'finish'.
     let tl = Log::default();
-    let t: Transform = Transform::pass_through(dopts());
+    let t: PassThrough = PassThrough::new(topts());
     assert!(t.write(b("hello")));
     assert!(t.write(b("world")));
     t.end();
@@ -1141,17 +1147,17 @@ fn test_stream_big_packet() {
     let timers = Macro::default();
     let log = Log::default();
     let passed = Rc::new(Cell::new(false));
-    let s1: Transform = Transform::transform(
-        dopts(),
+    let s1: Transform = Transform::new(
+        topts(),
         tf(|c: Bytes, cb: TransformDone<Bytes>| {
             next_tick(move || cb.call(Ok(Some(c))));
         }),
     );
-    let s2: PassThrough = PassThrough::pass_through(dopts());
+    let s2: PassThrough = PassThrough::new(topts());
     let s3: Transform = {
         let (l, passed) = (log.clone(), passed.clone());
-        Transform::transform(
-            dopts(),
+        Transform::new(
+            topts(),
             tf(move |c: Bytes, done: TransformDone<Bytes>| {
                 l.push(format!("s3 {}", c.len()));
                 if !passed.get() {
@@ -1163,7 +1169,7 @@ fn test_stream_big_packet() {
     };
     s1.pipe(&s3);
     // Don't let s2 end s3.
-    s2.pipe_with(&s3, highwater::PipeOptions { end: false });
+    s2.pipe_with(&s3, highwater::PipeOptions::default().end(false));
     // Larger than the mark: buffered.
     let big = Bytes::from(vec![b'x'; s1.writable_high_water_mark() + 1]);
     let w = s1.write(big);
@@ -1200,7 +1206,7 @@ fn test_stream_big_packet() {
 #[test]
 fn test_stream_transform_destroy() {
     let never = || -> Transform {
-        Transform::transform(dopts(), tf(|_c: Bytes, _done: TransformDone<Bytes>| {}))
+        Transform::new(topts(), tf(|_c: Bytes, _done: TransformDone<Bytes>| {}))
     };
     let watch_ecf = |t: &Transform, l: &Log| {
         t.on_end(l.ev("end"));
@@ -1227,8 +1233,8 @@ fn test_stream_transform_destroy() {
     t4.destroy(Some(Error::custom("KABOOM", "kaboom")));
 
     let l5 = Log::default();
-    let t5: Transform = Transform::transform(
-        dopts().high_water_mark(1),
+    let t5: Transform = Transform::new(
+        topts().high_water_mark(1),
         tf(|c: Bytes, done: TransformDone<Bytes>| done.call(Ok(Some(c)))),
     );
     watch_ecf(&t5, &l5);
@@ -1258,15 +1264,15 @@ fn test_stream_transform_destroy() {
 // queued) before the write's error.
 #[test]
 fn test_stream_transform_errors() {
-    let watch_all = |t: &Transform, l: &Log| {
+    fn watch_all(t: &(impl ReadableSide<Bytes> + WritableSide<Bytes>), l: &Log) {
         watch(t, l);
         let l = l.clone();
         t.on_data(move |d| l.push(format!("data {}", shown(Some(d.clone())))));
-    };
+    }
     // A failing flush.
     let l1 = Log::default();
-    let t1: Transform = Transform::transform(
-        dopts(),
+    let t1: Transform = Transform::new(
+        topts(),
         tf(|c: Bytes, done: TransformDone<Bytes>| done.call(Ok(Some(c))))
             .flush(|done| done.call(Err(Error::msg("flushfail")))),
     );
@@ -1278,8 +1284,8 @@ fn test_stream_transform_errors() {
     // A transform failing synchronously: both write callbacks get the error
     // before 'error'.
     let l2 = Log::default();
-    let t2: Transform = Transform::transform(
-        dopts(),
+    let t2: Transform = Transform::new(
+        topts(),
         tf(|_c: Bytes, done: TransformDone<Bytes>| done.call(Err(Error::msg("tfail")))),
     );
     watch_all(&t2, &l2);
@@ -1296,7 +1302,7 @@ fn test_stream_transform_errors() {
 
     // Write after end.
     let l3 = Log::default();
-    let t3: PassThrough = PassThrough::pass_through(dopts());
+    let t3: PassThrough = PassThrough::new(topts());
     watch_all(&t3, &l3);
     t3.end();
     let l = l3.clone();
@@ -1310,8 +1316,8 @@ fn test_stream_transform_errors() {
 
     // Flush data comes after the chunks, 'prefinish' after the flush.
     let l4 = Log::default();
-    let t4: Transform = Transform::transform(
-        dopts(),
+    let t4: Transform = Transform::new(
+        topts(),
         tf(|c: Bytes, done: TransformDone<Bytes>| done.call(Ok(Some(c))))
             .flush(|done| done.call(Ok(Some(b("F"))))),
     );
@@ -1368,7 +1374,7 @@ fn test_stream_transform_errors() {
 // borrow.
 #[test]
 fn test_stream_reentrant_calls_from_hooks() {
-    let rec = |d: &Duplex<Bytes, Bytes>, l: &Log| {
+    let rec = |d: &Transform, l: &Log| {
         d.on_end(l.ev("end"));
         d.on(WritableEvent::Finish, l.ev("finish"));
         d.on_close(l.ev("close"));
@@ -1385,8 +1391,8 @@ fn test_stream_reentrant_calls_from_hooks() {
     {
         let slot = Slot::new();
         let (s, l, n) = (slot.clone(), l1.clone(), Cell::new(0));
-        let t: Transform = Transform::transform(
-            dopts(),
+        let t: Transform = Transform::new(
+            topts(),
             tf(move |c: Bytes, done: TransformDone<Bytes>| {
                 n.set(n.get() + 1);
                 if n.get() == 1 {
@@ -1405,8 +1411,8 @@ fn test_stream_reentrant_calls_from_hooks() {
     {
         let slot = Slot::new();
         let (s, l) = (slot.clone(), l2.clone());
-        let t: Transform = Transform::transform(
-            dopts(),
+        let t: Transform = Transform::new(
+            topts(),
             tf(move |c: Bytes, done: TransformDone<Bytes>| {
                 s.get().end();
                 l.push("ended inside");
@@ -1423,8 +1429,8 @@ fn test_stream_reentrant_calls_from_hooks() {
     {
         let slot = Slot::new();
         let (s, l) = (slot.clone(), l3.clone());
-        let t: Transform = Transform::transform(
-            dopts(),
+        let t: Transform = Transform::new(
+            topts(),
             tf(move |c: Bytes, done: TransformDone<Bytes>| {
                 s.get().destroy(None);
                 l.push("destroyed inside");
