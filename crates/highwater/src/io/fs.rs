@@ -23,13 +23,14 @@
 //! # std::fs::create_dir_all(&dir).unwrap();
 //! # let (src, dst) = (dir.join("in.txt"), dir.join("out.txt"));
 //! # std::fs::write(&src, b"hello file").unwrap();
+//! use highwater::prelude::*;
 //! use highwater::fs::{create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions};
 //! use highwater::Pipeline;
 //!
 //! highwater::block_on(async move {
 //!     let r = create_read_stream(&src, ReadStreamOptions::default())?;
 //!     let w = create_write_stream(&dst, WriteStreamOptions::default())?;
-//!     Pipeline::new(&*r).run(&*w).await?;
+//!     Pipeline::new(&r).run(&w).await?;
 //!     assert_eq!(std::fs::read(&dst).unwrap(), b"hello file");
 //!     Ok::<_, highwater::Error>(())
 //! })
@@ -82,6 +83,7 @@ impl OpenFlags {
     /// # Examples
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::fs::OpenFlags;
     /// assert!(OpenFlags::parse("wx").is_ok());
     /// assert_eq!(OpenFlags::parse("q").unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
@@ -141,6 +143,7 @@ enum Target {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::fs::ReadStreamOptions;
 ///
 /// // Bytes 100 to 199, 4 KiB per read.
@@ -176,6 +179,7 @@ impl ReadStreamOptions {
     /// Bytes per read, and the readable mark (default 64 KiB).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().high_water_mark(1 << 20);
     /// ```
@@ -188,6 +192,7 @@ impl ReadStreamOptions {
     /// First byte to read (positional reads from there).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().start(10);
     /// ```
@@ -200,6 +205,7 @@ impl ReadStreamOptions {
     /// Last byte to read, inclusive.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().end(99);
     /// ```
@@ -213,6 +219,7 @@ impl ReadStreamOptions {
     /// checked when the stream is created.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().flags("r+");
     /// ```
@@ -225,6 +232,7 @@ impl ReadStreamOptions {
     /// Permission bits if the file is created (default 0o666).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().flags("a+").mode(0o600);
     /// ```
@@ -238,6 +246,7 @@ impl ReadStreamOptions {
     /// default true).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().auto_close(false);
     /// ```
@@ -250,6 +259,7 @@ impl ReadStreamOptions {
     /// Emit `'close'` (default true).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::ReadStreamOptions;
     /// let _ = ReadStreamOptions::default().emit_close(false);
     /// ```
@@ -266,6 +276,7 @@ impl ReadStreamOptions {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::fs::WriteStreamOptions;
 ///
 /// // Append, fsync before closing, a 1 MiB buffer.
@@ -303,6 +314,7 @@ impl WriteStreamOptions {
     /// The write buffer's mark (default: the stream default, 16 KiB).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().high_water_mark(1 << 20);
     /// ```
@@ -317,6 +329,7 @@ impl WriteStreamOptions {
     /// [`WritableOptions::low_water_mark`](crate::WritableOptions::low_water_mark)).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().high_water_mark(1 << 20).low_water_mark(256 << 10);
     /// ```
@@ -329,6 +342,7 @@ impl WriteStreamOptions {
     /// First byte to write (positional writes from there).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().flags("r+").start(4096);
     /// ```
@@ -342,6 +356,7 @@ impl WriteStreamOptions {
     /// checked when the stream is created.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().flags("wx"); // fail if it exists
     /// ```
@@ -354,6 +369,7 @@ impl WriteStreamOptions {
     /// Permission bits if the file is created (default 0o666, less the umask).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().mode(0o600);
     /// ```
@@ -366,6 +382,7 @@ impl WriteStreamOptions {
     /// Close the file after `'finish'` or an error (default true).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().auto_close(false);
     /// ```
@@ -378,6 +395,7 @@ impl WriteStreamOptions {
     /// Emit `'close'` (default true).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().emit_close(false);
     /// ```
@@ -390,6 +408,7 @@ impl WriteStreamOptions {
     /// `fsync` the file before closing it (default false).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::WriteStreamOptions;
     /// let _ = WriteStreamOptions::default().flush(true);
     /// ```
@@ -838,7 +857,7 @@ impl WritableImpl<Bytes> for FileSink {
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("in.txt");
 /// std::fs::write(&path, b"hello").unwrap();
-/// highwater::block_on(async {
+/// highwater::block_on(async move {
 ///     let rs = create_read_stream(&path, ReadStreamOptions::default())?;
 ///     rs.resume();
 ///     highwater::finished_async(&rs).await?;
@@ -888,8 +907,9 @@ impl HasReadable for ReadStream {}
 /// let dir = std::env::temp_dir().join(format!("hw-doc-ws-{}", std::process::id()));
 /// std::fs::create_dir_all(&dir).unwrap();
 /// let path = dir.join("out.txt");
-/// highwater::block_on(async {
-///     let ws = create_write_stream(&path, WriteStreamOptions::default())?;
+/// let p = path.clone();
+/// highwater::block_on(async move {
+///     let ws = create_write_stream(&p, WriteStreamOptions::default())?;
 ///     ws.write_async(Bytes::from_static(b"hello")).await?;
 ///     ws.end_async().await?;
 ///     assert_eq!(ws.bytes_written(), 5);
@@ -952,6 +972,7 @@ impl ReadStream {
     /// The path, if the stream was created from one.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let rs = create_read_stream("/nonexistent/x", ReadStreamOptions::default()).unwrap();
@@ -966,6 +987,7 @@ impl ReadStream {
     /// (Node's `pending`, `fd === null`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let rs = create_read_stream("/nonexistent/x", ReadStreamOptions::default()).unwrap();
@@ -979,10 +1001,12 @@ impl ReadStream {
     /// The open file's descriptor (Node's `fd`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{read_stream_from_file, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let f = std::fs::File::open("/dev/null").unwrap();
     ///     let rs = read_stream_from_file(f, ReadStreamOptions::default()).unwrap();
+    ///     tokio::task::yield_now().await; // the stream takes the file on the next tick
     ///     assert!(rs.fd().is_some());
     /// });
     /// ```
@@ -993,6 +1017,7 @@ impl ReadStream {
     /// Adds an `'open'` listener: the file is open (with its descriptor).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
@@ -1006,6 +1031,7 @@ impl ReadStream {
     /// Adds a `'ready'` listener (right after `'open'`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
@@ -1019,6 +1045,7 @@ impl ReadStream {
     /// Bytes read so far (updated before the chunk is pushed).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_read_stream, ReadStreamOptions};
     /// highwater::block_on(async {
     ///     let rs = create_read_stream("/dev/null", ReadStreamOptions::default()).unwrap();
@@ -1034,6 +1061,7 @@ impl WriteStream {
     /// The path, if the stream was created from one.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
@@ -1048,6 +1076,7 @@ impl WriteStream {
     /// (Node's `pending`, `fd === null`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
@@ -1061,10 +1090,12 @@ impl WriteStream {
     /// The open file's descriptor (Node's `fd`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{write_stream_from_file, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let f = std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap();
     ///     let ws = write_stream_from_file(f, WriteStreamOptions::default()).unwrap();
+    ///     tokio::task::yield_now().await; // the stream takes the file on the next tick
     ///     assert!(ws.fd().is_some());
     /// });
     /// ```
@@ -1075,6 +1106,7 @@ impl WriteStream {
     /// Adds an `'open'` listener: the file is open (with its descriptor).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
@@ -1088,6 +1120,7 @@ impl WriteStream {
     /// Adds a `'ready'` listener (right after `'open'`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();
@@ -1101,6 +1134,7 @@ impl WriteStream {
     /// Bytes written so far (updated before each write's callback).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::fs::{create_write_stream, WriteStreamOptions};
     /// highwater::block_on(async {
     ///     let ws = create_write_stream("/dev/null", WriteStreamOptions::default()).unwrap();

@@ -45,12 +45,13 @@
 //!
 //! ```
 //! use bytes::Bytes;
+//! use highwater::prelude::*;
 //! use highwater::net::{connect, Server, ServerOptions, SocketOptions};
 //!
 //! highwater::block_on(async {
 //!     let server = Server::new(ServerOptions::default());
 //!     server.on_connection(|socket| {
-//!         socket.pipe(&**socket); // echo
+//!         socket.pipe(socket); // echo
 //!     });
 //!     let addr = server.listen_async("127.0.0.1:0").await?;
 //!
@@ -118,6 +119,7 @@ const MAX_IOVECS: usize = 64;
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::net::SocketOptions;
 ///
 /// let o = SocketOptions::default()
@@ -156,6 +158,7 @@ impl SocketOptions {
     /// Node's: the socket ends its writable side after `'end'`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().allow_half_open(true);
     /// ```
@@ -168,6 +171,7 @@ impl SocketOptions {
     /// The mark of both sides; overrides the per-side marks.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().high_water_mark(64 << 10);
     /// ```
@@ -180,6 +184,7 @@ impl SocketOptions {
     /// The readable side's mark (default: the stream default, 16 KiB).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().readable_high_water_mark(64 << 10);
     /// ```
@@ -192,6 +197,7 @@ impl SocketOptions {
     /// The writable side's mark (default: the stream default, 16 KiB).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().writable_high_water_mark(1 << 20);
     /// ```
@@ -206,6 +212,7 @@ impl SocketOptions {
     /// [`WritableOptions::low_water_mark`](crate::WritableOptions::low_water_mark)).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().writable_high_water_mark(1 << 20).writable_low_water_mark(256 << 10);
     /// ```
@@ -219,6 +226,7 @@ impl SocketOptions {
     /// (default 64 KiB, at least 1).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().read_size(256 << 10);
     /// ```
@@ -231,6 +239,7 @@ impl SocketOptions {
     /// Disable Nagle's algorithm (`TCP_NODELAY`; default false).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::SocketOptions;
     /// let _ = SocketOptions::default().no_delay(true);
     /// ```
@@ -266,6 +275,7 @@ impl SocketOptions {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::net::{ServerOptions, SocketOptions};
 ///
 /// let o = ServerOptions::default()
@@ -283,6 +293,7 @@ impl ServerOptions {
     /// The options of each accepted socket.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::{ServerOptions, SocketOptions};
     /// let _ = ServerOptions::default().socket(SocketOptions::default().allow_half_open(true));
     /// ```
@@ -296,6 +307,7 @@ impl ServerOptions {
     /// side is consumed (Node's `pauseOnConnect`).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::net::ServerOptions;
     /// let _ = ServerOptions::default().pause_on_connect(true);
     /// ```
@@ -991,6 +1003,7 @@ impl Socket {
     /// it was registered.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::net::{Socket, SocketOptions};
     /// highwater::block_on(async {
     ///     let s = Socket::connect("127.0.0.1:9", SocketOptions::default());
@@ -1275,6 +1288,7 @@ impl Drop for Accepter {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::net::{connect, Server, ServerOptions, SocketOptions};
 ///
 /// highwater::block_on(async {

@@ -167,6 +167,7 @@ impl<T: Clone + 'static> FanOut<T> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::fanout::FanOut;
     /// use highwater::{Readable, ReadableOptions};
     ///
@@ -190,6 +191,7 @@ impl<T: Clone + 'static> FanOut<T> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::fanout::{FanOut, Lag};
     /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
     ///

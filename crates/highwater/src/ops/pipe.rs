@@ -24,6 +24,7 @@ use crate::stream::target::{PipeTarget, UnpipeInfo};
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::PipeOptions;
 ///
 /// let keep_open = PipeOptions::default().end(false);
@@ -44,6 +45,7 @@ impl PipeOptions {
     /// End the destination when the source ends (default true, as Node).
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::PipeOptions;
     /// let _ = PipeOptions::default().end(false);
     /// ```

@@ -171,6 +171,7 @@ impl<T: 'static> Pipeline<T> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Pipeline, Readable, ReadableOptions};
     ///
     /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
@@ -194,6 +195,7 @@ impl<T: 'static> Pipeline<T> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{PassThrough, Pipeline, Readable, ReadableOptions, TransformOptions};
     ///
     /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());

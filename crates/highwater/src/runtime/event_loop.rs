@@ -27,6 +27,7 @@
 //! # Examples
 //!
 //! ```
+//! # use highwater::prelude::*;
 //! use std::cell::RefCell;
 //! use std::rc::Rc;
 //!
@@ -207,6 +208,7 @@ fn poll_one_task() -> bool {
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// use std::{cell::Cell, rc::Rc};
 ///
 /// let hit = Rc::new(Cell::new(false));
@@ -336,6 +338,7 @@ where
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// # let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
 /// let v = rt.block_on(highwater::run(async { 40 + 2 }));
 /// assert_eq!(v, 42);
@@ -380,6 +383,7 @@ pub(crate) fn park_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::{Writable, WritableOptions};
 /// use bytes::Bytes;
 ///

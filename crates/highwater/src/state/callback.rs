@@ -24,6 +24,7 @@ type SharedFn = Rc<dyn Fn(Result<(), Error>)>;
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::{Callback, Writable, WritableOptions};
 /// use bytes::Bytes;
 ///
@@ -74,6 +75,7 @@ impl fmt::Debug for Callback {
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc};
+/// use highwater::prelude::*;
 /// use highwater::{SharedCallback, Writable, WritableOptions};
 /// use bytes::Bytes;
 ///

@@ -182,6 +182,7 @@ fn path_suffix(path: &Option<String>) -> String {
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::Error;
 ///
 /// let e = Error::custom("EIO", "disk on fire");
@@ -237,6 +238,7 @@ impl Error {
     /// # Examples
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::Error;
     ///
     /// let e = Error::net(

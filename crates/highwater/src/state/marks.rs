@@ -21,6 +21,7 @@ static OBJECTS: AtomicUsize = AtomicUsize::new(DEFAULT_OBJECT_HIGH_WATER_MARK);
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// assert_eq!(highwater::default_high_water_mark(true), 16);
 /// ```
 pub fn default_high_water_mark(object_mode: bool) -> usize {

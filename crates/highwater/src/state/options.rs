@@ -527,6 +527,11 @@ impl<T> WritableOptions<T> {
 /// # Examples
 ///
 /// ```
+/// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+/// # struct Src;
+/// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+/// # struct Snk;
+/// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
 /// use bytes::Bytes;
 /// use highwater::prelude::*;
 /// use highwater::{Duplex, DuplexOptions, ReadableOptions, WritableOptions};
@@ -537,7 +542,7 @@ impl<T> WritableOptions<T> {
 ///     WritableOptions::default().high_water_mark(16 * 1024).low_water_mark(4 * 1024),
 /// )
 /// .allow_half_open(false);
-/// let d = Duplex::pushed(opts, |_chunk: Bytes| Ok(()));
+/// let d = Duplex::new(opts, Src, Snk);
 /// assert!(d.readable_object_mode() && !d.writable_object_mode());
 /// assert_eq!(d.writable_stats().low_water_mark, 4 * 1024);
 /// ```
@@ -585,11 +590,16 @@ impl<R, W> DuplexOptions<R, W> {
     /// beyond-Node options).
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// use highwater::prelude::*;
     /// use highwater::{Duplex, DuplexOptions, ReadableOptions, WritableOptions};
     ///
     /// let o = DuplexOptions::new(ReadableOptions::<u32>::objects(), WritableOptions::<String>::default());
-    /// let d = Duplex::pushed(o, |_s: String| Ok(()));
+    /// let d = Duplex::new(o, Src, Snk);
     /// assert_eq!((d.readable_high_water_mark(), d.writable_high_water_mark()), (16, 16 * 1024));
     /// ```
     #[must_use]
@@ -607,12 +617,16 @@ impl<R, W> DuplexOptions<R, W> {
     /// Object mode on both sides (Node's `objectMode: true`).
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// use highwater::prelude::*;
     /// use highwater::{Duplex, DuplexOptions};
     ///
-    /// let d = Duplex::pushed(DuplexOptions::objects(), |_n: u32| Ok(()));
+    /// let d: Duplex<u32, u32> = Duplex::new(DuplexOptions::objects(), Src, Snk);
     /// assert!(d.readable_object_mode() && d.writable_object_mode());
-    /// # let _: &Duplex<u32, u32> = &d;
     /// ```
     #[must_use]
     pub fn objects() -> Self {
@@ -622,10 +636,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// The mark of both sides; overrides the per-side marks (Node's rule).
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().readable_high_water_mark(3).high_water_mark(5);
-    /// let d = Duplex::pushed(o, |_c| Ok(()));
+    /// let d = Duplex::new(o, Src, Snk);
     /// assert_eq!((d.readable_high_water_mark(), d.writable_high_water_mark()), (5, 5));
     /// ```
     #[must_use]
@@ -637,10 +656,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// The readable side's mark (Node's `readableHighWaterMark`).
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().readable_high_water_mark(3);
-    /// assert_eq!(Duplex::pushed(o, |_c| Ok(())).readable_high_water_mark(), 3);
+    /// assert_eq!(Duplex::new(o, Src, Snk).readable_high_water_mark(), 3);
     /// ```
     #[must_use]
     pub fn readable_high_water_mark(mut self, hwm: usize) -> Self {
@@ -651,10 +675,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// The writable side's mark (Node's `writableHighWaterMark`).
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().writable_high_water_mark(7);
-    /// assert_eq!(Duplex::pushed(o, |_c| Ok(())).writable_high_water_mark(), 7);
+    /// assert_eq!(Duplex::new(o, Src, Snk).writable_high_water_mark(), 7);
     /// ```
     #[must_use]
     pub fn writable_high_water_mark(mut self, hwm: usize) -> Self {
@@ -666,10 +695,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// true). When false, `'end'` ends the writable side too.
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().allow_half_open(false);
-    /// let d = Duplex::pushed(o, |_c| Ok(()));
+    /// let d = Duplex::new(o, Src, Snk);
     /// d.resume();
     /// d.push_eof();
     /// highwater::run_until_idle();
@@ -685,10 +719,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// sides. Default true.
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().auto_destroy(false);
-    /// let d = Duplex::pushed(o, |_c| Ok(()));
+    /// let d = Duplex::new(o, Src, Snk);
     /// d.resume();
     /// d.push_eof();
     /// d.end();
@@ -705,10 +744,15 @@ impl<R, W> DuplexOptions<R, W> {
     /// Emit `'close'` once destroyed, on both sides. Default true.
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
     /// let o = DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().emit_close(false);
-    /// let d = Duplex::pushed(o, |_c| Ok(()));
+    /// let d = Duplex::new(o, Src, Snk);
     /// let id = d.on_close(|| unreachable!());
     /// d.destroy(None);
     /// highwater::run_until_idle();
@@ -724,9 +768,14 @@ impl<R, W> DuplexOptions<R, W> {
     /// Node's `readable: false`: the readable side starts ended.
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
-    /// let d = Duplex::pushed(DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().readable(false), |_c| Ok(()));
+    /// let d = Duplex::new(DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().readable(false), Src, Snk);
     /// assert!(!d.readable() && d.writable());
     /// ```
     #[must_use]
@@ -738,9 +787,14 @@ impl<R, W> DuplexOptions<R, W> {
     /// Node's `writable: false`: the writable side starts ended and finished.
     ///
     /// ```
+    /// # use highwater::{Done, ReadableImpl, Source, WritableImpl};
+    /// # struct Src;
+    /// # impl<T: 'static> ReadableImpl<T> for Src { fn read(&self, _: usize, _: &Source<T>) {} }
+    /// # struct Snk;
+    /// # impl<T: 'static> WritableImpl<T> for Snk { fn write(&self, _: T, d: Done) { d.ok() } }
     /// # use highwater::prelude::*;
     /// # use highwater::{Duplex, DuplexOptions};
-    /// let d = Duplex::pushed(DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().writable(false), |_c| Ok(()));
+    /// let d = Duplex::new(DuplexOptions::<bytes::Bytes, bytes::Bytes>::default().writable(false), Src, Snk);
     /// assert!(!d.writable() && d.writable_finished() && d.readable());
     /// ```
     #[must_use]
@@ -895,6 +949,7 @@ impl<In, Out> TransformOptions<In, Out> {
     /// Keep the writable side open after the readable side ends (default true).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// # use highwater::{PassThrough, TransformOptions};
     /// let _p = PassThrough::<bytes::Bytes>::new(TransformOptions::default().allow_half_open(false));
     /// ```

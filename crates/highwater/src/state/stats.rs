@@ -17,6 +17,7 @@
 //! ```
 //! use std::{cell::RefCell, rc::Rc};
 //! use bytes::Bytes;
+//! use highwater::prelude::*;
 //! use highwater::{Done, Writable, WritableImpl, WritableOptions};
 //!
 //! #[derive(Clone, Default)]

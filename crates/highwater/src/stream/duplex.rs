@@ -163,6 +163,7 @@ impl<R: 'static, W: 'static> Duplex<R, W> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Duplex, DuplexOptions, ReadableImpl, Source, WritableImpl};
     ///
     /// # struct Q;

@@ -26,6 +26,7 @@ use super::readable::Source;
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::Hooks;
 ///
 /// let h = Hooks::WRITEV | Hooks::FINAL;
@@ -54,6 +55,7 @@ impl Hooks {
     /// Whether every hook of `other` is in `self`.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::Hooks;
     /// assert!((Hooks::WRITEV | Hooks::FINAL).contains(Hooks::WRITEV));
     /// assert!(Hooks::WRITEV.contains(Hooks::NONE));
@@ -143,6 +145,7 @@ pub trait WritableImpl<T>: 'static {
     /// is created. The default: none.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Hooks, WritableImpl};
     ///
     /// struct Batches;
@@ -232,6 +235,7 @@ pub trait WritableImpl<T>: 'static {
     /// (Node's `_final`). Called only with [`Hooks::FINAL`].
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Hooks, WritableImpl};
     ///
     /// struct Flushing;
@@ -249,6 +253,7 @@ pub trait WritableImpl<T>: 'static {
     /// call `done` with the error to report (usually `err` itself).
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Error, WritableImpl};
     ///
     /// struct Closing;
@@ -270,6 +275,7 @@ pub trait WritableImpl<T>: 'static {
     /// [`Hooks::CONSTRUCT`].
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Hooks, WritableImpl};
     ///
     /// struct Opening;
@@ -328,6 +334,7 @@ pub trait ReadableImpl<R>: 'static {
     /// the only one a source can have). Read once, at creation.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Hooks, ReadableImpl, Source};
     ///
     /// struct Opening;
@@ -346,6 +353,7 @@ pub trait ReadableImpl<R>: 'static {
     /// call `done` with the error to report (usually `err` itself).
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Error, ReadableImpl, Source};
     ///
     /// struct Closing;
@@ -365,6 +373,7 @@ pub trait ReadableImpl<R>: 'static {
     /// only with [`Hooks::CONSTRUCT`].
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Done, Hooks, ReadableImpl, Source};
     ///
     /// struct Opening;

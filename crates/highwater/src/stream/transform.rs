@@ -62,6 +62,7 @@ pub trait TransformImpl<In, Out>: 'static {
     /// the only one a transform can have). Read once, at creation.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Hooks, TransformDone, TransformImpl};
     ///
     /// struct Trailer;
@@ -457,6 +458,7 @@ impl<In: 'static, Out: 'static> Transform<In, Out> {
     /// Node's `allowHalfOpen`.
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{PassThrough, Transform, TransformOptions};
     ///
     /// let t = Transform::from_fn(TransformOptions::<bytes::Bytes, bytes::Bytes>::default(), |c| Ok(Some(c)));

@@ -77,6 +77,7 @@ fn wake(w: Option<Waker>) {
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 ///
 /// let (mut tx, mut rx) = highwater::compat::channel(16);
@@ -147,6 +148,7 @@ impl SendWriter {
     /// Bytes sent and not yet taken by the reader.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// use bytes::Bytes;
     /// let (mut tx, _rx) = highwater::compat::channel(8);
     /// futures::executor::block_on(futures::SinkExt::feed(&mut tx, Bytes::from_static(b"abc"))).unwrap();
@@ -159,6 +161,7 @@ impl SendWriter {
     /// The channel's mark.
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// let (tx, _rx) = highwater::compat::channel(8);
     /// assert_eq!(tx.mark(), 8);
     /// ```
@@ -170,6 +173,7 @@ impl SendWriter {
     /// already sent (a Readable made of it is destroyed with it).
     ///
     /// ```
+    /// # use highwater::prelude::*;
     /// use futures::StreamExt;
     /// let (tx, mut rx) = highwater::compat::channel(8);
     /// tx.abort(highwater::Error::custom("EBAD", "gave up"));
@@ -199,6 +203,7 @@ impl SendWriter {
     /// ```
     /// use bytes::Bytes;
     /// use futures::StreamExt;
+    /// use highwater::prelude::*;
     /// use highwater::WritableOptions;
     ///
     /// let (tx, rx) = highwater::compat::channel(1024);
@@ -433,6 +438,7 @@ impl SendReader {
     ///
     /// ```
     /// use futures::StreamExt;
+    /// use highwater::prelude::*;
     /// use highwater::ReadableOptions;
     /// use tokio::io::AsyncWriteExt;
     ///
@@ -540,6 +546,7 @@ byte_reader_impls!(SendReader);
 ///
 /// ```
 /// use futures::StreamExt;
+/// use highwater::prelude::*;
 /// use highwater::{compat, ReadableOptions};
 /// use tokio::io::AsyncWriteExt;
 ///
@@ -566,6 +573,7 @@ pub fn bridge_writer(opts: ReadableOptions<Bytes>) -> (SendWriter, Readable<Byte
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::{compat, WritableOptions};
 /// use tokio::io::AsyncReadExt;
 ///

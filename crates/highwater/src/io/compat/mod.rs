@@ -11,8 +11,8 @@
 //! |---|---|---|
 //! | tokio [`AsyncRead`] | `Readable<Bytes>` | [`Readable::from_async_read`], [`readable_from`] |
 //! | tokio [`AsyncWrite`] | `Writable<Bytes>` | [`Writable::from_async_write`] |
-//! | `Readable<Bytes>` | tokio/`futures` `AsyncRead` + `AsyncBufRead` | [`Readable::into_async_read`] → [`ReadableReader`] |
-//! | `Writable<T>` | `Sink<T>`, and for bytes tokio/`futures` `AsyncWrite` | [`Writable::into_sink`] / [`into_async_write`](Writable::into_async_write) → [`WritableSink`] |
+//! | any byte readable side | tokio/`futures` `AsyncRead` + `AsyncBufRead` | [`CompatExt::into_async_read`] → [`ReadableReader`] |
+//! | any writable side | `Sink<T>`, and for bytes tokio/`futures` `AsyncWrite` | [`CompatExt::into_sink`] / [`into_async_write`](CompatExt::into_async_write) → [`WritableSink`] |
 //! | `futures::Stream` | `Readable<T>` | [`Readable::from_stream`], [`from_try_stream`](Readable::from_try_stream), [`from_byte_stream`](Readable::from_byte_stream) |
 //! | `futures::Sink` | `Writable<T>` | [`Writable::from_sink`], [`from_byte_sink`](Writable::from_byte_sink) |
 //! | `Readable<T>` | `futures::Stream` | [`Readable::stream`] (in the readable module) |
@@ -56,7 +56,8 @@
 //!
 //! ```
 //! use bytes::Bytes;
-//! use highwater::{DuplexOptions, PassThrough, Pipeline, Readable, ReadableOptions, Writable, WritableOptions};
+//! use highwater::prelude::*;
+//! use highwater::{PassThrough, Pipeline, Readable, ReadableOptions, TransformOptions, Writable, WritableOptions};
 //! use tokio::io::AsyncReadExt;
 //!
 //! highwater::block_on(async {
@@ -64,7 +65,7 @@
 //!     let src = Readable::from_async_read(ReadableOptions::default(), input);
 //!     let (mut out_r, out_w) = tokio::io::duplex(64);
 //!     let dst = Writable::from_async_write(WritableOptions::default(), out_w);
-//!     let mid: PassThrough = PassThrough::pass_through(DuplexOptions::default());
+//!     let mid = PassThrough::<Bytes>::new(TransformOptions::default());
 //!     Pipeline::new(&src).through(&mid).run(&dst).await?;
 //!     let mut got = Vec::new();
 //!     out_r.read_to_end(&mut got).await.unwrap();
@@ -204,6 +205,7 @@ pub use write::WritableSink;
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::compat::CompatExt;
 /// use highwater::{PassThrough, TransformOptions};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -223,6 +225,7 @@ pub trait CompatExt: StreamBase + Sized {
     /// `AsyncBufRead`: see [`ReadableReader`].
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::compat::CompatExt;
     /// use highwater::{Readable, ReadableOptions};
     /// use tokio::io::AsyncReadExt;
@@ -308,6 +311,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// # Examples
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater::compat::into_error;
 /// use highwater::Error;
 ///

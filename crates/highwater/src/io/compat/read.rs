@@ -128,6 +128,7 @@ impl Readable<Bytes> {
     /// # Examples
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
     ///
     /// highwater::block_on(async {
@@ -173,6 +174,8 @@ impl Readable<Bytes> {
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::compat::CompatExt;
 /// use highwater::{Readable, ReadableOptions};
 /// use tokio::io::AsyncBufReadExt;
 ///

@@ -172,12 +172,13 @@ impl<T: Clone + 'static> Pipeline<T> {
     ///
     /// ```
     /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
     /// use highwater::{Pipeline, Writable, WritableOptions};
     ///
     /// highwater::block_on(async {
     ///     let seen = Rc::new(RefCell::new(Vec::new()));
     ///     let s = seen.clone();
-    ///     let dst = Writable::from_fn_object(WritableOptions::default(), move |n: u32| {
+    ///     let dst = Writable::from_fn(WritableOptions::objects(), move |n: u32| {
     ///         s.borrow_mut().push(n);
     ///         Ok(())
     ///     });
@@ -198,10 +199,11 @@ impl<T: Clone + 'static> Pipeline<T> {
     /// # Examples
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::{Error, Pipeline, Writable, WritableOptions};
     ///
     /// highwater::block_on(async {
-    ///     let dst = Writable::from_fn_object(WritableOptions::default(), |_n: u32| Ok(()));
+    ///     let dst = Writable::from_fn(WritableOptions::objects(), |_n: u32| Ok(()));
     ///     let items = futures::stream::iter([Ok(1), Err(Error::custom("EBAD", "bad"))]);
     ///     let err = Pipeline::from_try_stream(items).run(&dst).await.unwrap_err();
     ///     assert_eq!(err.code(), "EBAD");
@@ -229,12 +231,13 @@ impl<T: Clone + 'static> Pipeline<T> {
     ///
     /// ```
     /// use futures::StreamExt;
+    /// use highwater::prelude::*;
     /// use highwater::{Pipeline, Writable, WritableOptions};
     ///
     /// highwater::block_on(async {
     ///     let out = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     ///     let o = out.clone();
-    ///     let dst = Writable::from_fn_object(WritableOptions::default(), move |s: String| {
+    ///     let dst = Writable::from_fn(WritableOptions::objects(), move |s: String| {
     ///         o.borrow_mut().push(s);
     ///         Ok(())
     ///     });

@@ -59,6 +59,7 @@ impl Drop for LiveGuard {
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// # fn main() -> std::io::Result<()> {
 /// let lp = highwater::compat::spawn_loop()?;
 /// let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build()?;
@@ -99,6 +100,7 @@ impl fmt::Debug for LoopHandle {
 /// # Examples
 ///
 /// ```
+/// # use highwater::prelude::*;
 /// let lp = highwater::compat::spawn_loop().unwrap();
 /// let v = futures::executor::block_on(lp.spawn(|| async { 6 * 7 }));
 /// assert_eq!(v.unwrap(), 42);
@@ -135,6 +137,7 @@ impl LoopHandle {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Readable, ReadableOptions};
     ///
     /// let lp = highwater::compat::spawn_loop().unwrap();

@@ -124,6 +124,7 @@ impl Writable<Bytes> {
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Writable, WritableOptions};
     /// use tokio::io::AsyncReadExt;
     ///
@@ -196,6 +197,7 @@ struct SinkShared {
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::compat::CompatExt;
 /// use highwater::{Writable, WritableOptions};
 /// use tokio::io::AsyncWriteExt;
@@ -259,6 +261,7 @@ impl<T: 'static> WritableSink<T> {
     /// [`WritableSide::writable_length`](crate::WritableSide::writable_length).
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater::compat::CompatExt;
     /// use highwater::{Writable, WritableOptions};
     ///

@@ -23,6 +23,7 @@ use crate::stream::{Done, Hooks, WritableImpl};
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::{AsyncSink, Error, Writable, WritableOptions};
 ///
 /// struct Slow { total: usize }
