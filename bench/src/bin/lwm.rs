@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{AsyncSink, Error, Writable, WritableOptions};
 
 const CHUNK: usize = 64 * 1024;

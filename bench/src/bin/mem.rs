@@ -10,9 +10,10 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    AsyncSink, Done, DuplexOptions, PassThrough, Readable, ReadableImpl, ReadableOptions, Source,
-    Writable, WritableImpl, WritableOptions,
+    AsyncSink, Done, PassThrough, Readable, ReadableImpl, ReadableOptions, Source,
+    TransformOptions, Writable, WritableImpl, WritableOptions,
 };
 use highwater_bench::median_rate;
 
@@ -106,7 +107,7 @@ fn next_turn_sink() {
 }
 
 fn object_mode() {
-    let w = Writable::from_fn_object(WritableOptions::default(), |_c: u64| Ok(()));
+    let w = Writable::from_fn(WritableOptions::objects(), |_c: u64| Ok(()));
     for i in 0..N {
         let _ = w.write(i);
     }
@@ -141,7 +142,7 @@ fn readable_transform_writable() {
         },
     );
     let t: PassThrough =
-        PassThrough::pass_through(DuplexOptions::default().high_water_mark(256 * 1024));
+        PassThrough::<Bytes>::new(TransformOptions::default().high_water_mark(256 * 1024));
     let w = Writable::from_fn(
         WritableOptions::default().high_water_mark(256 * 1024),
         |_c: Bytes| Ok(()),
