@@ -5,7 +5,7 @@
 //! `sort` and prints them upper-cased:
 //!
 //! ```text
-//! words (Readable::from_stream) ─pipeline─▶ sort's stdin (Writable::from_async_write)
+//! words (Readable::from_try_stream) ─pipeline─▶ sort's stdin (Writable::from_async_write)
 //! sort's stdout (Readable::from_async_read) ─pipeline─▶ Upper (Transform) ─▶ print
 //! ```
 //!
@@ -18,8 +18,8 @@ use std::process::Stdio;
 
 use bytes::Bytes;
 use highwater::{
-    DuplexOptions, Error, Pipeline, Readable, ReadableOptions, Transform, TransformDone,
-    TransformImpl, Writable, WritableOptions,
+    Error, Pipeline, Readable, ReadableOptions, Transform, TransformDone, TransformImpl,
+    TransformOptions, Writable, WritableOptions,
 };
 
 struct Upper;
@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // shuts stdin down, so `sort` sees EOF.
         let words = ["pear", "apple", "fig", "banana", "cherry", "date"];
         let lines = futures::stream::iter(words.map(|w| Bytes::from(format!("{w}\n"))));
-        let source = Readable::from_byte_stream(
+        let source = Readable::from_try_stream(
             ReadableOptions::default(),
             futures::StreamExt::map(lines, Ok::<_, Error>),
         );
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         // Out of the child: its stdout, through a Transform, printed.
         let out = Readable::from_async_read(ReadableOptions::default(), stdout);
-        let upper: Transform = Transform::transform(DuplexOptions::default(), Upper);
+        let upper: Transform = Transform::new(TransformOptions::default(), Upper);
         let print = Writable::from_fn(WritableOptions::default(), |chunk: Bytes| {
             print!("{}", String::from_utf8_lossy(&chunk));
             Ok(())

@@ -19,7 +19,9 @@ use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use highwater::fs::{create_read_stream, create_write_stream};
-use highwater::{DuplexOptions, Error, Pipeline, Transform, TransformDone, TransformImpl};
+use highwater::{
+    Error, Hooks, Pipeline, Transform, TransformDone, TransformImpl, TransformOptions,
+};
 
 /// Node's `zlib.createGzip()`, in a dozen lines.
 struct Gzip(RefCell<Option<GzEncoder<Vec<u8>>>>);
@@ -52,8 +54,8 @@ impl TransformImpl<Bytes, Bytes> for Gzip {
         });
     }
 
-    fn has_flush(&self) -> bool {
-        true
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -74,9 +76,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     highwater::block_on(async move {
         let src = create_read_stream(&i, Default::default())?;
         let dst = create_write_stream(&o, Default::default())?;
-        let gzip: Transform =
-            Transform::transform(DuplexOptions::default(), Gzip::new(Compression::default()));
-        Pipeline::new(&*src).through(&gzip).run(&*dst).await
+        let gzip: Transform = Transform::new(
+            TransformOptions::default(),
+            Gzip::new(Compression::default()),
+        );
+        Pipeline::new(&src).through(&gzip).run(&dst).await
     })?;
 
     // Check: decompress and compare.

@@ -2,8 +2,9 @@
 //! `cargo run -p highwater --example pipe_and_pipeline`.
 
 use bytes::Bytes;
+use highwater::prelude::*;
 use highwater::{
-    DuplexOptions, Pipeline, Readable, ReadableOptions, Transform, TransformDone, TransformImpl,
+    Pipeline, Readable, ReadableOptions, Transform, TransformDone, TransformImpl, TransformOptions,
     Writable, WritableOptions,
 };
 
@@ -35,7 +36,7 @@ fn main() {
     // Pipeline: errors destroy every stage; one callback reports the outcome.
     let src = Readable::<Bytes>::pushed(ReadableOptions::default());
     let dst = printer();
-    let upper: Transform = Transform::transform(DuplexOptions::default(), Upper);
+    let upper: Transform = Transform::new(TransformOptions::default(), Upper);
     Pipeline::new(&src)
         .through(&upper)
         .to(&dst, |result| match result {

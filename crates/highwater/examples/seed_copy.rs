@@ -21,16 +21,14 @@ use std::process::ExitCode;
 use highwater::fs::{
     create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions,
 };
+use highwater::prelude::*;
 use highwater::{Error, Pipeline, WritableEvent};
 
 /// The seed program: listeners, `pause()` on `false`, `resume()` on `'drain'`.
 pub async fn seed(input: String, output: String) -> Result<(), Error> {
     let reader = create_read_stream(
         &input,
-        ReadStreamOptions {
-            high_water_mark: 1024 * 1024,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(1024 * 1024),
     )?;
     let writer = create_write_stream(&output, WriteStreamOptions::default())?;
 
@@ -51,21 +49,18 @@ pub async fn seed(input: String, output: String) -> Result<(), Error> {
     let r = reader.clone();
     writer.on_error(move |_| r.destroy(None));
 
-    highwater::finished_async(&*reader).await?;
-    writer.finished().await
+    highwater::finished_async(&reader).await?;
+    writer.writable_finished_async().await
 }
 
 /// The idiomatic version: one pipeline, errors propagated, awaited.
 pub async fn idiomatic(input: String, output: String) -> Result<(), Error> {
     let reader = create_read_stream(
         &input,
-        ReadStreamOptions {
-            high_water_mark: 1024 * 1024,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(1024 * 1024),
     )?;
     let writer = create_write_stream(&output, WriteStreamOptions::default())?;
-    Pipeline::new(&*reader).run(&*writer).await?;
+    Pipeline::new(&reader).run(&writer).await?;
     println!("done");
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! cargo run --example tcp_echo -- client 127.0.0.1:7000 "some text"
 //! ```
 //!
-//! The server's side of a connection is a Duplex; `socket.pipe(socket)`
+//! The server's side of a connection is a Socket, a byte duplex stream; `socket.pipe(socket)`
 //! writes whatever it reads back to it, with pipe's backpressure: when the
 //! client does not read its echo, the server's writes stop completing, its
 //! buffer fills, pipe pauses the reading, and TCP's flow control holds the
@@ -18,6 +18,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+use highwater::prelude::*;
 use highwater::Error;
 
 /// Starts the echo server on `addr`; returns the bound address.
@@ -26,7 +27,7 @@ async fn serve(addr: &str) -> Result<(Server, std::net::SocketAddr), Error> {
     server.on_connection(|socket| {
         let peer = socket.remote_addr();
         eprintln!("server: connection from {peer:?}");
-        socket.pipe(socket.duplex());
+        socket.pipe(socket);
         let s = socket.clone();
         socket.on_close(move || {
             eprintln!(
@@ -52,7 +53,7 @@ async fn client(addr: String, text: String) -> Result<Vec<u8>, Error> {
     socket.write_async(Bytes::from(text)).await?;
     socket.end();
     // 'end' (the server's FIN), then 'close'.
-    highwater::finished_async(socket.duplex()).await?;
+    highwater::finished_async(&socket).await?;
     let out = echoed.borrow().clone();
     Ok(out)
 }

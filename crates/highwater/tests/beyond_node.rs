@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use highwater::fanout::{FanOut, Lag};
+use highwater::prelude::*;
 use highwater::{
     run_until_idle, Done, Overflow, Readable, ReadableImpl, ReadableOptions, Source, Writable,
     WritableEvent, WritableImpl, WritableOptions,
@@ -113,7 +114,7 @@ fn readable_stats_count_pushes_reads_and_backpressure() {
 
 /// Writes 2-byte chunks until `write()` says false, then completes them one
 /// at a time; returns the buffer length at which `'drain'` came.
-fn drain_level(opts: WritableOptions) -> Option<usize> {
+fn drain_level(opts: WritableOptions<Bytes>) -> Option<usize> {
     let sink = Held::default();
     let w = Writable::new(opts, sink.clone());
     let at = Rc::new(Cell::new(None));
@@ -146,11 +147,9 @@ fn file_streams_sockets_and_duplexes_take_the_low_water_mark() {
     let path = std::env::temp_dir().join(format!("highwater-lwm-{}", std::process::id()));
     let w = create_write_stream(
         &path,
-        WriteStreamOptions {
-            high_water_mark: Some(64),
-            low_water_mark: Some(16),
-            ..Default::default()
-        },
+        WriteStreamOptions::default()
+            .high_water_mark(64)
+            .low_water_mark(16),
     )
     .expect("opens");
     assert_eq!(w.writable_stats().low_water_mark, 16);
@@ -160,7 +159,13 @@ fn file_streams_sockets_and_duplexes_take_the_low_water_mark() {
     let o = SocketOptions::default()
         .writable_high_water_mark(64)
         .writable_low_water_mark(16);
-    assert_eq!(o.writable_low_water_mark, Some(16));
+    // The options' fields are private: observed through a socket built with them.
+    highwater::block_on(async move {
+        let s = highwater::net::Socket::connect("127.0.0.1:9", o);
+        assert_eq!(s.writable_stats().low_water_mark, 16);
+        assert_eq!(s.writable_high_water_mark(), 64);
+        s.destroy(None);
+    });
     struct Quiet;
     impl highwater::ReadableImpl<Bytes> for Quiet {
         fn read(&self, _n: usize, _src: &highwater::Source<Bytes>) {}
@@ -171,9 +176,11 @@ fn file_streams_sockets_and_duplexes_take_the_low_water_mark() {
         }
     }
     let d = Duplex::new(
-        DuplexOptions::default()
-            .writable_high_water_mark(64)
-            .writable_low_water_mark(16),
+        DuplexOptions::new(
+            ReadableOptions::default(),
+            WritableOptions::default().low_water_mark(16),
+        )
+        .writable_high_water_mark(64),
         Quiet,
         Quiet,
     );
@@ -251,9 +258,10 @@ fn low_water_mark_drains_exactly_when_due_and_bounds_the_buffer() {
 fn weighted_writable_counts_weights_and_items() {
     let sink_items = Rc::new(RefCell::new(Vec::new()));
     let s = sink_items.clone();
-    let w = Writable::from_fn_weighted(
-        WritableOptions::default().high_water_mark(100).max_items(3),
-        |v: &Vec<u8>| v.len(),
+    let w = Writable::from_fn(
+        WritableOptions::weighted(|v: &Vec<u8>| v.len())
+            .high_water_mark(100)
+            .max_items(3),
         move |v: Vec<u8>| {
             s.borrow_mut().push(v);
             Ok(())
@@ -278,7 +286,7 @@ fn weighted_writable_counts_weights_and_items() {
 
 #[test]
 fn plain_object_mode_counts_items_not_weights() {
-    let w = Writable::from_fn_object(WritableOptions::default(), |_v: Vec<u8>| Ok(()));
+    let w = Writable::from_fn(WritableOptions::objects(), |_v: Vec<u8>| Ok(()));
     w.cork();
     assert!(w.write(vec![0; 100_000]));
     assert_eq!(w.writable_length(), 1);
@@ -286,19 +294,17 @@ fn plain_object_mode_counts_items_not_weights() {
 
 #[test]
 fn weighted_readable_and_item_bound() {
-    let r = Readable::pushed_weighted(
-        ReadableOptions::default().high_water_mark(100).max_items(2),
-        |s: &String| s.len(),
+    let r = Readable::pushed(
+        ReadableOptions::weighted(|s: &String| s.len())
+            .high_water_mark(100)
+            .max_items(2),
     );
     assert!(r.push("abc".to_string()));
     assert!(!r.push("de".to_string()), "the item bound: 2 items");
     assert_eq!(r.readable_length(), 5);
     assert_eq!(r.read(None), Some("abc".to_string()));
     assert_eq!(r.readable_length(), 2);
-    let r = Readable::pushed_weighted(
-        ReadableOptions::default().high_water_mark(4),
-        |s: &String| s.len(),
-    );
+    let r = Readable::pushed(ReadableOptions::weighted(|s: &String| s.len()).high_water_mark(4));
     assert!(!r.push("hello".to_string()), "weight 5 over mark 4");
 }
 

@@ -33,9 +33,10 @@ use bytes::Bytes;
 use highwater::fs::{
     create_read_stream, create_write_stream, ReadStreamOptions, WriteStreamOptions,
 };
+use highwater::prelude::*;
 use highwater::{
-    finished_async, AsyncSink, DuplexOptions, Error, Pipeline, Readable, ReadableImpl,
-    ReadableOptions, Source, Transform, TransformDone, TransformImpl, Writable, WritableOptions,
+    finished_async, AsyncSink, Error, Pipeline, Readable, ReadableImpl, ReadableOptions, Source,
+    Transform, TransformDone, TransformImpl, TransformOptions, Writable, WritableOptions,
 };
 
 #[global_allocator]
@@ -154,24 +155,15 @@ const FILE_WRITE_MARK: usize = 16 * KIB;
 async fn copy_file(src: PathBuf, dst: &'static str) -> (u64, u64) {
     let r = create_read_stream(
         &src,
-        ReadStreamOptions {
-            high_water_mark: FILE_READ_MARK,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(FILE_READ_MARK),
     )
     .expect("read stream");
     let w = create_write_stream(
         dst,
-        WriteStreamOptions {
-            high_water_mark: Some(FILE_WRITE_MARK),
-            ..Default::default()
-        },
+        WriteStreamOptions::default().high_water_mark(FILE_WRITE_MARK),
     )
     .expect("write stream");
-    Pipeline::new(&*r)
-        .run(&*w)
-        .await
-        .expect("the copy succeeds");
+    Pipeline::new(&r).run(&w).await.expect("the copy succeeds");
     (r.bytes_read(), w.bytes_written())
 }
 
@@ -279,8 +271,8 @@ async fn transform_pipeline(total: usize) -> usize {
         ReadableOptions::default().high_water_mark(SOURCE_MARK),
         Generate::new(total),
     );
-    let t: Transform<Bytes, Bytes> = Transform::transform(
-        DuplexOptions::default().high_water_mark(TRANSFORM_MARK),
+    let t: Transform<Bytes, Bytes> = Transform::new(
+        TransformOptions::default().high_water_mark(TRANSFORM_MARK),
         Scramble,
     );
     let bytes = Rc::new(Cell::new(0));
@@ -404,10 +396,7 @@ static ZEROS: [u8; CHUNK] = [0; CHUNK];
 async fn drain_fifo(fifo: PathBuf) -> usize {
     let r = create_read_stream(
         &fifo,
-        ReadStreamOptions {
-            high_water_mark: FIFO_READ_MARK,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(FIFO_READ_MARK),
     )
     .expect("read stream");
     let bytes = Rc::new(Cell::new(0));
@@ -419,7 +408,7 @@ async fn drain_fifo(fifo: PathBuf) -> usize {
             xor: None,
         },
     );
-    Pipeline::new(&*r).run(&w).await.expect("the copy succeeds");
+    Pipeline::new(&r).run(&w).await.expect("the copy succeeds");
     bytes.get()
 }
 

@@ -29,9 +29,10 @@ use highwater::fs::{
     create_read_stream, create_write_stream, ReadStream, ReadStreamOptions, WriteStream,
     WriteStreamOptions,
 };
+use highwater::prelude::*;
 use highwater::{
-    next_tick, run_until_idle, Done, DuplexOptions, Error, Pipeline, Readable, ReadableEvent,
-    ReadableImpl, ReadableOptions, Source, Transform, TransformDone, TransformImpl, Writable,
+    next_tick, run_until_idle, Done, Error, Hooks, Pipeline, Readable, ReadableEvent, ReadableImpl,
+    ReadableOptions, Source, Transform, TransformDone, TransformImpl, TransformOptions, Writable,
     WritableEvent, WritableImpl, WritableOptions,
 };
 
@@ -237,17 +238,14 @@ fn a_full_disk_fails_with_enospc_closes_once_and_frees_the_descriptor() {
     case("pipeline into /dev/full", move || async move {
         let r = create_read_stream(
             &src,
-            ReadStreamOptions {
-                high_water_mark: 16 * 1024,
-                ..Default::default()
-            },
+            ReadStreamOptions::default().high_water_mark(16 * 1024),
         )
         .expect("r");
         let w = create_write_stream("/dev/full", WriteStreamOptions::default()).expect("w");
         let (rs, ws) = (Seen::read_stream(&r), Seen::write_stream(&w));
         let results: Rc<RefCell<Vec<Result<(), Error>>>> = Rc::default();
         let res = results.clone();
-        Pipeline::new(&*r).to(&*w, move |x| res.borrow_mut().push(x));
+        Pipeline::new(&r).to(&w, move |x| res.borrow_mut().push(x));
         let (rc, wc, res) = (rs.close.clone(), ws.close.clone(), results.clone());
         until(move || rc.get() >= 1 && wc.get() >= 1 && !res.borrow().is_empty()).await;
         settle().await;
@@ -389,19 +387,13 @@ fn a_source_truncated_during_the_copy_gives_a_short_copy_and_a_normal_end() {
         let (cp, rat) = (copied.clone(), read_at_truncation.clone());
         let (src2, dst2) = (src.clone(), dst.clone());
         case(&format!("truncate to {new_len}"), move || async move {
-            let r = create_read_stream(
-                &src2,
-                ReadStreamOptions {
-                    high_water_mark: CHUNK,
-                    ..Default::default()
-                },
-            )
-            .expect("r");
+            let r = create_read_stream(&src2, ReadStreamOptions::default().high_water_mark(CHUNK))
+                .expect("r");
             let w = create_write_stream(&dst2, WriteStreamOptions::default()).expect("w");
             let (rs, ws) = (Seen::read_stream(&r), Seen::write_stream(&w));
             let results: Rc<RefCell<Vec<Result<(), Error>>>> = Rc::default();
             let res = results.clone();
-            Pipeline::new(&*r).to(&*w, move |x| res.borrow_mut().push(x));
+            Pipeline::new(&r).to(&w, move |x| res.borrow_mut().push(x));
             let r2 = r.clone();
             r.on_data(move |_| {
                 if rat.get() == 0 && r2.bytes_read() >= AT {
@@ -510,8 +502,8 @@ impl TransformImpl<Bytes, Bytes> for Later {
             done.call(Ok(None));
         });
     }
-    fn has_flush(&self) -> bool {
-        true
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -529,39 +521,27 @@ fn file_pipeline_case(s: &Scratch, point: Point, target: Target, with_error: boo
     let n = name.clone();
     case(&name, move || async move {
         let mark = 16 * 1024;
-        let r = create_read_stream(
-            &src,
-            ReadStreamOptions {
-                high_water_mark: mark,
-                ..Default::default()
-            },
-        )
-        .expect("r");
+        let r = create_read_stream(&src, ReadStreamOptions::default().high_water_mark(mark))
+            .expect("r");
         let flush_started = Rc::new(Cell::new(false));
         let fs2 = flush_started.clone();
-        let t: Transform<Bytes, Bytes> = Transform::transform(
-            DuplexOptions::default().high_water_mark(mark),
+        let t: Transform<Bytes, Bytes> = Transform::new(
+            TransformOptions::default().high_water_mark(mark),
             Later {
                 flush_started: Rc::new(move || fs2.set(true)),
             },
         );
-        let w = create_write_stream(
-            &dst,
-            WriteStreamOptions {
-                high_water_mark: Some(mark),
-                ..Default::default()
-            },
-        )
-        .expect("w");
+        let w = create_write_stream(&dst, WriteStreamOptions::default().high_water_mark(mark))
+            .expect("w");
         let (rs, ws) = (Seen::read_stream(&r), Seen::write_stream(&w));
         let tclose = Count::default();
         let tc = tclose.clone();
         t.on_close(move || tc.hit());
         let results: Rc<RefCell<Vec<Result<(), Error>>>> = Rc::default();
         let res = results.clone();
-        Pipeline::new(&*r)
+        Pipeline::new(&r)
             .through(&t)
-            .to(&*w, move |x| res.borrow_mut().push(x));
+            .to(&w, move |x| res.borrow_mut().push(x));
 
         // Destroys the target; says whether it was still live.
         let destroy = {
@@ -752,9 +732,6 @@ struct HeldSource {
 }
 
 impl ReadableImpl<Bytes> for HeldSource {
-    fn has_construct(&self) -> bool {
-        true
-    }
     fn construct(&self, done: Done) {
         hold(&self.held, "source open", move || done.ok());
     }
@@ -769,6 +746,9 @@ impl ReadableImpl<Bytes> for HeldSource {
             }
         }
     }
+    fn hooks(&self) -> Hooks {
+        Hooks::CONSTRUCT
+    }
 }
 
 /// A transform whose transform and flush call back when released.
@@ -781,8 +761,8 @@ impl TransformImpl<Bytes, Bytes> for HeldTransform {
     fn flush(&self, done: TransformDone<Bytes>) {
         hold(&self.0, "flush", move || done.call(Ok(None)));
     }
-    fn has_flush(&self) -> bool {
-        true
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -793,9 +773,6 @@ struct HeldSink {
 }
 
 impl WritableImpl<Bytes> for HeldSink {
-    fn has_construct(&self) -> bool {
-        true
-    }
     fn construct(&self, done: Done) {
         hold(&self.held, "sink open", move || done.ok());
     }
@@ -806,11 +783,11 @@ impl WritableImpl<Bytes> for HeldSink {
             done.ok();
         });
     }
-    fn has_final(&self) -> bool {
-        true
-    }
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         hold(&self.held, "final", move || done.ok());
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::CONSTRUCT | Hooks::FINAL
     }
 }
 
@@ -853,8 +830,8 @@ fn mem_case(point: MemPoint, target: Target, with_error: bool) -> Result<(), Str
             left: Cell::new(MEM_CHUNKS),
         },
     );
-    let t: Transform<Bytes, Bytes> = Transform::transform(
-        DuplexOptions::default().high_water_mark(MEM_MARK),
+    let t: Transform<Bytes, Bytes> = Transform::new(
+        TransformOptions::default().high_water_mark(MEM_MARK),
         HeldTransform(held.clone()),
     );
     let bytes = Rc::new(Cell::new(0));
@@ -997,9 +974,8 @@ impl Drop for Tracked {
 fn an_abandoned_transform_holding_a_write_is_freed() {
     let drops = Rc::new(std::cell::Cell::new(0));
     {
-        let t: highwater::PassThrough<Tracked> = highwater::PassThrough::pass_through_object(
-            highwater::DuplexOptions::default().high_water_mark(0),
-        );
+        let t: highwater::PassThrough<Tracked> =
+            highwater::PassThrough::new(highwater::TransformOptions::objects().high_water_mark(0));
         t.end_with_chunk(Tracked(drops.clone()));
         highwater::run_until_idle();
         assert_eq!(t.readable_length(), 1, "the chunk waits to be read");

@@ -15,6 +15,7 @@ use highwater::fs::{
     create_read_stream, create_write_stream, ReadStream, ReadStreamOptions, WriteStream,
     WriteStreamOptions,
 };
+use highwater::prelude::*;
 use highwater::{Error, WritableEvent};
 
 const EXPECTED: &str = r#"read pending=true
@@ -199,10 +200,7 @@ async fn run_cases(dir: PathBuf) -> Vec<String> {
     // 1.
     let r = create_read_stream(
         p("hello.txt"),
-        ReadStreamOptions {
-            high_water_mark: 5,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(5),
     )
     .expect("options");
     log.borrow_mut()
@@ -219,22 +217,17 @@ async fn run_cases(dir: PathBuf) -> Vec<String> {
     // 4.
     let r = create_read_stream(
         p("hello.txt"),
-        ReadStreamOptions {
-            start: Some(6),
-            end: Some(10),
-            high_water_mark: 2,
-            ..Default::default()
-        },
+        ReadStreamOptions::default()
+            .start(6)
+            .end(10)
+            .high_water_mark(2),
     )
     .expect("options");
     let _ = watch_read("range", &r, &log, &d).await;
     // 5.
     let w = create_write_stream(
         p("out.txt"),
-        WriteStreamOptions {
-            high_water_mark: Some(4),
-            ..Default::default()
-        },
+        WriteStreamOptions::default().high_water_mark(4),
     )
     .expect("options");
     let c = watch_write("write", &w, &log, &d);
@@ -285,11 +278,7 @@ async fn run_cases(dir: PathBuf) -> Vec<String> {
     std::fs::write(p("patch.txt"), b"aaaaaaaaaa").expect("patch.txt");
     let w = create_write_stream(
         p("patch.txt"),
-        WriteStreamOptions {
-            flags: "r+".into(),
-            start: Some(3),
-            ..Default::default()
-        },
+        WriteStreamOptions::default().flags("r+").start(3),
     )
     .expect("options");
     let c = watch_write("patch", &w, &log, &d);

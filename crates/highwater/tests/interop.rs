@@ -12,10 +12,11 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
 use futures::{Sink, SinkExt, StreamExt};
-use highwater::compat::{self, channel, spawn_loop};
+use highwater::compat::{self, channel, spawn_loop, CompatExt};
+use highwater::prelude::*;
 use highwater::{
-    Done, DuplexOptions, Error, PassThrough, Pipeline, Readable, ReadableOptions, Transform,
-    TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableOptions,
+    Done, Error, Hooks, PassThrough, Pipeline, Readable, ReadableOptions, Transform, TransformDone,
+    TransformImpl, TransformOptions, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
@@ -623,10 +624,10 @@ fn stream_into_readable_into_sink_writable_carries_every_item_in_order() {
         let (tx, rx) = futures::channel::mpsc::channel::<u64>(4);
         let consumer = highwater::spawn(rx.collect::<Vec<u64>>());
         let r = Readable::from_stream(
-            ReadableOptions::default(),
+            ReadableOptions::objects(),
             futures::stream::iter(0..5000u64),
         );
-        let w = Writable::from_sink(WritableOptions::default(), tx);
+        let w = Writable::from_sink(WritableOptions::objects(), tx);
         Pipeline::new(&r).run(&w).await.unwrap();
         let got = consumer.await;
         assert_eq!(got, (0..5000).collect::<Vec<_>>());
@@ -638,7 +639,7 @@ fn a_failing_sink_fails_the_writable_with_its_error() {
     highwater::block_on(async {
         let (tx, rx) = futures::channel::mpsc::channel::<u32>(0);
         drop(rx);
-        let w = Writable::from_sink(WritableOptions::default(), tx);
+        let w = Writable::from_sink(WritableOptions::objects(), tx);
         let _ = w.write(1);
         let err = w.end_async().await.unwrap_err();
         // futures' SendError, as a message error.
@@ -652,7 +653,7 @@ fn a_failing_sink_fails_the_writable_with_its_error() {
                 Ok(())
             }
         });
-        let w = Writable::from_byte_sink(WritableOptions::default(), sink);
+        let w = Writable::from_sink(WritableOptions::default(), sink);
         w.write_async(Bytes::from_static(b"fine")).await.unwrap();
         let _ = w.write(Bytes::new());
         let err = w.end_async().await.unwrap_err();
@@ -666,7 +667,7 @@ fn stream_source_pulls_only_up_to_the_mark() {
         let pulled = Rc::new(Cell::new(0));
         let p = pulled.clone();
         let items = futures::stream::iter(0..1000u32).inspect(move |_| p.set(p.get() + 1));
-        let r = Readable::from_stream(ReadableOptions::default().high_water_mark(4), items);
+        let r = Readable::from_stream(ReadableOptions::objects().high_water_mark(4), items);
         let _ = r.read(Some(0));
         settle().await;
         assert_eq!(pulled.get(), 4);
@@ -682,7 +683,7 @@ fn writable_sink_object_mode_send_all() {
     highwater::block_on(async {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s = seen.clone();
-        let w = Writable::from_fn_object(WritableOptions::default(), move |v: (u8, String)| {
+        let w = Writable::from_fn(WritableOptions::objects(), move |v: (u8, String)| {
             s.borrow_mut().push(v);
             Ok(())
         });
@@ -704,11 +705,11 @@ fn pipeline_with_a_stream_source_and_a_generator_like_stage() {
     highwater::block_on(async {
         let out = Rc::new(RefCell::new(Vec::new()));
         let o = out.clone();
-        let dst = Writable::from_fn_object(WritableOptions::default(), move |s: String| {
+        let dst = Writable::from_fn(WritableOptions::objects(), move |s: String| {
             o.borrow_mut().push(s);
             Ok(())
         });
-        let mid: PassThrough<String> = PassThrough::pass_through_object(DuplexOptions::default());
+        let mid: PassThrough<String> = PassThrough::new(TransformOptions::objects());
         Pipeline::from_stream(futures::stream::iter(0..300u32))
             // async function* (source) { for await (const n of source) if (n % 3 == 0) { yield n; yield n + 1 } }
             .through_fn(|source| {
@@ -757,8 +758,8 @@ fn a_function_stage_keeps_backpressure_bounded() {
                 Ok(())
             }
         }
-        let dst = Writable::from_async_object(
-            WritableOptions::default(),
+        let dst = Writable::from_async(
+            WritableOptions::objects(),
             SlowObj {
                 written: wr,
                 pulled: pl,
@@ -782,10 +783,10 @@ fn a_function_stage_keeps_backpressure_bounded() {
 fn an_error_in_a_function_stage_fails_the_pipeline_and_destroys_the_source() {
     highwater::block_on(async {
         let src = Readable::from_stream(
-            ReadableOptions::default(),
+            ReadableOptions::objects(),
             futures::stream::iter(0..1000u32),
         );
-        let dst = Writable::from_fn_object(WritableOptions::default(), |_n: u32| Ok(()));
+        let dst = Writable::from_fn(WritableOptions::objects(), |_n: u32| Ok(()));
         let err = Pipeline::new(&src)
             .through_fn(|s| {
                 s.map(|n| match n {
@@ -805,7 +806,7 @@ fn an_error_in_a_function_stage_fails_the_pipeline_and_destroys_the_source() {
 #[test]
 fn a_function_stage_that_stops_early_fails_the_pipeline_instead_of_hanging() {
     highwater::block_on(async {
-        let dst = Writable::from_fn_object(WritableOptions::default(), |_n: u32| Ok(()));
+        let dst = Writable::from_fn(WritableOptions::objects(), |_n: u32| Ok(()));
         let err = Pipeline::from_stream(futures::stream::iter(0..100_000u32))
             .through_fn(|s| s.take(3))
             .run(&dst)
@@ -818,7 +819,7 @@ fn a_function_stage_that_stops_early_fails_the_pipeline_instead_of_hanging() {
 #[test]
 fn pipeline_from_try_stream_fails_with_the_stream_error() {
     highwater::block_on(async {
-        let dst = Writable::from_fn_object(WritableOptions::default(), |_n: u32| Ok(()));
+        let dst = Writable::from_fn(WritableOptions::objects(), |_n: u32| Ok(()));
         let items = futures::stream::iter([
             Ok(1),
             Ok(2),
@@ -860,8 +861,8 @@ impl TransformImpl<Bytes, Bytes> for Gzip {
             None => done.call(Ok(None)),
         }
     }
-    fn has_flush(&self) -> bool {
-        true
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -878,14 +879,14 @@ fn file_to_gzip_to_file_decompresses_to_the_input() {
     highwater::block_on(async move {
         let r = create_read_stream(&s, Default::default())?;
         let w = create_write_stream(&d, Default::default())?;
-        let gz: Transform = Transform::transform(
-            DuplexOptions::default(),
+        let gz: Transform = Transform::new(
+            TransformOptions::default(),
             Gzip(RefCell::new(Some(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::default(),
             )))),
         );
-        Pipeline::new(&*r).through(&gz).run(&*w).await
+        Pipeline::new(&r).through(&gz).run(&w).await
     })
     .unwrap();
     let compressed = std::fs::read(&dst_path).unwrap();

@@ -10,11 +10,13 @@
 
 use bytes::Bytes;
 use highwater::compat::{LoopHandle, LoopJoinHandle, SendReader, SendWriter};
-use highwater::fs::{ReadStream, WriteStream};
-use highwater::net::{Server, Socket, SocketOptions};
+use highwater::fanout::FanOut;
+use highwater::fs::{ReadStream, ReadStreamOptions, WriteStream, WriteStreamOptions};
+use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
 use highwater::{
-    Done, Duplex, DuplexOptions, Error, PassThrough, Pipeline, Readable, ReadableOptions,
-    ReadableStats, Transform, Writable, WritableOptions, WritableStats,
+    Done, Duplex, DuplexOptions, Error, Hooks, PassThrough, PipeOptions, Pipeline, Readable,
+    ReadableOptions, ReadableReader, ReadableStats, ReadableStream, Source, Transform,
+    TransformDone, TransformOptions, Writable, WritableOptions, WritableSink, WritableStats,
 };
 
 fn require_send<T: Send>() {}
@@ -44,13 +46,23 @@ macro_rules! not_send {
     };
 }
 
-// Plain data: errors, options, stats.
+// Plain data: errors, options, hook sets, stats.
 send_and_sync!(
     Error,
-    WritableOptions,
-    ReadableOptions,
-    DuplexOptions,
+    WritableOptions<Bytes>,
+    WritableOptions<(u32, String)>,
+    ReadableOptions<Bytes>,
+    ReadableOptions<(u32, String)>,
+    DuplexOptions<Bytes, Bytes>,
+    DuplexOptions<(u32, String), Bytes>,
+    TransformOptions<Bytes, Bytes>,
+    TransformOptions<Bytes, (u32, String)>,
+    PipeOptions,
+    Hooks,
     SocketOptions,
+    ServerOptions,
+    ReadStreamOptions,
+    WriteStreamOptions,
     WritableStats,
     ReadableStats,
 );
@@ -63,15 +75,23 @@ not_send!(
     Writable<Bytes>,
     Readable<Bytes>,
     Duplex<Bytes, Bytes>,
-    Transform,
-    PassThrough,
+    Transform<Bytes, Bytes>,
+    Transform<Bytes, (u32, String)>,
+    PassThrough<Bytes>,
+    PassThrough<(u32, String)>,
     Pipeline<Bytes>,
     ReadStream,
     WriteStream,
     Socket,
     Server,
+    FanOut<Bytes>,
     Done,
+    TransformDone<Bytes>,
+    Source<Bytes>,
 );
+
+// The std and futures views of a stream: still handles to the loop's stream.
+not_send!(ReadableStream<Bytes>, ReadableReader, WritableSink<Bytes>);
 
 #[test]
 fn the_thread_rules_compile() {
