@@ -245,11 +245,7 @@ fn without_allow_half_open_the_peers_fin_ends_the_writable_side() {
         let client = connect(addr, SocketOptions::default().allow_half_open(true));
         client.end();
         let s = server.accept().await.expect("accept");
-        // API gap of the redesign: `Socket` no longer has the `allow_half_open()`
-        // getter it had through `Deref<Target = Duplex>` (Duplex and Transform
-        // still have it), and nothing public reports it. Restore this line
-        // once the getter is back:
-        // assert!(!s.allow_half_open());
+        assert!(!s.allow_half_open());
         assert!(read_all(&s).await.expect("read").is_empty());
         // Node: after 'end', the socket calls end() on the next tick.
         until(|| s.writable_ended()).await;

@@ -951,6 +951,20 @@ impl Socket {
         s
     }
 
+    /// Node's `allowHalfOpen`: whether the writable side stays open after
+    /// the peer's FIN (see [`SocketOptions::allow_half_open`]).
+    ///
+    /// ```
+    /// use highwater::net::{Socket, SocketOptions};
+    /// highwater::block_on(async {
+    ///     let s = Socket::connect("127.0.0.1:9", SocketOptions::default());
+    ///     assert!(!s.allow_half_open()); // Node's default for sockets
+    /// });
+    /// ```
+    pub fn allow_half_open(&self) -> bool {
+        self.duplex.allow_half_open()
+    }
+
     /// Connecting now (Node's `connecting`).
     pub fn connecting(&self) -> bool {
         self.st.connecting.get()
