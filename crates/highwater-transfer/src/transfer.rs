@@ -220,3 +220,116 @@ async fn race<S: ByteSource, D: ByteDestination>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::num::NonZeroU64;
+
+    use bytes::Bytes;
+    use highwater::{Readable, ReadableImpl, ReadableOptions, Source, Writable, WritableOptions};
+
+    use super::*;
+    use crate::sample::Sample;
+
+    /// A source of `n` chunks of `len` bytes, ended.
+    fn source(n: usize, len: usize) -> Readable<Bytes> {
+        let r = Readable::<Bytes>::pushed(ReadableOptions::default().high_water_mark(len));
+        for _ in 0..n {
+            r.push(Bytes::from(vec![0u8; len]));
+        }
+        r.push_eof();
+        r
+    }
+
+    /// `n` chunks of `len` bytes, each made when asked for (so the read
+    /// buffer holds what its mark allows, as a file's does).
+    struct Chunks(Cell<usize>, usize);
+
+    impl ReadableImpl<Bytes> for Chunks {
+        fn read(&self, _size: usize, src: &Source<Bytes>) {
+            if self.0.get() == 0 {
+                src.push_eof();
+                return;
+            }
+            self.0.set(self.0.get() - 1);
+            src.push(Bytes::from(vec![0u8; self.1]));
+        }
+    }
+
+    /// What an observer saw: samples, and the end's outcome and bytes.
+    #[derive(Default)]
+    struct Seen {
+        samples: Cell<usize>,
+        end: Cell<Option<(bool, u64)>>,
+    }
+
+    impl Observer for Seen {
+        fn sample(&self, _: &Sample) {
+            self.samples.set(self.samples.get() + 1);
+        }
+        fn finished(&self, outcome: &Result<(), TransferError>, bytes: u64, _: f64) {
+            self.end.set(Some((outcome.is_ok(), bytes)));
+        }
+    }
+
+    #[test]
+    fn under_a_rate_limit_the_buffers_stay_within_the_bound() {
+        let mut cfg = TransferConfig::new(100, 400);
+        cfg.rate = NonZeroU64::new(50_000);
+        cfg.sample_every = std::time::Duration::from_millis(5);
+        let dest = Writable::from_fn(WritableOptions::default().high_water_mark(400), |_| Ok(()));
+        let src = Readable::new(
+            ReadableOptions::default().high_water_mark(100),
+            Chunks(Cell::new(50), 100),
+        );
+        let r = highwater::block_on(Transfer::new(src, dest, cfg).run(std::future::pending()))
+            .expect("the transfer completes");
+        assert_eq!(r.bytes, 5000);
+        assert_eq!((r.reads, r.read_min, r.read_max), (50, 100, 100));
+        // The rate stage's buffer is the one that filled.
+        assert!(r.write_false > 0, "{r:?}");
+        assert!(
+            r.peak_buffered >= 400 && r.peak_buffered < 400 + 100,
+            "{}",
+            r.peak_buffered
+        );
+        assert!(r.peak_total_buffered as u64 <= r.buffer_bound, "{r:?}");
+        assert!(r.samples.iter().any(|s| s.paused));
+        assert!(r.seconds >= 0.1 && r.paused_seconds > 0.0, "{r:?}");
+    }
+
+    #[test]
+    fn a_failing_destination_is_a_stream_error_the_observer_sees() {
+        let seen = Rc::new(Seen::default());
+        let dest = Writable::from_fn(WritableOptions::default(), |_: Bytes| {
+            Err(highwater::Error::msg("disk full"))
+        });
+        let outcome = highwater::block_on(
+            Transfer::new(source(3, 10), dest, TransferConfig::new(10, 40))
+                .observer(seen.clone())
+                .run(std::future::pending()),
+        );
+        match outcome {
+            Err(TransferError::Stream(e)) => assert_eq!(e.to_string(), "disk full"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(seen.end.get(), Some((false, 0)));
+        assert!(seen.samples.get() >= 1);
+    }
+
+    #[test]
+    fn an_interruption_destroys_every_stream() {
+        let mut cfg = TransferConfig::new(10, 40);
+        cfg.rate = NonZeroU64::new(1);
+        let src = source(3, 10);
+        let dest = Writable::from_fn(WritableOptions::default(), |_: Bytes| Ok(()));
+        let (s, d) = (src.clone(), dest.clone());
+        let outcome = highwater::block_on(async move {
+            let soon = tokio::time::sleep(std::time::Duration::from_millis(20));
+            Transfer::new(s, d, cfg).run(soon).await
+        });
+        assert!(matches!(outcome, Err(TransferError::Interrupted)));
+        assert!(src.destroyed() && dest.destroyed());
+    }
+}
