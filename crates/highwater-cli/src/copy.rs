@@ -5,8 +5,9 @@ use highwater::Error;
 
 use crate::dest::{plan_dest, DestPlan};
 use crate::endpoint::{open_source, Endpoint};
-use crate::engine::{describe, input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
+use crate::engine::{describe, input_stream, transfer, CopyConfig, Signals};
 use crate::error::CliError;
+use crate::report::Report;
 
 /// Copies `src` to `dst` with bounded buffers and reports what backpressure did.
 ///
@@ -35,8 +36,8 @@ pub async fn copy(src: Endpoint, dst: Endpoint, cfg: CopyConfig) -> Result<Repor
         let writer = dest.stream(&cfg)?;
         let describe = |e: &Error| describe(e, &src, &dst);
         let report = transfer(
-            Input::File(reader),
-            Output::File(writer),
+            reader,
+            writer,
             size,
             &cfg,
             format!(

@@ -218,7 +218,7 @@ fn file_copy(size: usize, rate: u64, plot: &std::path::Path, quiet: bool) -> Res
         }
         println!(
             "\nThe reader ran ahead until the write buffer reached its mark, then waited: write() returned false {} times, and each 'drain' let it go on.",
-            report.write_false
+            report.transfer.write_false
         );
         std::fs::write(
             plot,

@@ -1,40 +1,26 @@
-//! The transfer engine behind `highwater copy`, `pipe`, `send`, `recv` and
-//! the demo: a source (a file read stream or a socket) piped, through an
-//! optional rate limiter, into a destination (a file write stream or a
-//! socket), with what backpressure did measured along the way.
+//! The command's side of a transfer: its settings ([`CopyConfig`]), the
+//! streams made from its endpoints, the progress display plugged into the
+//! engine, the signals that interrupt it, and what its errors mean to the
+//! person running the command.
 //!
-//! Everything is the library's: `fs` and `net` streams, a `Transform` for
-//! each rate limit ([`Stages`]), `Pipeline` for error handling. The engine
-//! only watches ([`Gauge`]), through the first destination's
-//! `writable_stats()` (the library's observable buffer): its false returns
-//! (pipe pauses the reader exactly then), drains, peak, time under
-//! backpressure, and its buffer level, with every buffer of the transfer
-//! together, sampled after every chunk, at every `'drain'` and every few
-//! milliseconds (for the rates, the progress line and the plot).
+//! The transfer itself (the rate stages, the pipeline, the measuring) is
+//! the `highwater-transfer` crate's.
 
-use std::cell::{Cell, RefCell};
 use std::fs::File;
-use std::future::Future;
-use std::pin::Pin;
-use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::marker::PhantomData;
+use std::time::Duration;
 
-use bytes::Bytes;
 use highwater::fs::{read_stream_from_file, ReadStream, ReadStreamOptions, WriteStream};
 use highwater::net::Socket;
-use highwater::{
-    Duplex, DuplexOptions, Error, Pipeline, Transform, TransformDone, TransformImpl, WritableEvent,
-    WritableStats,
+use highwater::Error;
+use highwater_transfer::{
+    ByteDestination, ByteSource, Observer, Sample, Transfer, TransferConfig, TransferError,
 };
 
 use crate::endpoint::Endpoint;
 use crate::error::CliError;
-use crate::options::budget;
 use crate::progress::Progress;
-
-/// Samples taken at events (each chunk, each drain) stop here; the timer's
-/// samples go on, so a long copy keeps a bounded, coarser record.
-const MAX_EVENT_SAMPLES: usize = 50_000;
+use crate::report::Report;
 
 /// How to copy.
 #[derive(Debug, Clone)]
@@ -71,97 +57,17 @@ pub struct CopyConfig {
     pub sample_every: Duration,
 }
 
-/// A sample of the copy's state.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sample {
-    /// Seconds since the start.
-    pub t: f64,
-    /// Bytes waiting in the write buffer.
-    pub buffered: usize,
-    /// Bytes held by all the transfer's buffers together (the source's read
-    /// buffer, the rate stages, the write buffer).
-    pub total_buffered: usize,
-    /// The reader is paused by backpressure.
-    pub paused: bool,
-    /// Bytes written so far.
-    pub bytes: u64,
-}
-
-/// What happened during a copy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Report {
-    /// The command that made it (`copy`, `pipe`, `send`, `recv`).
-    pub command: &'static str,
-    /// What was transferred, for people: `'a.bin' to 'b.bin'`,
-    /// `standard input to 127.0.0.1:9000`.
-    pub label: String,
-    /// The size of the whole transfer, if known (the source's size, or
-    /// `--size`).
-    pub size: Option<u64>,
-    /// Bytes copied.
-    pub bytes: u64,
-    /// Wall time in seconds.
-    pub seconds: f64,
-    /// Average rate, bytes per second.
-    pub avg_rate: f64,
-    /// Slowest and fastest rate over the sample windows, bytes per second.
-    pub min_rate: f64,
-    /// See `min_rate`.
-    pub max_rate: f64,
-    /// How often `write()` returned `false` (each paused the reader).
-    pub write_false: u64,
-    /// How often the reader was paused and resumed.
-    pub pauses: u64,
-    /// `'drain'` events of the write buffer.
-    pub drains: u64,
-    /// Seconds the reader spent paused.
-    pub paused_seconds: f64,
-    /// The most bytes the write buffer held.
-    pub peak_buffered: usize,
-    /// The write buffer's mark.
-    pub high_water_mark: usize,
-    /// The low-water mark, if set (`'drain'` at this level, not 0).
-    pub low_water_mark: Option<usize>,
-    /// The read size asked for (the most one read returns).
-    pub chunk_size: usize,
-    /// Chunks read from the source.
-    pub reads: u64,
-    /// The smallest chunk read (0 if none was).
-    pub read_min: usize,
-    /// The largest chunk read.
-    pub read_max: usize,
-    /// The cap on buffered memory, if set.
-    pub max_memory: Option<usize>,
-    /// The most bytes the transfer's buffers can hold together, by
-    /// construction (see `options::budget`).
-    pub buffer_bound: u64,
-    /// The most bytes all the transfer's buffers held together at one
-    /// sample (after a chunk was read, at a `'drain'`, on the timer).
-    pub peak_total_buffered: usize,
-    /// The samples, in order.
-    pub samples: Vec<Sample>,
-}
-
-/// A rate limiter: holds each chunk until the rate allows it through.
-struct Throttle {
-    rate: u64,
-    start: Cell<Option<Instant>>,
-    sent: Cell<u64>,
-}
-
-impl TransformImpl<Bytes, Bytes> for Throttle {
-    fn transform(&self, chunk: Bytes, done: TransformDone<Bytes>) {
-        let start = *self.start.get().get_or_insert_with(Instant::now);
-        self.start.set(Some(start));
-        self.sent.set(self.sent.get() + chunk.len() as u64);
-        let due = start + Duration::from_secs_f64(self.sent.get() as f64 / self.rate as f64);
-        if Instant::now() >= due {
-            done.call(Ok(Some(chunk)));
-        } else {
-            let _task = highwater::spawn(async move {
-                tokio::time::sleep_until(due.into()).await;
-                done.call(Ok(Some(chunk)));
-            });
+impl CopyConfig {
+    /// What the engine needs of these settings. A rate of 0 (refused by
+    /// the command line) would mean no limit.
+    pub fn transfer(&self) -> TransferConfig {
+        TransferConfig {
+            chunk_size: self.chunk_size,
+            high_water_mark: self.high_water_mark,
+            low_water_mark: self.low_water_mark,
+            rate: self.rate.and_then(std::num::NonZeroU64::new),
+            read_rate: self.read_rate.and_then(std::num::NonZeroU64::new),
+            sample_every: self.sample_every,
         }
     }
 }
@@ -178,390 +84,95 @@ pub fn input_stream(file: File, cfg: &CopyConfig) -> Result<ReadStream, CliError
     .map_err(|e| CliError::Failed(e.to_string()))
 }
 
-/// Where a transfer reads from.
-#[derive(Clone)]
-pub enum Input {
-    /// A file (or standard input).
-    File(ReadStream),
-    /// A connection's readable side.
-    Socket(Socket),
+/// A destination as the command sees it: what `EPIPE` from it means.
+pub trait Output: ByteDestination {
+    /// `EPIPE` means the reader went away (standard output, or a FIFO):
+    /// the quiet [`CliError::BrokenPipe`], not a failure to describe.
+    const EPIPE_IS_BROKEN_PIPE: bool;
 }
 
-/// Where a transfer writes to.
-#[derive(Clone)]
-pub enum Output {
-    /// A file (or standard output).
-    File(WriteStream),
-    /// A connection's writable side.
-    Socket(Socket),
+impl Output for WriteStream {
+    const EPIPE_IS_BROKEN_PIPE: bool = true;
 }
 
-macro_rules! on_input {
-    ($i:expr, $v:ident => $e:expr) => {
-        match $i {
-            Input::File($v) => $e,
-            Input::Socket($v) => $e,
+impl Output for Socket {
+    // The peer closed the connection: a failure, said as one.
+    const EPIPE_IS_BROKEN_PIPE: bool = false;
+}
+
+/// What `e`, from a transfer into a `D`, means for the command; `describe`
+/// says which side a stream error came from.
+fn cli_error<D: Output>(e: &TransferError, describe: &dyn Fn(&Error) -> CliError) -> CliError {
+    match e {
+        TransferError::Interrupted => CliError::Interrupted,
+        TransferError::Stream(e) if D::EPIPE_IS_BROKEN_PIPE && e.code() == "EPIPE" => {
+            CliError::BrokenPipe
         }
-    };
-}
-
-macro_rules! on_output {
-    ($o:expr, $v:ident => $e:expr) => {
-        match $o {
-            Output::File($v) => $e,
-            Output::Socket($v) => $e,
-        }
-    };
-}
-
-impl Input {
-    fn readable_length(&self) -> usize {
-        on_input!(self, r => r.readable_length())
-    }
-    fn destroy(&self) {
-        on_input!(self, r => r.destroy(None))
-    }
-    fn on_data(&self, f: impl Fn(&Bytes) + 'static) {
-        on_input!(self, r => { r.on_data(f); })
-    }
-    fn pipeline(&self) -> Pipeline<Bytes> {
-        match self {
-            Input::File(r) => Pipeline::new(r.readable()),
-            Input::Socket(s) => Pipeline::new(s.duplex()),
-        }
+        TransferError::Stream(e) => describe(e),
     }
 }
 
-impl Output {
-    /// Bytes written: to the file, or handed to the kernel for the peer.
-    fn bytes(&self) -> u64 {
-        on_output!(self, w => w.bytes_written())
-    }
-    fn writable_length(&self) -> usize {
-        on_output!(self, w => w.writable_length())
-    }
-    fn writable_stats(&self) -> WritableStats {
-        on_output!(self, w => w.writable_stats())
-    }
-    fn destroyed(&self) -> bool {
-        on_output!(self, w => w.destroyed())
-    }
-    fn destroy(&self) {
-        on_output!(self, w => w.destroy(None))
-    }
-    fn on_drain(&self, f: impl Fn() + 'static) {
-        on_output!(self, w => { w.on(WritableEvent::Drain, f); })
-    }
-    fn run(&self, p: Pipeline<Bytes>) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
-        match self {
-            Output::File(w) => Box::pin(p.run(w.writable_stream())),
-            Output::Socket(s) => Box::pin(p.run(s.duplex())),
-        }
-    }
+/// The progress display as the engine's observer, for a transfer into a `D`.
+struct Shown<D> {
+    progress: Progress,
+    into: PhantomData<D>,
 }
 
-/// A rate stage: a Transform whose [`Throttle`] holds each chunk until its
-/// rate allows it through, with marks `writable` and `readable`.
-fn rate_stage(rate: u64, writable: usize, readable: usize, low: Option<usize>) -> Transform {
-    let mut opts = DuplexOptions::default()
-        .writable_high_water_mark(writable)
-        .readable_high_water_mark(readable.max(1));
-    opts.writable_low_water_mark = low;
-    Duplex::transform(
-        opts,
-        Throttle {
-            rate,
-            start: Cell::new(None),
-            sent: Cell::new(0),
-        },
-    )
-}
-
-/// The stages between the source and the destination: the rate limits.
-struct Stages {
-    /// `--read-rate`: a slow producer. Its marks are one read, so it holds
-    /// the source back without buffering for it.
-    reader: Option<Transform>,
-    /// `--rate`: a slow consumer, the stage whose buffer backpressure fills
-    /// first, so it has the write mark and the low-water mark.
-    writer: Option<Transform>,
-}
-
-impl Stages {
-    fn new(cfg: &CopyConfig) -> Stages {
-        let (chunk, mark) = (cfg.chunk_size, cfg.high_water_mark);
-        Stages {
-            reader: cfg
-                .read_rate
-                .map(|rate| rate_stage(rate, chunk, chunk, None)),
-            writer: cfg
-                .rate
-                .map(|rate| rate_stage(rate, mark, chunk.min(mark), cfg.low_water_mark)),
-        }
+impl<D: Output> Observer for Shown<D> {
+    fn sample(&self, s: &Sample) {
+        self.progress.update(s);
     }
 
-    /// Both stages that are there, in order.
-    fn all(&self) -> Vec<Transform> {
-        self.reader.iter().chain(&self.writer).cloned().collect()
+    fn finished(&self, outcome: &Result<(), TransferError>, bytes: u64, seconds: f64) {
+        // The final line says only how it ended; the error's own line is
+        // printed by the command.
+        let plain = |e: &Error| CliError::Failed(e.to_string());
+        let outcome = match outcome {
+            Ok(()) => Ok(()),
+            Err(e) => Err(cli_error::<D>(e, &plain)),
+        };
+        self.progress.finish(&outcome, bytes, seconds);
     }
-
-    /// `input`, through the stages, into `output`.
-    fn pipeline(
-        &self,
-        input: &Input,
-        output: &Output,
-    ) -> Pin<Box<dyn Future<Output = Result<(), Error>>>> {
-        let p = self
-            .all()
-            .iter()
-            .fold(input.pipeline(), |p, t| p.through(t));
-        output.run(p)
-    }
-}
-
-/// What the engine watches: the first destination's buffer (the `--rate`
-/// stage's, or the output's: the one backpressure fills first, whose false
-/// returns pause the reader), and every buffer of the transfer together
-/// (what `--max-memory` bounds).
-#[derive(Clone)]
-struct Gauge {
-    started: Instant,
-    input: Input,
-    stages: Vec<Transform>,
-    first: Option<Transform>,
-    output: Output,
-}
-
-impl Gauge {
-    /// The first destination's stats: buffer level, peak, false returns,
-    /// drains, time under backpressure.
-    fn first_stats(&self) -> WritableStats {
-        match &self.first {
-            Some(t) => t.writable_stats(),
-            None => self.output.writable_stats(),
-        }
-    }
-
-    /// The state now.
-    fn sample(&self) -> Sample {
-        let st = self.first_stats();
-        let stages: usize = self
-            .stages
-            .iter()
-            .map(|t| t.writable_length() + t.readable_length())
-            .sum();
-        Sample {
-            t: self.started.elapsed().as_secs_f64(),
-            buffered: st.length,
-            total_buffered: self.input.readable_length() + stages + self.output.writable_length(),
-            paused: st.need_drain,
-            bytes: self.output.bytes(),
-        }
-    }
-}
-
-/// The samples of a transfer, and the chunks as read.
-#[derive(Default)]
-struct Record {
-    samples: Vec<Sample>,
-    /// Samples taken at events (the timer's are not counted).
-    event_samples: usize,
-    reads: u64,
-    read_min: Option<usize>,
-    read_max: usize,
-}
-
-/// Samples the transfer after every chunk read and every `'drain'` of the
-/// first destination (up to [`MAX_EVENT_SAMPLES`]), so the plot shows every
-/// rise and fall, not just the timer's view; counts the chunks as read.
-/// The pipe's own `'data'` listener writes first, so a sample here sees the
-/// buffer right after the write.
-fn watch_events(gauge: &Gauge, record: &Rc<RefCell<Record>>) {
-    let event = {
-        let (gauge, record) = (gauge.clone(), record.clone());
-        Rc::new(move |chunk: Option<usize>| {
-            let mut r = record.borrow_mut();
-            if let Some(len) = chunk {
-                r.reads += 1;
-                r.read_min = Some(r.read_min.map_or(len, |m| m.min(len)));
-                r.read_max = r.read_max.max(len);
-            }
-            if r.event_samples < MAX_EVENT_SAMPLES {
-                r.event_samples += 1;
-                r.samples.push(gauge.sample());
-            }
-        })
-    };
-    let e = event.clone();
-    gauge.input.on_data(move |chunk| e(Some(chunk.len())));
-    match &gauge.first {
-        Some(t) => {
-            t.on(WritableEvent::Drain, move || event(None));
-        }
-        None => gauge.output.on_drain(move || event(None)),
-    }
-}
-
-/// Samples every `cfg.sample_every` (for the rates, the progress line and
-/// the plot) until `stop` is notified or the output is destroyed.
-fn spawn_sampler(
-    gauge: Gauge,
-    record: Rc<RefCell<Record>>,
-    progress: Option<Progress>,
-    every: Duration,
-    stop: Rc<tokio::sync::Notify>,
-    done: Rc<Cell<bool>>,
-) -> highwater::JoinHandle<()> {
-    highwater::spawn(async move {
-        loop {
-            let s = gauge.sample();
-            record.borrow_mut().samples.push(s);
-            if let Some(p) = &progress {
-                p.update(&s);
-            }
-            if done.get() || gauge.output.destroyed() {
-                break;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(every) => {}
-                _ = stop.notified() => {}
-            }
-        }
-    })
 }
 
 /// Pipes `input` into `output` (through the rate stages of `cfg.read_rate`
-/// and `cfg.rate`), watching backpressure, until done, failed, or
-/// interrupted by a signal.
+/// and `cfg.rate`), with progress if asked for, until done, failed, or
+/// interrupted by a signal. `size` is the source's, if known (`cfg.size`
+/// wins); `label` says what is transferred, for the report.
 ///
 /// # Errors
 ///
 /// `describe(e)` for a stream error; [`CliError::BrokenPipe`] when the
 /// reader of an output pipe went away; [`CliError::Interrupted`] on
 /// SIGINT/SIGTERM (every stream is destroyed then).
-pub async fn transfer(
-    input: Input,
-    output: Output,
+pub async fn transfer<S: ByteSource, D: Output>(
+    input: S,
+    output: D,
     size: Option<u64>,
     cfg: &CopyConfig,
     label: String,
     signals: &mut Signals,
     describe: &dyn Fn(&Error) -> CliError,
 ) -> Result<Report, CliError> {
-    let stages = Stages::new(cfg);
-    let gauge = Gauge {
-        started: Instant::now(),
-        input: input.clone(),
-        stages: stages.all(),
-        first: stages.writer.clone(),
-        output: output.clone(),
-    };
     let size = cfg.size.or(size);
-    let progress = cfg.progress.then(|| Progress::new(size, cfg));
-    let pipeline = stages.pipeline(&input, &output);
-    let record = Rc::new(RefCell::new(Record::default()));
-    watch_events(&gauge, &record);
-    let (stop, done) = (
-        Rc::new(tokio::sync::Notify::new()),
-        Rc::new(Cell::new(false)),
-    );
-    let sampler = spawn_sampler(
-        gauge.clone(),
-        record.clone(),
-        progress.clone(),
-        cfg.sample_every,
-        stop.clone(),
-        done.clone(),
-    );
-
-    let outcome = tokio::select! {
-        r = pipeline => r.map_err(|e| {
-            if e.code() == "EPIPE" && matches!(output, Output::File(_)) {
-                CliError::BrokenPipe
-            } else {
-                describe(&e)
-            }
-        }),
-        _ = signals.next() => {
-            input.destroy();
-            for t in &gauge.stages {
-                t.destroy(None);
-            }
-            output.destroy();
-            Err(CliError::Interrupted)
-        }
-    };
-    // Wakes the sampler, so the end does not wait out its sleep.
-    done.set(true);
-    stop.notify_one();
-    let _ = sampler.await;
-    let seconds = gauge.started.elapsed().as_secs_f64();
-    let bytes = output.bytes();
-    if let Some(p) = &progress {
-        p.finish(&outcome, bytes, seconds);
+    let mut run = Transfer::new(input, output, cfg.transfer());
+    if cfg.progress {
+        run = run.observer(Shown::<D> {
+            progress: Progress::new(size, cfg),
+            into: PhantomData,
+        });
     }
-    outcome?;
-    let record = std::mem::take(&mut *record.borrow_mut());
-    Ok(report(
-        cfg,
-        label,
-        size,
-        bytes,
-        seconds,
-        &gauge.first_stats(),
-        record,
-    ))
-}
-
-/// The report of a transfer that completed.
-fn report(
-    cfg: &CopyConfig,
-    label: String,
-    size: Option<u64>,
-    bytes: u64,
-    seconds: f64,
-    st: &WritableStats,
-    record: Record,
-) -> Report {
-    let mut samples = record.samples;
-    samples.sort_by(|a, b| a.t.total_cmp(&b.t));
-    let (min_rate, max_rate) = window_rates(&samples);
-    let bound = budget(
-        cfg.chunk_size,
-        cfg.high_water_mark,
-        cfg.rate.is_some(),
-        cfg.read_rate.is_some(),
-    );
-    Report {
+    let measured = run
+        .run(signals.next())
+        .await
+        .map_err(|e| cli_error::<D>(&e, describe))?;
+    Ok(Report {
         command: cfg.command,
         label,
         size,
-        bytes,
-        seconds,
-        avg_rate: if seconds > 0.0 {
-            bytes as f64 / seconds
-        } else {
-            0.0
-        },
-        min_rate,
-        max_rate,
-        write_false: st.false_returns,
-        pauses: st.false_returns,
-        drains: st.drains,
-        paused_seconds: (st.backpressure_time + st.under_backpressure.unwrap_or_default())
-            .as_secs_f64(),
-        peak_buffered: st.peak_length,
-        high_water_mark: cfg.high_water_mark,
-        low_water_mark: cfg.low_water_mark,
-        chunk_size: cfg.chunk_size,
-        reads: record.reads,
-        read_min: record.read_min.unwrap_or(0),
-        read_max: record.read_max,
         max_memory: cfg.max_memory,
-        buffer_bound: u64::try_from(bound).unwrap_or(u64::MAX),
-        peak_total_buffered: samples.iter().map(|s| s.total_buffered).max().unwrap_or(0),
-        samples,
-    }
+        transfer: measured,
+    })
 }
 
 /// SIGINT and SIGTERM, listened to for the whole copy.
@@ -592,30 +203,6 @@ impl Signals {
     }
 }
 
-/// The slowest and fastest rates between consecutive samples (windows of at
-/// least 50 ms, so that a tiny window does not make a silly rate).
-fn window_rates(samples: &[Sample]) -> (f64, f64) {
-    let mut rates = Vec::new();
-    let mut from: Option<&Sample> = None;
-    for s in samples {
-        match from {
-            None => from = Some(s),
-            Some(f) if s.t - f.t >= 0.05 => {
-                rates.push((s.bytes - f.bytes) as f64 / (s.t - f.t));
-                from = Some(s);
-            }
-            _ => {}
-        }
-    }
-    let min = rates.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = rates.iter().copied().fold(0.0, f64::max);
-    if rates.is_empty() {
-        (0.0, 0.0)
-    } else {
-        (min, max)
-    }
-}
-
 /// Turns a stream error into a line that says which side failed.
 pub fn describe(e: &Error, src: &Endpoint, dst: &Endpoint) -> CliError {
     let side = match e.syscall() {
@@ -624,4 +211,79 @@ pub fn describe(e: &Error, src: &Endpoint, dst: &Endpoint) -> CliError {
         _ => "copying".into(),
     };
     CliError::Failed(format!("error while {side}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_error(errno: i32) -> TransferError {
+        TransferError::Stream(Error::io(
+            std::io::Error::from_raw_os_error(errno),
+            "write",
+            None,
+        ))
+    }
+
+    fn described(e: &Error) -> CliError {
+        CliError::Failed(format!("described: {e}"))
+    }
+
+    #[test]
+    fn epipe_into_a_file_stream_is_the_quiet_broken_pipe() {
+        let e = stream_error(libc::EPIPE);
+        assert_eq!(
+            cli_error::<WriteStream>(&e, &described),
+            CliError::BrokenPipe
+        );
+    }
+
+    #[test]
+    fn epipe_into_a_socket_is_a_failure_described() {
+        let e = stream_error(libc::EPIPE);
+        let CliError::Failed(line) = cli_error::<Socket>(&e, &described) else {
+            panic!("not a failure");
+        };
+        assert!(line.starts_with("described: "), "{line}");
+    }
+
+    #[test]
+    fn other_errors_are_described_and_an_interruption_is_one() {
+        let e = stream_error(libc::ENOSPC);
+        assert!(matches!(
+            cli_error::<WriteStream>(&e, &described),
+            CliError::Failed(_)
+        ));
+        assert_eq!(
+            cli_error::<WriteStream>(&TransferError::Interrupted, &described),
+            CliError::Interrupted
+        );
+    }
+
+    #[test]
+    fn rates_pass_to_the_engine() {
+        let cfg = CopyConfig {
+            command: "copy",
+            chunk_size: 10,
+            high_water_mark: 100,
+            low_water_mark: Some(20),
+            max_memory: None,
+            rate: Some(5),
+            read_rate: None,
+            size: None,
+            atomic: false,
+            fsync: false,
+            progress: false,
+            progress_interval: Duration::from_secs(1),
+            sample_every: Duration::from_millis(7),
+        };
+        let t = cfg.transfer();
+        assert_eq!(
+            (t.chunk_size, t.high_water_mark, t.low_water_mark),
+            (10, 100, Some(20))
+        );
+        assert_eq!(t.rate.map(|r| r.get()), Some(5));
+        assert_eq!(t.read_rate, None);
+        assert_eq!(t.sample_every, Duration::from_millis(7));
+    }
 }

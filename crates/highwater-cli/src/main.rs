@@ -226,7 +226,7 @@ impl Common {
     }
 
     /// Prints the reports asked for; `data_on_stdout` sends JSON to stderr.
-    fn report(&self, report: &engine::Report, data_on_stdout: bool) -> Result<(), CliError> {
+    fn report(&self, report: &report::Report, data_on_stdout: bool) -> Result<(), CliError> {
         use std::io::Write;
         // A reader that went away is the quiet end it is for the data;
         // any other failure to print is a failure, said after the fact

@@ -27,8 +27,9 @@ use highwater::{Error, ErrorKind, ReadableEvent};
 
 use crate::dest::{plan_dest, DestPlan};
 use crate::endpoint::{open_input, Endpoint};
-use crate::engine::{input_stream, transfer, CopyConfig, Input, Output, Report, Signals};
+use crate::engine::{input_stream, transfer, CopyConfig, Signals};
 use crate::error::CliError;
+use crate::report::Report;
 
 /// What a network error means for the person running the command.
 fn hint(e: &Error) -> &'static str {
@@ -113,8 +114,8 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
     let net_what = format!("sending to {addr}");
     let describe = |e: &Error| describe(e, &src, "standard input", &net_what);
     let report = match transfer(
-        Input::File(reader),
-        Output::Socket(sock.clone()),
+        reader,
+        sock.clone(),
         size,
         &cfg,
         format!("{} to {addr}", src.show("standard input")),
@@ -157,7 +158,7 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
                 .allow_half_open(true)
                 .read_size(cfg.chunk_size.min(1 << 20))
                 // The socket's buffer is the source's read buffer of the
-                // memory bound (`options::budget`): one read's worth.
+                // memory bound (`highwater_transfer::buffer_bound`): one read's worth.
                 .readable_high_water_mark(cfg.chunk_size),
         ),
     );
@@ -250,8 +251,8 @@ async fn receive(
     let done = async {
         let writer = dest.stream(cfg)?;
         let report = transfer(
-            Input::Socket(sock.clone()),
-            Output::File(writer),
+            sock.clone(),
+            writer,
             None,
             cfg,
             format!("{peer} to {}", dst.show("standard output")),

@@ -15,11 +15,14 @@
 //! | `--rate` stage (writable mark `m`, readable mark `min(c, m)`) | `m + 3c` |
 //! | the destination's write buffer (mark `m`) | `m + c` |
 //!
-//! [`budget`] adds these up; `--max-memory` refuses settings whose bound is
+//! [`buffer_bound`] (the engine's, whose docs have the same table) adds
+//! these up; `--max-memory` refuses settings whose bound is
 //! over the cap and, where the read size or the mark were left to their
 //! defaults, chooses them to fit.
 
 use std::path::Path;
+
+use highwater_transfer::buffer_bound;
 
 use crate::size::{human, LowMark};
 
@@ -59,20 +62,6 @@ pub struct Plan {
     pub low_water_mark: Option<usize>,
     /// The most bytes the transfer can hold (see the module doc).
     pub bound: u128,
-}
-
-/// The most bytes a transfer with read size `c` and write mark `m` can hold
-/// (see the module doc), with or without its rate stages.
-pub fn budget(c: usize, m: usize, rate: bool, read_rate: bool) -> u128 {
-    let (c, m) = (c as u128, m as u128);
-    let mut b = 2 * c + (m + c);
-    if read_rate {
-        b += 4 * c;
-    }
-    if rate {
-        b += m + 3 * c;
-    }
-    b
 }
 
 /// Completes and checks what was asked.
@@ -143,7 +132,7 @@ pub fn plan(a: &Asked) -> Result<Plan, String> {
         }
         (Some(_), Some(c), Some(m)) => (c, m),
     };
-    let bound = budget(chunk, mark, rate, read_rate);
+    let bound = buffer_bound(chunk, mark, rate, read_rate);
     if let Some(cap) = a.max_memory {
         if bound > cap as u128 {
             return Err(format!(

@@ -13,8 +13,10 @@
 
 use std::fmt::Write as _;
 
-use crate::engine::{Report, Sample};
+use highwater_transfer::Sample;
+
 use crate::report::grouped;
+use crate::report::Report;
 use crate::size::human;
 
 /// Width of the image, pixels.
@@ -215,19 +217,20 @@ pub fn svg(r: &Report, title: &str) -> String {
     let ph = H - TOP - BOTTOM;
     let ncols = pw as usize;
     let t_max = r
+        .transfer
         .samples
         .last()
         .map_or(0.0, |s| s.t)
-        .max(r.seconds)
+        .max(r.transfer.seconds)
         .max(1e-3);
-    let cols = columns(&r.samples, t_max, ncols);
+    let cols = columns(&r.transfer.samples, t_max, ncols);
 
     // The y range: the data, the marks, with headroom, up to a round tick.
     let data_max = cols.iter().flatten().map(|c| c.max).max().unwrap_or(0);
     let highest = data_max
-        .max(r.peak_buffered)
-        .max(r.high_water_mark)
-        .max(r.low_water_mark.unwrap_or(0))
+        .max(r.transfer.peak_buffered)
+        .max(r.transfer.high_water_mark)
+        .max(r.transfer.low_water_mark.unwrap_or(0))
         .max(1) as u64;
     let with_headroom = highest + highest / 8 + 1;
     let ystep = byte_step(with_headroom, 6);
@@ -239,8 +242,8 @@ pub fn svg(r: &Report, title: &str) -> String {
     let col_x = |i: usize| LEFT + i as f64 * pw / ncols as f64;
 
     let mut s = String::new();
-    let share = if r.seconds > 0.0 {
-        100.0 * r.paused_seconds / r.seconds
+    let share = if r.transfer.seconds > 0.0 {
+        100.0 * r.transfer.paused_seconds / r.transfer.seconds
     } else {
         0.0
     };
@@ -257,14 +260,14 @@ pub fn svg(r: &Report, title: &str) -> String {
         esc(&fit(
             &format!(
                 "{} in {:.2} s ({}/s) · write() returned false {} times, 'drain' {} · paused {:.2} s ({share:.0}%) · peak {}, mark {}",
-                human(r.bytes),
-                r.seconds,
-                human(r.avg_rate.max(0.0).round() as u64),
-                grouped(r.write_false),
-                grouped(r.drains),
-                r.paused_seconds,
-                human(r.peak_buffered as u64),
-                human(r.high_water_mark as u64),
+                human(r.transfer.bytes),
+                r.transfer.seconds,
+                human(r.transfer.avg_rate.max(0.0).round() as u64),
+                grouped(r.transfer.write_false),
+                grouped(r.transfer.drains),
+                r.transfer.paused_seconds,
+                human(r.transfer.peak_buffered as u64),
+                human(r.transfer.high_water_mark as u64),
             ),
             LINE_CHARS
         )),
@@ -378,8 +381,14 @@ pub fn svg(r: &Report, title: &str) -> String {
             byte_label(value as u64)
         );
     };
-    mark("mark", MARK, "7 4", r.high_water_mark, "highWaterMark");
-    if let Some(low) = r.low_water_mark {
+    mark(
+        "mark",
+        MARK,
+        "7 4",
+        r.transfer.high_water_mark,
+        "highWaterMark",
+    );
+    if let Some(low) = r.transfer.low_water_mark {
         mark("low-mark", LOW_MARK, "3 3", low, "low-water mark");
     }
 
@@ -417,7 +426,7 @@ pub fn svg(r: &Report, title: &str) -> String {
         },
         "highWaterMark",
     );
-    if r.low_water_mark.is_some() {
+    if r.transfer.low_water_mark.is_some() {
         item(
             &|lx| {
                 format!(

@@ -20,7 +20,9 @@ use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
 use std::rc::Rc;
 
-use crate::engine::{CopyConfig, Sample};
+use highwater_transfer::Sample;
+
+use crate::engine::CopyConfig;
 use crate::error::CliError;
 use crate::size::human;
 

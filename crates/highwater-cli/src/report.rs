@@ -9,7 +9,6 @@
 
 use serde_json::{json, Value};
 
-use crate::engine::Report;
 use crate::size::human;
 
 /// The version of the JSON report's layout (`"schema"`), raised whenever a
@@ -17,8 +16,26 @@ use crate::size::human;
 pub const SCHEMA: u64 = 1;
 
 /// Rates over windows shorter than this are not measured (see
-/// `engine::window_rates`): a run whose samples span less has no min/max.
+/// `highwater_transfer::window_rates`): a run whose samples span less has no min/max.
 const RATE_WINDOW: f64 = 0.05;
+
+/// A transfer's report as the command prints it: what the engine measured,
+/// and what was transferred.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The command that made it (`copy`, `pipe`, `send`, `recv`, `demo`).
+    pub command: &'static str,
+    /// What was transferred, for people: `'a.bin' to 'b.bin'`,
+    /// `standard input to 127.0.0.1:9000`.
+    pub label: String,
+    /// The size of the whole transfer, if known (the source's size, or
+    /// `--size`).
+    pub size: Option<u64>,
+    /// The cap on buffered memory, if set (`--max-memory`).
+    pub max_memory: Option<usize>,
+    /// What the engine measured.
+    pub transfer: highwater_transfer::Report,
+}
 
 /// `1234567` → `1,234,567`.
 pub fn grouped(n: u64) -> String {
@@ -61,7 +78,7 @@ fn rate(r: f64) -> String {
 /// Whether the samples span at least one rate window (else the min and max
 /// rates were not measured).
 fn rates_measured(r: &Report) -> bool {
-    match (r.samples.first(), r.samples.last()) {
+    match (r.transfer.samples.first(), r.transfer.samples.last()) {
         (Some(a), Some(b)) => b.t - a.t >= RATE_WINDOW,
         _ => false,
     }
@@ -69,41 +86,41 @@ fn rates_measured(r: &Report) -> bool {
 
 /// The reads as they came: `65,536 B reads (8,192 of them)`, or a range.
 fn reads(r: &Report) -> String {
-    match r.reads {
+    match r.transfer.reads {
         0 => "none (no data)".into(),
-        1 => format!("one read of {} B", grouped(r.read_max as u64)),
-        n if r.read_min == r.read_max => {
+        1 => format!("one read of {} B", grouped(r.transfer.read_max as u64)),
+        n if r.transfer.read_min == r.transfer.read_max => {
             format!(
                 "{} B reads ({} of them)",
-                grouped(r.read_max as u64),
+                grouped(r.transfer.read_max as u64),
                 grouped(n)
             )
         }
         // All but one as large as the largest (a file's last read, usually).
         n if (n - 1)
-            .checked_mul(r.read_max as u64)
-            .and_then(|b| b.checked_add(r.read_min as u64))
-            == Some(r.bytes) =>
+            .checked_mul(r.transfer.read_max as u64)
+            .and_then(|b| b.checked_add(r.transfer.read_min as u64))
+            == Some(r.transfer.bytes) =>
         {
             format!(
                 "{} B reads ({} of them) and one of {} B",
-                grouped(r.read_max as u64),
+                grouped(r.transfer.read_max as u64),
                 grouped(n - 1),
-                grouped(r.read_min as u64)
+                grouped(r.transfer.read_min as u64)
             )
         }
         n => format!(
             "{} reads of {} B to {} B",
             grouped(n),
-            grouped(r.read_min as u64),
-            grouped(r.read_max as u64)
+            grouped(r.transfer.read_min as u64),
+            grouped(r.transfer.read_max as u64)
         ),
     }
 }
 
 /// `write() returned false …`: the count and what a pause is.
 fn false_returns(r: &Report) -> String {
-    match r.write_false {
+    match r.transfer.write_false {
         0 => "0 times: the destination kept up, the reader never paused".into(),
         1 => "once: a pause, the reader stopped until 'drain'".into(),
         n => format!(
@@ -115,7 +132,7 @@ fn false_returns(r: &Report) -> String {
 
 /// `'drain' events …`: the count, and why it differs from the pauses.
 fn drains(r: &Report) -> String {
-    let (d, f) = (r.drains, r.write_false);
+    let (d, f) = (r.transfer.drains, r.transfer.write_false);
     let n = grouped(d);
     if d == f {
         if d == 0 {
@@ -142,56 +159,65 @@ pub fn text(r: &Report) -> String {
     let mut out = format!("highwater {}: {}\n", r.command, r.label);
     let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<24}{v}\n"));
 
-    let mut bytes = format!("{} B", grouped(r.bytes));
-    if r.bytes >= 1024 {
-        bytes = format!("{} ({bytes})", human(r.bytes));
+    let mut bytes = format!("{} B", grouped(r.transfer.bytes));
+    if r.transfer.bytes >= 1024 {
+        bytes = format!("{} ({bytes})", human(r.transfer.bytes));
     }
     match r.size {
-        Some(s) if s != r.bytes => bytes.push_str(&format!(", of {} expected", size(s))),
+        Some(s) if s != r.transfer.bytes => bytes.push_str(&format!(", of {} expected", size(s))),
         _ => {}
     }
     line("bytes", bytes);
-    line("time", format!("{:.3} s", r.seconds));
+    line("time", format!("{:.3} s", r.transfer.seconds));
     if rates_measured(r) {
         line(
             "rate",
             format!(
                 "{} average; {} min, {} max over 50 ms windows",
-                rate(r.avg_rate),
-                rate(r.min_rate),
-                rate(r.max_rate)
+                rate(r.transfer.avg_rate),
+                rate(r.transfer.min_rate),
+                rate(r.transfer.max_rate)
             ),
         );
     } else {
         line(
             "rate",
-            format!("{} average (too short for min and max)", rate(r.avg_rate)),
+            format!(
+                "{} average (too short for min and max)",
+                rate(r.transfer.avg_rate)
+            ),
         );
     }
     line("reads", reads(r));
     line("write() returned false", false_returns(r));
-    if r.pauses != r.write_false {
-        line("reader paused", format!("{} times", grouped(r.pauses)));
+    if r.transfer.pauses != r.transfer.write_false {
+        line(
+            "reader paused",
+            format!("{} times", grouped(r.transfer.pauses)),
+        );
     }
     line("'drain' events", drains(r));
-    let share = if r.seconds > 0.0 {
-        100.0 * r.paused_seconds / r.seconds
+    let share = if r.transfer.seconds > 0.0 {
+        100.0 * r.transfer.paused_seconds / r.transfer.seconds
     } else {
         0.0
     };
     line(
         "time paused",
-        format!("{:.3} s ({share:.0}% of the run)", r.paused_seconds),
+        format!(
+            "{:.3} s ({share:.0}% of the run)",
+            r.transfer.paused_seconds
+        ),
     );
     line(
         "high-water mark",
         format!(
             "{}, reads asked for {}",
-            size(r.high_water_mark as u64),
-            size(r.chunk_size as u64)
+            size(r.transfer.high_water_mark as u64),
+            size(r.transfer.chunk_size as u64)
         ),
     );
-    if let Some(low) = r.low_water_mark {
+    if let Some(low) = r.transfer.low_water_mark {
         line(
             "low-water mark",
             format!("{}: the reader resumed at this level", size(low as u64)),
@@ -201,14 +227,14 @@ pub fn text(r: &Report) -> String {
         "peak buffered",
         format!(
             "{} in the write buffer, against a mark of {}",
-            size(r.peak_buffered as u64),
-            size(r.high_water_mark as u64)
+            size(r.transfer.peak_buffered as u64),
+            size(r.transfer.high_water_mark as u64)
         ),
     );
     let mut all = format!(
         "{}, against a bound of {}",
-        size(r.peak_total_buffered as u64),
-        size(r.buffer_bound)
+        size(r.transfer.peak_total_buffered as u64),
+        size(r.transfer.buffer_bound)
     );
     if let Some(cap) = r.max_memory {
         all.push_str(&format!(
@@ -241,28 +267,28 @@ pub fn json(r: &Report) -> String {
         "command": r.command,
         "label": r.label,
         "size_bytes": opt(r.size),
-        "bytes": r.bytes,
-        "seconds": r.seconds,
+        "bytes": r.transfer.bytes,
+        "seconds": r.transfer.seconds,
         "rate_bytes_per_second": {
-            "average": r.avg_rate,
-            "min": windowed(r.min_rate),
-            "max": windowed(r.max_rate),
+            "average": r.transfer.avg_rate,
+            "min": windowed(r.transfer.min_rate),
+            "max": windowed(r.transfer.max_rate),
         },
-        "reads": r.reads,
-        "read_min_bytes": r.read_min,
-        "read_max_bytes": r.read_max,
-        "chunk_size_bytes": r.chunk_size,
-        "write_false": r.write_false,
-        "pauses": r.pauses,
-        "drains": r.drains,
-        "paused_seconds": r.paused_seconds,
-        "high_water_mark_bytes": r.high_water_mark,
-        "low_water_mark_bytes": opt(r.low_water_mark.map(|n| n as u64)),
-        "peak_buffered_bytes": r.peak_buffered,
-        "peak_total_buffered_bytes": r.peak_total_buffered,
-        "buffer_bound_bytes": r.buffer_bound,
+        "reads": r.transfer.reads,
+        "read_min_bytes": r.transfer.read_min,
+        "read_max_bytes": r.transfer.read_max,
+        "chunk_size_bytes": r.transfer.chunk_size,
+        "write_false": r.transfer.write_false,
+        "pauses": r.transfer.pauses,
+        "drains": r.transfer.drains,
+        "paused_seconds": r.transfer.paused_seconds,
+        "high_water_mark_bytes": r.transfer.high_water_mark,
+        "low_water_mark_bytes": opt(r.transfer.low_water_mark.map(|n| n as u64)),
+        "peak_buffered_bytes": r.transfer.peak_buffered,
+        "peak_total_buffered_bytes": r.transfer.peak_total_buffered,
+        "buffer_bound_bytes": r.transfer.buffer_bound,
         "max_memory_bytes": opt(r.max_memory.map(|n| n as u64)),
-        "samples": r.samples.len(),
+        "samples": r.transfer.samples.len(),
     })
     .to_string()
 }
@@ -270,7 +296,7 @@ pub fn json(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Sample;
+    use highwater_transfer::Sample;
 
     fn report() -> Report {
         let sample = |t: f64, bytes: u64| Sample {
@@ -284,26 +310,28 @@ mod tests {
             command: "pipe",
             label: "standard input to standard output".into(),
             size: None,
-            bytes: 512 << 20,
-            seconds: 1.25,
-            avg_rate: (512 << 20) as f64 / 1.25,
-            min_rate: 300.0 * 1048576.0,
-            max_rate: 500.0 * 1048576.0,
-            write_false: 8192,
-            pauses: 8192,
-            drains: 8191,
-            paused_seconds: 0.5,
-            peak_buffered: 320 << 10,
-            high_water_mark: 256 << 10,
-            low_water_mark: Some(64 << 10),
-            chunk_size: 64 << 10,
-            reads: 8192,
-            read_min: 64 << 10,
-            read_max: 64 << 10,
             max_memory: Some(1 << 20),
-            buffer_bound: 704 << 10,
-            peak_total_buffered: 448 << 10,
-            samples: vec![sample(0.0, 0), sample(1.25, 512 << 20)],
+            transfer: highwater_transfer::Report {
+                bytes: 512 << 20,
+                seconds: 1.25,
+                avg_rate: (512 << 20) as f64 / 1.25,
+                min_rate: 300.0 * 1048576.0,
+                max_rate: 500.0 * 1048576.0,
+                write_false: 8192,
+                pauses: 8192,
+                drains: 8191,
+                paused_seconds: 0.5,
+                peak_buffered: 320 << 10,
+                high_water_mark: 256 << 10,
+                low_water_mark: Some(64 << 10),
+                chunk_size: 64 << 10,
+                reads: 8192,
+                read_min: 64 << 10,
+                read_max: 64 << 10,
+                buffer_bound: 704 << 10,
+                peak_total_buffered: 448 << 10,
+                samples: vec![sample(0.0, 0), sample(1.25, 512 << 20)],
+            },
         }
     }
 
@@ -336,16 +364,16 @@ mod tests {
     #[test]
     fn reads_of_different_sizes_show_a_range() {
         let mut r = report();
-        r.read_min = 100;
+        r.transfer.read_min = 100;
         assert!(text(&r).contains("8,192 reads of 100 B to 65,536 B"));
-        r.bytes = 8191 * 65536 + 100;
+        r.transfer.bytes = 8191 * 65536 + 100;
         assert!(text(&r).contains("65,536 B reads (8,191 of them) and one of 100 B"));
     }
 
     #[test]
     fn json_has_units_in_its_keys_and_nulls_for_what_is_unset() {
         let mut r = report();
-        r.low_water_mark = None;
+        r.transfer.low_water_mark = None;
         let j: Value = serde_json::from_str(&json(&r)).expect("JSON");
         assert_eq!(j["schema"], SCHEMA);
         assert_eq!(j["command"], "pipe");
@@ -360,7 +388,7 @@ mod tests {
     #[test]
     fn a_short_run_has_no_min_and_max_rate() {
         let mut r = report();
-        r.samples.truncate(1);
+        r.transfer.samples.truncate(1);
         let j: Value = serde_json::from_str(&json(&r)).expect("JSON");
         assert_eq!(j["rate_bytes_per_second"]["min"], Value::Null);
         assert!(text(&r).contains("too short for min and max"));
