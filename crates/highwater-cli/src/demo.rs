@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use clap::Args;
+use highwater::prelude::*;
 use highwater::{AsyncSink, Error, Writable, WritableEvent, WritableOptions};
 
 /// Options of `highwater demo`.

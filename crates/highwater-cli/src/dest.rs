@@ -430,15 +430,15 @@ impl Dest {
             .file
             .take()
             .ok_or_else(|| CliError::Failed("the destination is already in use".into()))?;
-        write_stream_from_file(
-            file,
-            WriteStreamOptions {
-                high_water_mark: Some(cfg.high_water_mark),
-                low_water_mark: cfg.low_water_mark,
-                flush: cfg.fsync,
-                ..Default::default()
-            },
-        )
+        write_stream_from_file(file, {
+            let o = WriteStreamOptions::default()
+                .high_water_mark(cfg.high_water_mark)
+                .flush(cfg.fsync);
+            match cfg.low_water_mark {
+                Some(l) => o.low_water_mark(l),
+                None => o,
+            }
+        })
         .map_err(|e| CliError::Failed(e.to_string()))
     }
 }

@@ -10,12 +10,13 @@ use std::fs::File;
 use std::marker::PhantomData;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use highwater::fs::{read_stream_from_file, ReadStream, ReadStreamOptions, WriteStream};
 use highwater::net::Socket;
+use highwater::prelude::*;
 use highwater::Error;
-use highwater_transfer::{
-    ByteDestination, ByteSource, Observer, Sample, Transfer, TransferConfig, TransferError,
-};
+use highwater_transfer::{Observer, Sample, Transfer, TransferConfig, TransferError};
 
 use crate::endpoint::Endpoint;
 use crate::error::CliError;
@@ -76,16 +77,13 @@ impl CopyConfig {
 pub fn input_stream(file: File, cfg: &CopyConfig) -> Result<ReadStream, CliError> {
     read_stream_from_file(
         file,
-        ReadStreamOptions {
-            high_water_mark: cfg.chunk_size,
-            ..Default::default()
-        },
+        ReadStreamOptions::default().high_water_mark(cfg.chunk_size),
     )
     .map_err(|e| CliError::Failed(e.to_string()))
 }
 
 /// A destination as the command sees it: what `EPIPE` from it means.
-pub trait Output: ByteDestination {
+pub trait Output: WritableSide<Bytes> + Clone + 'static {
     /// `EPIPE` means the reader went away (standard output, or a FIFO):
     /// the quiet [`CliError::BrokenPipe`], not a failure to describe.
     const EPIPE_IS_BROKEN_PIPE: bool;
@@ -145,7 +143,7 @@ impl<D: Output> Observer for Shown<D> {
 /// `describe(e)` for a stream error; [`CliError::BrokenPipe`] when the
 /// reader of an output pipe went away; [`CliError::Interrupted`] on
 /// SIGINT/SIGTERM (every stream is destroyed then).
-pub async fn transfer<S: ByteSource, D: Output>(
+pub async fn transfer<S: ReadableSide<Bytes> + Clone + 'static, D: Output>(
     input: S,
     output: D,
     size: Option<u64>,

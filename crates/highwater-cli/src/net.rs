@@ -23,6 +23,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use highwater::net::{connect, Server, ServerOptions, Socket, SocketOptions};
+use highwater::prelude::*;
 use highwater::{Error, ErrorKind, ReadableEvent};
 
 use crate::dest::{plan_dest, DestPlan};
@@ -68,7 +69,7 @@ fn check_addr(addr: &str) -> Result<(), CliError> {
 /// with what went wrong.
 async fn peer_closed(sock: &Socket, signals: &mut Signals, what: &str) -> Result<(), CliError> {
     tokio::select! {
-        r = highwater::finished_async(sock.duplex()) => r.map_err(|e| {
+        r = highwater::finished_async(sock) => r.map_err(|e| {
             CliError::Failed(format!("{what}: {e}{}", hint(&e)))
         }),
         _ = signals.next() => {
@@ -88,15 +89,15 @@ pub async fn send(addr: String, src: Endpoint, cfg: CopyConfig) -> Result<Report
     check_addr(&addr)?;
     let (file, size) = open_input(&src)?;
     let mut signals = Signals::new()?;
-    let sock = connect(
-        &addr,
-        SocketOptions {
-            writable_low_water_mark: cfg.low_water_mark,
-            ..SocketOptions::default()
-                .allow_half_open(true)
-                .writable_high_water_mark(cfg.high_water_mark)
-        },
-    );
+    let sock = connect(&addr, {
+        let o = SocketOptions::default()
+            .allow_half_open(true)
+            .writable_high_water_mark(cfg.high_water_mark);
+        match cfg.low_water_mark {
+            Some(l) => o.writable_low_water_mark(l),
+            None => o,
+        }
+    });
     tokio::select! {
         r = sock.connected() => r.map_err(|e| {
             CliError::Failed(format!("cannot connect to {addr}: {e}{}", hint(&e)))
@@ -177,7 +178,7 @@ pub async fn recv(addr: String, dst: Endpoint, cfg: CopyConfig) -> Result<Report
 /// fails: reset before any data, interrupted). Reads nothing: the data stays
 /// buffered for the transfer.
 async fn first_data(sock: &Socket, signals: &mut Signals, what: &str) -> Result<(), CliError> {
-    let d = sock.duplex();
+    let d = sock;
     let (tx, rx) = futures::channel::oneshot::channel::<()>();
     let tx = Rc::new(Cell::new(Some(tx)));
     let ready = move || {

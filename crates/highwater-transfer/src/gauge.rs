@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use highwater::{Transform, WritableEvent, WritableStats};
 
-use crate::ends::{ByteDestination, ByteSource};
 use crate::observer::Observer;
 use crate::rate::Stages;
 use crate::sample::Sample;
+use bytes::Bytes;
+use highwater::prelude::*;
 
 /// Samples taken at events (each chunk, each drain) stop here; the timer's
 /// samples go on, so a long transfer keeps a bounded, coarser record.
@@ -30,7 +31,9 @@ pub(crate) struct Gauge<S, D> {
     destination: D,
 }
 
-impl<S: ByteSource, D: ByteDestination> Gauge<S, D> {
+impl<S: ReadableSide<Bytes> + Clone + 'static, D: WritableSide<Bytes> + Clone + 'static>
+    Gauge<S, D>
+{
     /// A gauge over the transfer of `source` through `stages` into
     /// `destination`, its clock started now.
     pub(crate) fn start(source: S, stages: &Stages, destination: D) -> Gauge<S, D> {
@@ -50,7 +53,7 @@ impl<S: ByteSource, D: ByteDestination> Gauge<S, D> {
 
     /// Bytes written to the destination.
     pub(crate) fn bytes(&self) -> u64 {
-        self.destination.bytes_written()
+        self.destination.writable_stats().bytes_out
     }
 
     /// The first destination's stats: buffer level, peak, false returns,
@@ -86,11 +89,11 @@ impl<S: ByteSource, D: ByteDestination> Gauge<S, D> {
 
     /// Destroys every stream of the transfer, the source first.
     pub(crate) fn destroy_all(&self) {
-        self.source.destroy();
+        self.source.destroy(None);
         for t in &self.stages {
             t.destroy(None);
         }
-        self.destination.destroy();
+        self.destination.destroy(None);
     }
 
     /// Calls `f` at each `'drain'` of the first destination.
@@ -99,7 +102,9 @@ impl<S: ByteSource, D: ByteDestination> Gauge<S, D> {
             Some(t) => {
                 t.on(WritableEvent::Drain, f);
             }
-            None => self.destination.on_drain(f),
+            None => {
+                self.destination.on(WritableEvent::Drain, f);
+            }
         }
     }
 }
@@ -142,7 +147,10 @@ impl Record {
 /// The pipe's own `'data'` listener writes first (it was added when the
 /// pipeline started), so a sample here sees the buffer right after the
 /// write.
-pub(crate) fn watch_events<S: ByteSource, D: ByteDestination>(
+pub(crate) fn watch_events<
+    S: ReadableSide<Bytes> + Clone + 'static,
+    D: WritableSide<Bytes> + Clone + 'static,
+>(
     gauge: &Gauge<S, D>,
     record: &Rc<RefCell<Record>>,
 ) {
@@ -176,7 +184,10 @@ pub(crate) struct Sampler {
 
 impl Sampler {
     /// Starts sampling `gauge` every `every`.
-    pub(crate) fn spawn<S: ByteSource, D: ByteDestination>(
+    pub(crate) fn spawn<
+        S: ReadableSide<Bytes> + Clone + 'static,
+        D: WritableSide<Bytes> + Clone + 'static,
+    >(
         gauge: Gauge<S, D>,
         record: Rc<RefCell<Record>>,
         observer: Option<Rc<dyn Observer>>,

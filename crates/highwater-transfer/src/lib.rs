@@ -16,7 +16,6 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`config`] | [`TransferConfig`]: read size, marks, rate limits, sampling period; [`buffer_bound`] |
-//! | [`ends`] | [`ByteSource`] and [`ByteDestination`]: what the engine needs of the streams at both ends |
 //! | [`rate`] | [`rate_limit`]: the rate-limit stage |
 //! | [`sample`] | [`Sample`]: the state of a transfer at one moment |
 //! | [`observer`] | [`Observer`]: the hook a progress display plugs in |
@@ -54,7 +53,6 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 pub mod config;
-pub mod ends;
 pub mod error;
 mod gauge;
 pub mod observer;
@@ -64,7 +62,6 @@ pub mod sample;
 pub mod transfer;
 
 pub use config::{buffer_bound, TransferConfig};
-pub use ends::{ByteDestination, ByteSource};
 pub use error::TransferError;
 pub use observer::Observer;
 pub use rate::rate_limit;

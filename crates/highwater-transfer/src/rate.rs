@@ -7,7 +7,10 @@ use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use highwater::{Duplex, DuplexOptions, Pipeline, Transform, TransformDone, TransformImpl};
+use highwater::{
+    Pipeline, ReadableOptions, Transform, TransformDone, TransformImpl, TransformOptions,
+    WritableOptions,
+};
 
 use crate::config::TransferConfig;
 
@@ -26,6 +29,7 @@ use crate::config::TransferConfig;
 /// use std::num::NonZeroU64;
 /// use std::time::{Duration, Instant};
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::{Pipeline, Readable, ReadableOptions, Writable, WritableOptions};
 /// use highwater_transfer::rate_limit;
 ///
@@ -47,11 +51,12 @@ pub fn rate_limit(
     readable: usize,
     low: Option<usize>,
 ) -> Transform {
-    let mut opts = DuplexOptions::default()
-        .writable_high_water_mark(writable)
-        .readable_high_water_mark(readable.max(1));
-    opts.writable_low_water_mark = low;
-    Duplex::transform(opts, Throttle::new(rate))
+    let mut w = WritableOptions::default().high_water_mark(writable);
+    if let Some(low) = low {
+        w = w.low_water_mark(low);
+    }
+    let r = ReadableOptions::default().high_water_mark(readable.max(1));
+    Transform::new(TransformOptions::new(w, r), Throttle::new(rate))
 }
 
 /// The transform of [`rate_limit`]: when each chunk may go.
@@ -150,6 +155,7 @@ impl Stages {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use highwater::prelude::*;
 
     fn rate(n: u64) -> NonZeroU64 {
         NonZeroU64::new(n).expect("a rate above 0")

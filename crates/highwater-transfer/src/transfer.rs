@@ -7,12 +7,14 @@ use std::future::Future;
 use std::rc::Rc;
 
 use crate::config::TransferConfig;
-use crate::ends::{ByteDestination, ByteSource};
 use crate::error::TransferError;
 use crate::gauge::{watch_events, Gauge, Record, Sampler};
 use crate::observer::Observer;
 use crate::rate::Stages;
 use crate::report::Report;
+use bytes::Bytes;
+use highwater::prelude::*;
+use highwater::Pipeline;
 
 /// A transfer of `source` into `destination`, through a rate stage for
 /// each of the config's rate limits, measured as it goes.
@@ -66,7 +68,9 @@ impl<S, D> fmt::Debug for Transfer<S, D> {
     }
 }
 
-impl<S: ByteSource, D: ByteDestination> Transfer<S, D> {
+impl<S: ReadableSide<Bytes> + Clone + 'static, D: WritableSide<Bytes> + Clone + 'static>
+    Transfer<S, D>
+{
     /// A transfer of `source` into `destination` run with `config`,
     /// without an observer.
     ///
@@ -178,7 +182,9 @@ impl<S: ByteSource, D: ByteDestination> Transfer<S, D> {
         let gauge = Gauge::start(self.source.clone(), &stages, self.destination.clone());
         // Started before the listeners below, so that the pipe's own 'data'
         // listener writes before the gauge samples.
-        let pipeline = self.destination.run(stages.extend(self.source.pipeline()));
+        let pipeline = stages
+            .extend(Pipeline::new(&self.source))
+            .run(&self.destination);
         let record = Rc::new(RefCell::new(Record::default()));
         watch_events(&gauge, &record);
         let sampler = Sampler::spawn(
@@ -207,7 +213,10 @@ impl<S: ByteSource, D: ByteDestination> Transfer<S, D> {
 
 /// Waits for `pipeline` to settle, unless `interrupt` comes first; then
 /// destroys every stream the gauge watches.
-async fn race<S: ByteSource, D: ByteDestination>(
+async fn race<
+    S: ReadableSide<Bytes> + Clone + 'static,
+    D: WritableSide<Bytes> + Clone + 'static,
+>(
     pipeline: impl Future<Output = Result<(), highwater::Error>>,
     interrupt: impl Future<Output = ()>,
     gauge: &Gauge<S, D>,
