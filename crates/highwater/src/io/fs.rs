@@ -59,9 +59,45 @@ use crate::stream::{Done, Hooks, Readable, ReadableImpl, Source, Writable, Writa
 use super::pool as io_pool;
 
 /// Node's default mark for file read streams: 64 KiB (in every version).
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_read_stream, ReadStreamOptions, DEFAULT_READ_HIGH_WATER_MARK};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-rhwm-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("big.bin");
+/// std::fs::write(&path, vec![1u8; 100_000]).unwrap();
+/// highwater::block_on(async move {
+///     let rs = create_read_stream(&path, ReadStreamOptions::default())?;
+///     assert_eq!(rs.readable_high_water_mark(), DEFAULT_READ_HIGH_WATER_MARK);
+///     let sizes = Rc::new(RefCell::new(Vec::new()));
+///     let s = sizes.clone();
+///     rs.on_data(move |c| s.borrow_mut().push(c.len()));
+///     highwater::finished_async(&rs).await?;
+///     // Each read asks for the mark: 64 KiB, then the rest.
+///     assert_eq!(*sizes.borrow(), [DEFAULT_READ_HIGH_WATER_MARK, 100_000 - 65_536]);
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub const DEFAULT_READ_HIGH_WATER_MARK: usize = 64 * 1024;
 
 /// How a file is opened: Node's `flags` strings.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::fs::OpenFlags;
+///
+/// assert_eq!(OpenFlags::parse("rs+").unwrap(), OpenFlags::parse("r+").unwrap()); // synonyms
+/// assert_eq!(OpenFlags::parse("as").unwrap(), OpenFlags::parse("a").unwrap());
+/// assert_ne!(OpenFlags::parse("w").unwrap(), OpenFlags::parse("a").unwrap()); // truncate vs append
+/// assert_eq!(OpenFlags::parse("rw").unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenFlags {
     read: bool,
@@ -1157,6 +1193,38 @@ fn path_string(path: &Path) -> String {
 ///
 /// Invalid options, as Node throws them: `start > end` →
 /// `ERR_OUT_OF_RANGE`; unknown `flags` → `ERR_INVALID_ARG_VALUE`.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_read_stream, ReadStreamOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-crs-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("in.txt");
+/// std::fs::write(&path, b"hello world").unwrap();
+/// let d = dir.clone();
+/// highwater::block_on(async move {
+///     // Bytes 6 to 10, both included.
+///     let rs = create_read_stream(&path, ReadStreamOptions::default().start(6).end(10))?;
+///     let got: Vec<u8> = rs.stream().map(|c| c.unwrap().to_vec()).concat().await;
+///     assert_eq!(got, b"world");
+///
+///     // A missing file is an 'error' of the stream, not of the call.
+///     let missing = create_read_stream(d.join("nope"), ReadStreamOptions::default())?;
+///     let err = highwater::finished_async(&missing).await.unwrap_err();
+///     assert_eq!((err.code(), err.syscall()), ("ENOENT", Some("open")));
+///
+///     // Invalid options fail at once.
+///     let bad = create_read_stream(&path, ReadStreamOptions::default().start(5).end(1));
+///     assert_eq!(bad.unwrap_err().code(), "ERR_OUT_OF_RANGE");
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn create_read_stream(
     path: impl AsRef<Path>,
     opts: ReadStreamOptions,
@@ -1170,6 +1238,34 @@ pub fn create_read_stream(
 /// # Errors
 ///
 /// As [`create_read_stream`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use highwater::prelude::*;
+/// use highwater::fs::{read_stream_from_file, ReadStreamOptions};
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-rsff-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("in.txt");
+/// std::fs::write(&path, b"from an open file").unwrap();
+/// let file = std::fs::File::open(&path).unwrap();
+/// highwater::block_on(async move {
+///     let rs = read_stream_from_file(file, ReadStreamOptions::default())?;
+///     let opened = Rc::new(Cell::new(false));
+///     let o = opened.clone();
+///     rs.on_open(move |_| o.set(true));
+///     assert_eq!(rs.path(), None);
+///     let got: Vec<u8> = rs.stream().map(|c| c.unwrap().to_vec()).concat().await;
+///     assert_eq!(got, b"from an open file");
+///     assert!(!opened.get()); // the file was open already: no 'open'
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn read_stream_from_file(file: File, opts: ReadStreamOptions) -> Result<ReadStream, Error> {
     read_stream(Target::Fd(file), opts)
 }
@@ -1237,6 +1333,34 @@ fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Er
 /// # Errors
 ///
 /// Unknown `flags` → `ERR_INVALID_ARG_VALUE`.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_write_stream, WriteStreamOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-cws-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("out.txt");
+/// let p = path.clone();
+/// highwater::block_on(async move {
+///     let ws = create_write_stream(&p, WriteStreamOptions::default())?;
+///     ws.write(Bytes::from_static(b"hello")); // buffered until the file is open
+///     ws.end_async().await?;
+///     // Flag "a" appends.
+///     let more = create_write_stream(&p, WriteStreamOptions::default().flags("a"))?;
+///     more.write_async(Bytes::from_static(b" again")).await?;
+///     more.end_async().await?;
+///     let bad = create_write_stream(&p, WriteStreamOptions::default().flags("q"));
+///     assert_eq!(bad.unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hello again");
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn create_write_stream(
     path: impl AsRef<Path>,
     opts: WriteStreamOptions,
@@ -1249,6 +1373,31 @@ pub fn create_write_stream(
 /// # Errors
 ///
 /// As [`create_write_stream`].
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::fs::{write_stream_from_file, WriteStreamOptions};
+///
+/// let dir = std::env::temp_dir().join(format!("hw-doc-wsff-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let path = dir.join("out.txt");
+/// let file = std::fs::File::create(&path).unwrap();
+/// highwater::block_on(async move {
+///     let ws = write_stream_from_file(file, WriteStreamOptions::default())?;
+///     assert_eq!(ws.path(), None);
+///     ws.write_async(Bytes::from_static(b"into ")).await?;
+///     ws.write_async(Bytes::from_static(b"an open file")).await?;
+///     ws.end_async().await?;
+///     assert_eq!(ws.bytes_written(), 17);
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"into an open file");
+/// std::fs::remove_dir_all(&dir).unwrap();
+/// ```
 pub fn write_stream_from_file(file: File, opts: WriteStreamOptions) -> Result<WriteStream, Error> {
     write_stream(Target::Fd(file), opts)
 }

@@ -104,6 +104,32 @@ use crate::stream::{
 };
 
 /// Bytes asked of the kernel per read (libuv's 64 KiB).
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::net::{connect, Server, ServerOptions, SocketOptions, DEFAULT_READ_SIZE};
+/// use std::{cell::Cell, rc::Rc};
+///
+/// assert_eq!(DEFAULT_READ_SIZE, 64 * 1024);
+/// highwater::block_on(async {
+///     let server = Server::new(ServerOptions::default());
+///     let addr = server.listen_async("127.0.0.1:0").await?;
+///     let client = connect(addr, SocketOptions::default());
+///     let largest = Rc::new(Cell::new(0));
+///     let l = largest.clone();
+///     client.on_data(move |c| l.set(l.get().max(c.len())));
+///     let peer = server.accept().await?;
+///     peer.write_async(Bytes::from(vec![7u8; 200_000])).await?;
+///     peer.end();
+///     highwater::finished_async(&client).await?;
+///     assert_eq!(client.bytes_read(), 200_000);
+///     assert!(largest.get() <= DEFAULT_READ_SIZE); // no read asks for more
+///     server.close();
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// ```
 pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
 
 /// Chunks read in a row before the reader lets the rest of the loop run
@@ -910,6 +936,26 @@ impl HasWritable for Socket {}
 /// Connects to `addr` (`"host:port"` or a `SocketAddr`): Node's
 /// `net.connect(options)`. Returns at once with a pending socket; see
 /// [`Socket::connect`].
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+///
+/// highwater::block_on(async {
+///     let server = Server::new(ServerOptions::default());
+///     let addr = server.listen_async("127.0.0.1:0").await?;
+///     let client = connect(format!("127.0.0.1:{}", addr.port()), SocketOptions::default());
+///     assert!(client.connecting()); // returned at once
+///     client.connected().await?;
+///     assert_eq!(client.remote_addr(), Some(addr));
+///     client.destroy(None);
+///     server.close();
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// ```
 pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
     Socket::connect(addr, opts)
 }
@@ -931,6 +977,33 @@ impl Socket {
     /// then `'connect'` and `'ready'`, or `'error'` (`connect ECONNREFUSED
     /// 127.0.0.1:8080`, `getaddrinfo ENOTFOUND nohost`) and `'close'`.
     /// Writes made before are buffered, and sent once connected.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert!(client.write(Bytes::from_static(b"early"))); // buffered until connected
+    ///     client.end();
+    ///     let peer = server.accept().await?;
+    ///     let got: Vec<u8> = peer.stream().map(|c| c.unwrap().to_vec()).concat().await;
+    ///     assert_eq!(got, b"early");
+    ///     server.close();
+    ///
+    ///     // Nobody listens on that port any more: the connect is refused.
+    ///     let refused = Socket::connect(addr, SocketOptions::default());
+    ///     let err = refused.connected().await.unwrap_err();
+    ///     assert_eq!(err.code(), "ECONNREFUSED");
+    ///     assert_eq!(err.to_string(), format!("connect ECONNREFUSED {addr}"));
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
         let st = SocketState::new(Some(addr.to_string()), &opts, None);
         // Node's `connecting` is true from the call on.
@@ -966,47 +1039,235 @@ impl Socket {
     }
 
     /// Connecting now (Node's `connecting`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert!(client.connecting());
+    ///     client.connected().await?;
+    ///     assert!(!client.connecting());
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn connecting(&self) -> bool {
         self.st.connecting.get()
     }
 
     /// Not connected: still connecting, failed, or closed (Node's `pending`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert!(client.pending()); // connecting
+    ///     client.connected().await?;
+    ///     assert!(!client.pending());
+    ///     client.destroy(None);
+    ///     assert!(client.pending()); // closed
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn pending(&self) -> bool {
         self.st.tcp.borrow().is_none()
     }
 
     /// The peer's address, once connected (kept after closing).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert_eq!(client.remote_addr(), None);
+    ///     client.connected().await?;
+    ///     assert_eq!(client.remote_addr(), Some(addr));
+    ///     client.destroy(None);
+    ///     assert_eq!(client.remote_addr(), Some(addr)); // kept
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.st.remote.get()
     }
 
     /// This end's address, once connected (kept after closing).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert_eq!(client.local_addr(), None);
+    ///     let peer = server.accept().await?;
+    ///     client.connected().await?;
+    ///     let local = client.local_addr().unwrap();
+    ///     assert_eq!(local.ip(), addr.ip());
+    ///     assert_eq!(peer.remote_addr(), Some(local)); // the server sees this end
+    ///     assert_eq!(peer.local_addr(), Some(addr));
+    ///     client.destroy(None);
+    ///     peer.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.st.local.get()
     }
 
     /// Bytes received (Node's `bytesRead`).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     peer.write_async(Bytes::from_static(b"hello")).await?;
+    ///     peer.end();
+    ///     let got: Vec<u8> = client.stream().map(|c| c.unwrap().to_vec()).concat().await;
+    ///     assert_eq!(got, b"hello");
+    ///     assert_eq!(client.bytes_read(), 5);
+    ///     assert_eq!(peer.bytes_read(), 0); // the client sent nothing
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn bytes_read(&self) -> u64 {
         self.st.bytes_read.get()
     }
 
     /// Bytes the kernel accepted for sending. (Node's `bytesWritten` also
     /// counts what is still buffered: add `writable_length()` for that.)
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.write(Bytes::from_static(b"hello")); // buffered: not connected yet
+    ///     assert_eq!(client.bytes_written(), 0);
+    ///     assert_eq!(client.writable_length(), 5); // Node's bytesWritten would say 5
+    ///     client.end_async().await?; // connected, sent, write side shut down
+    ///     assert_eq!(client.bytes_written(), 5);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn bytes_written(&self) -> u64 {
         self.st.bytes_written.get()
     }
 
     /// Adds a `'connect'` listener: the connection is established.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let calls = Rc::new(Cell::new(0));
+    ///     let c = calls.clone();
+    ///     client.on_connect(move || c.set(c.get() + 1));
+    ///     assert_eq!(calls.get(), 0); // the connection is made on a later turn
+    ///     client.connected().await?;
+    ///     assert_eq!(calls.get(), 1);
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_connect(&self, f: impl Fn() + 'static) -> ListenerId {
         self.st.on_connect.add(Rc::new(move |_| f()), false, false)
     }
 
     /// Adds a `'connect'` listener called once.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let calls = Rc::new(Cell::new(0));
+    ///     let c = calls.clone();
+    ///     let id = client.once_connect(move || c.set(c.get() + 1));
+    ///     client.connected().await?;
+    ///     assert_eq!(calls.get(), 1);
+    ///     assert!(!client.off(id)); // removed once called
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn once_connect(&self, f: impl Fn() + 'static) -> ListenerId {
         self.st.on_connect.add(Rc::new(move |_| f()), true, false)
     }
 
     /// Adds a `'ready'` listener (right after `'connect'`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let log = Rc::new(RefCell::new(Vec::new()));
+    ///     let (l1, l2) = (log.clone(), log.clone());
+    ///     client.on_ready(move || l1.borrow_mut().push("ready"));
+    ///     client.on_connect(move || l2.borrow_mut().push("connect"));
+    ///     client.connected().await?;
+    ///     assert_eq!(*log.borrow(), ["connect", "ready"]);
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_ready(&self, f: impl Fn() + 'static) -> ListenerId {
         self.st.on_ready.add(Rc::new(move |_| f()), false, false)
     }
@@ -1035,6 +1296,32 @@ impl Socket {
     ///
     /// The connect error (`ECONNREFUSED`, `ENOTFOUND`, …), or the stream's
     /// error, or `ERR_STREAM_DESTROYED` if it was destroyed first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.connected().await?;
+    ///     assert!(!client.pending());
+    ///     let peer = server.accept().await?;
+    ///     peer.connected().await?; // accepted: connected already
+    ///
+    ///     let gone = Socket::connect(addr, SocketOptions::default());
+    ///     gone.destroy(None);
+    ///     assert_eq!(gone.connected().await.unwrap_err().code(), "ERR_STREAM_DESTROYED");
+    ///     client.destroy(None);
+    ///     peer.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn connected(&self) -> impl Future<Output = Result<(), Error>> + 'static {
         let st = self.st.clone();
         let core = self.duplex.core.clone();
@@ -1063,6 +1350,33 @@ impl Socket {
     /// # Errors
     ///
     /// The OS error of `setsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     server.on_connection(|s| { s.pipe(s); }); // echo
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.set_no_delay(true)?; // not connected: applied once connected
+    ///     client.connected().await?;
+    ///     client.set_no_delay(false)?; // connected: applied now
+    ///     client.set_no_delay(true)?;
+    ///     client.write_async(Bytes::from_static(b"ping")).await?;
+    ///     client.end();
+    ///     let got: Vec<u8> = client.stream().map(|c| c.unwrap().to_vec()).concat().await;
+    ///     assert_eq!(got, b"ping");
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn set_no_delay(&self, on: bool) -> Result<(), Error> {
         self.st.no_delay.set(on);
         match self.st.tcp.borrow().as_ref() {
@@ -1084,6 +1398,35 @@ impl Socket {
     /// # Errors
     ///
     /// The OS error of `setsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     for reset in [false, true] {
+    ///         let client = Socket::connect(addr, SocketOptions::default());
+    ///         let peer = server.accept().await?;
+    ///         client.connected().await?;
+    ///         peer.set_reset_on_close(reset)?;
+    ///         peer.destroy(None);
+    ///         let first = client.stream().next().await;
+    ///         if reset {
+    ///             assert_eq!(first.unwrap().unwrap_err().code(), "ECONNRESET");
+    ///         } else {
+    ///             assert!(first.is_none()); // an ordinary close: EOF
+    ///         }
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn set_reset_on_close(&self, on: bool) -> Result<(), Error> {
         self.st.reset_on_close.set(on);
         let guard = self.st.tcp.borrow();
@@ -1104,6 +1447,30 @@ impl Socket {
     /// Closes the connection with a reset (`RST`) and destroys the socket
     /// (Node's `resetAndDestroy`). While connecting, the reset happens once
     /// connected.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     peer.write_async(Bytes::from_static(b"partial")).await?;
+    ///     let mut chunks = client.stream();
+    ///     assert_eq!(chunks.next().await.unwrap()?, "partial");
+    ///     peer.reset_and_destroy();
+    ///     assert!(peer.destroyed());
+    ///     let err = chunks.next().await.unwrap().unwrap_err();
+    ///     assert_eq!(err.to_string(), "read ECONNRESET");
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn reset_and_destroy(&self) {
         let _ = self.set_reset_on_close(true);
         self.duplex.destroy(None);
@@ -1336,6 +1703,15 @@ impl fmt::Debug for Server {
 
 impl Server {
     /// A server, not listening yet (Node's `net.createServer(options)`).
+    ///
+    /// ```
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// let server = Server::new(ServerOptions::default());
+    /// assert!(!server.listening());
+    /// assert_eq!(server.local_addr(), None);
+    /// assert_eq!(server.connections(), 0);
+    /// ```
     pub fn new(opts: ServerOptions) -> Server {
         Server {
             st: Rc::new(ServerState {
@@ -1372,6 +1748,27 @@ impl Server {
     /// emits `'error'` with `ERR_SERVER_ALREADY_LISTEN` on the next tick and
     /// changes nothing else. Node throws that error from the call instead;
     /// this method has no result to carry it.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let errors = Rc::new(RefCell::new(Vec::new()));
+    ///     let e = errors.clone();
+    ///     server.on_error(move |err| e.borrow_mut().push(err.code().to_string()));
+    ///     server.listen("127.0.0.1:0");
+    ///     let addr = server.local_addr().unwrap(); // a literal address is bound now
+    ///     assert_ne!(addr.port(), 0);
+    ///     server.listen("127.0.0.1:0"); // again: an 'error', the first listen goes on
+    ///     tokio::task::yield_now().await;
+    ///     assert_eq!(*errors.borrow(), ["ERR_SERVER_ALREADY_LISTEN"]);
+    ///     assert_eq!(server.local_addr(), Some(addr));
+    ///     server.close();
+    /// });
+    /// ```
     pub fn listen(&self, addr: impl ToString) {
         let st = &self.st;
         if st.listening.get() || st.binding.get() {
@@ -1432,6 +1829,28 @@ impl Server {
     /// # Errors
     ///
     /// The listen error (`EADDRINUSE`, `EACCES`, `ENOTFOUND`, …).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     assert!(server.listening());
+    ///     assert_eq!(server.local_addr(), Some(addr));
+    ///
+    ///     let other = Server::new(ServerOptions::default());
+    ///     let err = other.listen_async(addr).await.unwrap_err();
+    ///     assert_eq!(err.code(), "EADDRINUSE");
+    ///     assert_eq!(err.to_string(), format!("listen EADDRINUSE: address already in use {addr}"));
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn listen_async(
         &self,
         addr: impl ToString,
@@ -1456,6 +1875,23 @@ impl Server {
     }
 
     /// The bound address (Node's `server.address()`), while listening.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     assert_eq!(server.local_addr(), None);
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     assert_eq!(server.local_addr(), Some(addr));
+    ///     assert!(addr.ip().is_loopback() && addr.port() != 0); // the port picked
+    ///     server.close();
+    ///     assert_eq!(server.local_addr(), None);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn local_addr(&self) -> Option<SocketAddr> {
         if self.st.listening.get() {
             self.st.addr.get()
@@ -1465,11 +1901,46 @@ impl Server {
     }
 
     /// Whether the server is listening (Node's `server.listening`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     assert!(!server.listening());
+    ///     server.listen_async("127.0.0.1:0").await?;
+    ///     assert!(server.listening());
+    ///     server.close();
+    ///     assert!(!server.listening());
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn listening(&self) -> bool {
         self.st.listening.get()
     }
 
     /// Accepted sockets not closed yet (Node's `getConnections`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     assert_eq!(server.connections(), 1);
+    ///     peer.destroy(None);
+    ///     assert_eq!(server.connections(), 0);
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn connections(&self) -> usize {
         self.st.connections.get()
     }
@@ -1481,6 +1952,28 @@ impl Server {
     ///
     /// `ERR_SERVER_NOT_RUNNING` once the server is closed (or was never
     /// listening), or the listen error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     client.connected().await?;
+    ///     assert_eq!(peer.remote_addr(), client.local_addr());
+    ///     server.close();
+    ///     assert_eq!(server.accept().await.unwrap_err().code(), "ERR_SERVER_NOT_RUNNING");
+    ///     client.destroy(None);
+    ///     peer.destroy(None);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn accept(&self) -> impl Future<Output = Result<Socket, Error>> + 'static {
         let st = self.st.clone();
         async move {
@@ -1503,6 +1996,32 @@ impl Server {
     /// Stops accepting (Node's `server.close()`): the listening socket is
     /// closed now, connections already accepted go on, and `'close'` comes
     /// once the last of them closed.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let closed = Rc::new(Cell::new(false));
+    ///     let c = closed.clone();
+    ///     server.on_close(move || c.set(true));
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     server.close();
+    ///     let refused = Socket::connect(addr, SocketOptions::default());
+    ///     assert_eq!(refused.connected().await.unwrap_err().code(), "ECONNREFUSED");
+    ///     assert!(!closed.get()); // a connection is still open
+    ///     peer.destroy(None);
+    ///     tokio::task::yield_now().await;
+    ///     assert!(closed.get());
+    ///     client.destroy(None);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn close(&self) {
         let st = &self.st;
         st.listening.set(false);
@@ -1516,6 +2035,24 @@ impl Server {
     }
 
     /// Adds a `'listening'` listener.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let heard = Rc::new(Cell::new(false));
+    ///     let h = heard.clone();
+    ///     server.on_listening(move || h.set(true));
+    ///     server.listen("127.0.0.1:0");
+    ///     assert!(!heard.get()); // on the next tick
+    ///     tokio::task::yield_now().await;
+    ///     assert!(heard.get());
+    ///     server.close();
+    /// });
+    /// ```
     pub fn on_listening(&self, f: impl Fn() + 'static) -> ListenerId {
         self.st
             .on_listening
@@ -1523,6 +2060,30 @@ impl Server {
     }
 
     /// Adds a `'connection'` listener: called with each accepted socket.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     server.on_connection(|socket| {
+    ///         socket.write(Bytes::from_static(b"welcome"));
+    ///         socket.end();
+    ///     });
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     for _ in 0..2 {
+    ///         let client = Socket::connect(addr, SocketOptions::default());
+    ///         let got: Vec<u8> = client.stream().map(|c| c.unwrap().to_vec()).concat().await;
+    ///         assert_eq!(got, b"welcome");
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_connection(&self, f: impl Fn(&Socket) + 'static) -> ListenerId {
         let id = self.st.on_connection.add(Rc::new(f), false, false);
         wake_slot(&self.st.accept_waker);
@@ -1530,16 +2091,80 @@ impl Server {
     }
 
     /// Adds a `'close'` listener.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let closed = Rc::new(Cell::new(false));
+    ///     let c = closed.clone();
+    ///     server.on_close(move || c.set(true));
+    ///     server.listen_async("127.0.0.1:0").await?;
+    ///     server.close(); // no connection open: 'close' on the next tick
+    ///     assert!(!closed.get());
+    ///     tokio::task::yield_now().await;
+    ///     assert!(closed.get());
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_close(&self, f: impl Fn() + 'static) -> ListenerId {
         self.st.on_close.add(Rc::new(move |_| f()), false, false)
     }
 
     /// Adds an `'error'` listener (listen and accept errors).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions};
+    /// use std::{cell::RefCell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let first = Server::new(ServerOptions::default());
+    ///     let addr = first.listen_async("127.0.0.1:0").await?;
+    ///     let second = Server::new(ServerOptions::default());
+    ///     let seen = Rc::new(RefCell::new(None));
+    ///     let s = seen.clone();
+    ///     second.on_error(move |e| *s.borrow_mut() = Some(e.code().to_string()));
+    ///     second.listen(addr); // the port is taken
+    ///     tokio::task::yield_now().await;
+    ///     assert_eq!(seen.borrow().as_deref(), Some("EADDRINUSE"));
+    ///     assert!(!second.listening());
+    ///     first.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn on_error(&self, f: impl Fn(&Error) + 'static) -> ListenerId {
         self.st.on_error.add(Rc::new(f), false, false)
     }
 
     /// Removes a listener. Returns whether it was registered.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let id = server.on_connection(|_| panic!("removed: never called"));
+    ///     assert!(server.off(id));
+    ///     assert!(!server.off(id)); // already gone
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?; // no listener: accept() gets it
+    ///     client.connected().await?;
+    ///     assert_eq!(peer.remote_addr(), client.local_addr());
+    ///     client.destroy(None);
+    ///     peer.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
     pub fn off(&self, id: ListenerId) -> bool {
         let st = &self.st;
         st.on_listening.remove(id)

@@ -128,6 +128,29 @@ pub fn channel(mark: usize) -> (SendWriter, SendReader) {
 /// also sends EOF (as closing a pipe does); [`abort`](SendWriter::abort)
 /// makes the reader fail instead. Writes fail with `EPIPE` once the
 /// reader is gone.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use futures::StreamExt;
+/// use tokio::io::AsyncWriteExt;
+///
+/// let (mut tx, rx) = highwater::compat::channel(64);
+/// let got = futures::executor::block_on(async move {
+///     tx.write_all(b"abc").await.unwrap(); // 3 bytes, below the mark: no wait
+///     assert_eq!(tx.in_flight(), 3);
+///     drop(tx); // EOF, as closing a pipe
+///     rx.map(|c| c.unwrap().to_vec()).concat().await
+/// });
+/// assert_eq!(got, b"abc");
+///
+/// // Once the reader is gone, writes fail with EPIPE.
+/// let (mut tx, rx) = highwater::compat::channel(64);
+/// drop(rx);
+/// let err = futures::executor::block_on(tx.write_all(b"x")).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+/// ```
 pub struct SendWriter {
     chan: ChanRef,
     closed: bool,
@@ -411,6 +434,27 @@ impl Drop for BridgeSink {
 /// sent.
 ///
 /// Dropping it makes the writer's next write fail with `EPIPE`.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use futures::{SinkExt, StreamExt};
+/// use highwater::prelude::*;
+///
+/// let (mut tx, rx) = highwater::compat::channel(64);
+/// let writer = std::thread::spawn(move || {
+///     futures::executor::block_on(async move {
+///         tx.feed(Bytes::from_static(b"ab")).await?;
+///         tx.feed(Bytes::from_static(b"cd")).await?;
+///         tx.close().await // EOF, then waits until the reader took everything
+///     })
+/// });
+/// // As a Stream: the chunks as they were sent.
+/// let chunks: Vec<Bytes> = futures::executor::block_on(rx.map(|c| c.unwrap()).collect());
+/// assert_eq!(chunks, ["ab", "cd"]);
+/// writer.join().unwrap().unwrap();
+/// ```
 pub struct SendReader {
     chan: ChanRef,
     /// What a byte read did not take of a chunk.

@@ -301,6 +301,25 @@ impl<S: StreamBase> CompatExt for S {}
 /// The errors a user's `Stream` or `Sink` may fail with: anything that
 /// converts into a boxed error (every `std::error::Error + Send + Sync`,
 /// `String`, `&str`).
+///
+/// # Examples
+///
+/// ```
+/// use highwater::compat::{into_error, BoxError};
+///
+/// fn parse(s: &str) -> Result<u32, BoxError> {
+///     if s.is_empty() {
+///         return Err("empty input".into()); // a &str
+///     }
+///     Ok(s.parse::<u32>()?) // a ParseIntError
+/// }
+/// assert_eq!(parse("42").unwrap(), 42);
+/// assert_eq!(into_error(parse("").unwrap_err(), "read").to_string(), "empty input");
+/// assert_eq!(
+///     into_error(parse("4x").unwrap_err(), "read").to_string(),
+///     "invalid digit found in string"
+/// );
+/// ```
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Converts a user error into a highwater [`Error`]: a highwater `Error`

@@ -22,6 +22,27 @@ use crate::stream::{Done, Readable, ReadableImpl, Source};
 
 /// How many bytes an [`AsyncRead`] source reads at most per `_read`: 64 KiB,
 /// as Node's file streams.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::compat::DEFAULT_CHUNK_SIZE;
+/// use highwater::{Readable, ReadableOptions};
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// assert_eq!(DEFAULT_CHUNK_SIZE, 64 * 1024);
+/// highwater::block_on(async {
+///     let data = std::io::Cursor::new(vec![1u8; 100_000]);
+///     // A mark above the chunk size: each read is capped by the chunk size.
+///     let r = Readable::from_async_read(ReadableOptions::default().high_water_mark(1 << 20), data);
+///     let sizes = Rc::new(RefCell::new(Vec::new()));
+///     let s = sizes.clone();
+///     r.on_data(move |c| s.borrow_mut().push(c.len()));
+///     highwater::finished_async(&r).await.unwrap();
+///     assert_eq!(*sizes.borrow(), [DEFAULT_CHUNK_SIZE, 100_000 - DEFAULT_CHUNK_SIZE]);
+/// });
+/// ```
 pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 
 // ---------------------------------------------------------------------------

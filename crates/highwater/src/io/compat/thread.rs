@@ -175,6 +175,17 @@ impl LoopHandle {
 
     /// Whether the loop thread has stopped taking jobs (it exited or
     /// panicked).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    ///
+    /// let lp = highwater::compat::spawn_loop().unwrap();
+    /// assert!(!lp.is_closed());
+    /// let other = lp.clone();
+    /// drop(lp); // the loop stays while any handle is left
+    /// assert!(!other.is_closed());
+    /// assert_eq!(futures::executor::block_on(other.spawn(|| async { 1 + 1 })).unwrap(), 2);
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.jobs.is_closed()
     }
@@ -186,6 +197,29 @@ type PanicPayload = Box<dyn std::any::Any + Send>;
 /// output, or an error if the task panicked (`ERR_LOOP_TASK_PANICKED`) or
 /// the loop thread stopped before it ran to completion
 /// (`ERR_LOOP_CLOSED`). Dropping it detaches the task.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+///
+/// let lp = highwater::compat::spawn_loop().unwrap();
+/// let answer = lp.spawn(|| async { 6 * 7 });
+/// // Send: another thread may await it.
+/// let v = std::thread::spawn(move || futures::executor::block_on(answer)).join().unwrap();
+/// assert_eq!(v.unwrap(), 42);
+///
+/// let failed = lp.spawn(|| async {
+///     if true {
+///         panic!("boom");
+///     }
+///     0
+/// });
+/// let err = futures::executor::block_on(failed).unwrap_err();
+/// assert_eq!(err.code(), "ERR_LOOP_TASK_PANICKED");
+/// assert_eq!(err.to_string(), "boom");
+/// assert!(!lp.is_closed()); // the loop goes on
+/// ```
 pub struct LoopJoinHandle<T> {
     rx: futures::channel::oneshot::Receiver<Result<T, PanicPayload>>,
 }
