@@ -35,6 +35,7 @@ const DEFAULT_SAMPLE_EVERY: Duration = Duration::from_millis(20);
 ///
 /// ```
 /// use std::num::NonZeroU64;
+/// use highwater::prelude::*;
 /// use highwater_transfer::TransferConfig;
 ///
 /// let mut cfg = TransferConfig::new(64 * 1024, 256 * 1024);
@@ -71,6 +72,7 @@ impl TransferConfig {
     /// # Example
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater_transfer::TransferConfig;
     ///
     /// let cfg = TransferConfig::new(256 * 1024, 1024 * 1024);
@@ -94,6 +96,7 @@ impl TransferConfig {
     /// # Example
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater_transfer::TransferConfig;
     ///
     /// // No rate stages: the source's buffer and the destination's.
@@ -116,6 +119,7 @@ impl TransferConfig {
 /// # Example
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater_transfer::buffer_bound;
 ///
 /// let (c, m) = (64 * 1024, 256 * 1024);

@@ -5,6 +5,7 @@
 /// # Example
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater_transfer::TransferError;
 ///
 /// let e = TransferError::from(highwater::Error::msg("the disk is on fire"));

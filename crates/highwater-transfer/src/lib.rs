@@ -31,6 +31,7 @@
 //!
 //! ```
 //! use bytes::Bytes;
+//! use highwater::prelude::*;
 //! use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
 //! use highwater_transfer::{Transfer, TransferConfig};
 //!

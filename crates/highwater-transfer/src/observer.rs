@@ -13,6 +13,7 @@ use crate::sample::Sample;
 ///
 /// ```
 /// use std::cell::Cell;
+/// use highwater::prelude::*;
 /// use highwater_transfer::{Observer, Sample, TransferError};
 ///
 /// /// Keeps the latest byte count.
@@ -42,6 +43,7 @@ pub trait Observer {
     /// # Example
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater_transfer::{Observer, Sample};
     ///
     /// struct Print;
@@ -62,6 +64,7 @@ pub trait Observer {
     /// # Example
     ///
     /// ```
+    /// use highwater::prelude::*;
     /// use highwater_transfer::{Observer, TransferError};
     ///
     /// struct Summary;

@@ -20,6 +20,7 @@ const MIN_WINDOW: f64 = 0.05;
 ///
 /// ```
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
 /// use highwater_transfer::{Transfer, TransferConfig};
 ///
@@ -157,6 +158,7 @@ fn peak_total(samples: &[Sample]) -> usize {
 /// # Example
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater_transfer::{window_rates, Sample};
 ///
 /// let at = |t: f64, bytes: u64| Sample { t, buffered: 0, total_buffered: 0, paused: false, bytes };

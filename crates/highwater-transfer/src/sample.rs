@@ -9,6 +9,7 @@
 /// # Example
 ///
 /// ```
+/// use highwater::prelude::*;
 /// use highwater_transfer::Sample;
 ///
 /// let s = Sample { t: 0.5, buffered: 4096, total_buffered: 8192, paused: true, bytes: 1 << 20 };

@@ -1,5 +1,6 @@
-//! The transfer: a [`ByteSource`] piped through the rate stages into a
-//! [`ByteDestination`], watched all the way.
+//! The transfer: any byte readable side (a file, a socket, a `Readable`)
+//! piped through the rate stages into any byte writable side, watched all
+//! the way.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -32,6 +33,7 @@ use highwater::Pipeline;
 /// ```
 /// use std::num::NonZeroU64;
 /// use bytes::Bytes;
+/// use highwater::prelude::*;
 /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
 /// use highwater_transfer::{Transfer, TransferConfig};
 ///
@@ -78,6 +80,7 @@ impl<S: ReadableSide<Bytes> + Clone + 'static, D: WritableSide<Bytes> + Clone + 
     ///
     /// ```
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
     /// use highwater_transfer::{Transfer, TransferConfig};
     ///
@@ -104,6 +107,7 @@ impl<S: ReadableSide<Bytes> + Clone + 'static, D: WritableSide<Bytes> + Clone + 
     /// use std::cell::Cell;
     /// use std::rc::Rc;
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
     /// use highwater_transfer::{Observer, Sample, Transfer, TransferConfig, TransferError};
     ///
@@ -162,8 +166,9 @@ impl<S: ReadableSide<Bytes> + Clone + 'static, D: WritableSide<Bytes> + Clone + 
     /// ```
     /// use std::time::Duration;
     /// use bytes::Bytes;
+    /// use highwater::prelude::*;
     /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
-    /// use highwater_transfer::{ByteDestination, Transfer, TransferConfig, TransferError};
+    /// use highwater_transfer::{Transfer, TransferConfig, TransferError};
     ///
     /// let destination = Writable::from_fn(WritableOptions::default(), |_: Bytes| Ok(()));
     /// let d = destination.clone();
