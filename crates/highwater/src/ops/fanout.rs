@@ -96,6 +96,40 @@ impl<R: 'static, W: 'static> FanSource<R> for Core<R, W> {
 type Src<T> = Rc<dyn FanSource<T>>;
 
 /// What a branch does when its destination falls behind.
+///
+/// # Examples
+///
+/// A stalled destination under [`Lag::Error`] fails alone; the other
+/// branch goes on:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use bytes::Bytes;
+/// use highwater::fanout::{FanOut, Lag};
+/// use highwater::prelude::*;
+/// use highwater::{Done, Readable, ReadableOptions, Writable, WritableImpl, WritableOptions};
+///
+/// /// A destination whose writes never complete.
+/// struct Stalled(RefCell<Vec<Done>>);
+/// impl WritableImpl<Bytes> for Stalled {
+///     fn write(&self, _c: Bytes, done: Done) { self.0.borrow_mut().push(done) }
+/// }
+///
+/// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+/// let fast = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+/// let slow = Writable::new(WritableOptions::default(), Stalled(RefCell::default()));
+/// let fan = FanOut::new(&src);
+/// let f = fan.add(&fast, Lag::Wait);
+/// let s = fan.add(&slow, Lag::Error { max: 2 });
+/// fan.start();
+/// for part in ["ab", "cd", "ef"] {
+///     src.push(Bytes::from(part));
+///     highwater::run_until_idle();
+/// }
+/// assert_eq!(slow.errored().unwrap().code(), "ERR_STREAM_OVERFLOW"); // 2 bytes behind at "cd"
+/// assert!(fan.branch_stats(s).unwrap().failed);
+/// assert_eq!(fan.branch_stats(f).unwrap().delivered, 3);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lag {
     /// Slowest wins (Node's `pipe()`): the source pauses until this
@@ -117,6 +151,34 @@ pub enum Lag {
 }
 
 /// What happened on one branch so far.
+///
+/// # Examples
+///
+/// A [`Lag::Wait`] branch whose destination is full holds the source back:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use bytes::Bytes;
+/// use highwater::fanout::{BranchStats, FanOut, Lag};
+/// use highwater::prelude::*;
+/// use highwater::{Done, Readable, ReadableOptions, Writable, WritableImpl, WritableOptions};
+///
+/// struct Stalled(RefCell<Vec<Done>>);
+/// impl WritableImpl<Bytes> for Stalled {
+///     fn write(&self, _c: Bytes, done: Done) { self.0.borrow_mut().push(done) }
+/// }
+///
+/// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+/// let slow = Writable::new(WritableOptions::default().high_water_mark(2), Stalled(RefCell::default()));
+/// let fan = FanOut::new(&src);
+/// let i = fan.add(&slow, Lag::Wait);
+/// fan.start();
+/// src.push(Bytes::from_static(b"abc"));
+/// highwater::run_until_idle();
+/// let expected = BranchStats { delivered: 1, dropped: 0, waiting: true, failed: false };
+/// assert_eq!(fan.branch_stats(i), Some(expected));
+/// assert_eq!(src.readable_flowing(), Some(false)); // paused until 'drain'
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BranchStats {
     /// Chunks written to the destination.
@@ -147,6 +209,43 @@ struct State<T> {
 
 /// One source, several destinations, a [`Lag`] policy per branch. See the
 /// [module docs](self).
+///
+/// # Examples
+///
+/// Every branch gets every chunk, and ends when the source ends:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::fanout::{FanOut, Lag};
+/// use highwater::prelude::*;
+/// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
+///
+/// fn collector() -> (Rc<RefCell<Vec<u8>>>, Writable<Bytes>) {
+///     let out = Rc::new(RefCell::new(Vec::new()));
+///     let o = out.clone();
+///     let w = Writable::from_fn(WritableOptions::default(), move |c: Bytes| {
+///         o.borrow_mut().extend_from_slice(&c);
+///         Ok(())
+///     });
+///     (out, w)
+/// }
+///
+/// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+/// let (a_out, a) = collector();
+/// let (b_out, b) = collector();
+/// let fan = FanOut::new(&src);
+/// fan.add(&a, Lag::Wait);
+/// fan.add(&b, Lag::Drop { max: 1024 });
+/// fan.start();
+/// src.push(Bytes::from_static(b"hi "));
+/// src.push(Bytes::from_static(b"all"));
+/// src.push_eof();
+/// highwater::run_until_idle();
+/// assert_eq!(&a_out.borrow()[..], b"hi all");
+/// assert_eq!(&b_out.borrow()[..], b"hi all");
+/// assert!(a.writable_finished() && b.writable_finished());
+/// ```
 pub struct FanOut<T: 'static> {
     src: Src<T>,
     state: Rc<RefCell<State<T>>>,
@@ -247,6 +346,26 @@ impl<T: Clone + 'static> FanOut<T> {
     }
 
     /// Starts the flow: the source emits `'data'` to every branch.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::fanout::{FanOut, Lag};
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
+    ///
+    /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// let dst = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let fan = FanOut::new(&src);
+    /// let i = fan.add(&dst, Lag::Wait);
+    /// src.push(Bytes::from_static(b"ab"));
+    /// highwater::run_until_idle();
+    /// assert_eq!(fan.branch_stats(i).unwrap().delivered, 0); // not started: buffered
+    /// assert_eq!(src.readable_length(), 2);
+    /// fan.start();
+    /// highwater::run_until_idle();
+    /// assert_eq!(fan.branch_stats(i).unwrap().delivered, 1);
+    /// assert_eq!(src.readable_length(), 0);
+    /// ```
     pub fn start(&self) {
         {
             let mut st = self.state.borrow_mut();
@@ -279,6 +398,25 @@ impl<T: Clone + 'static> FanOut<T> {
     }
 
     /// What happened on branch `i` so far (`None` if there is no such branch).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::fanout::{FanOut, Lag};
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions, Writable, WritableOptions};
+    ///
+    /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// let dst = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let fan = FanOut::new(&src);
+    /// let i = fan.add(&dst, Lag::Drop { max: 64 });
+    /// fan.start();
+    /// src.push(Bytes::from_static(b"a"));
+    /// src.push(Bytes::from_static(b"b"));
+    /// highwater::run_until_idle();
+    /// let s = fan.branch_stats(i).unwrap();
+    /// assert_eq!((s.delivered, s.dropped, s.failed), (2, 0, false));
+    /// assert_eq!(fan.branch_stats(i + 1), None);
+    /// ```
     pub fn branch_stats(&self, i: usize) -> Option<BranchStats> {
         self.state.borrow().branches.get(i).map(|b| b.stats)
     }

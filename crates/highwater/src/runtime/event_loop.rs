@@ -130,6 +130,29 @@ thread_local! {
 ///
 /// Jobs run in the order they were queued, after the current synchronous code
 /// returns to the loop and before any task is polled.
+///
+/// # Examples
+///
+/// Ticks run before tasks, even a task spawned first, and a tick queued by a
+/// tick runs in the same drain:
+///
+/// ```
+/// # use highwater::prelude::*;
+/// use std::{cell::RefCell, rc::Rc};
+///
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let l = log.clone();
+/// let _task = highwater::spawn(async move { l.borrow_mut().push("task") });
+/// let l = log.clone();
+/// highwater::next_tick(move || {
+///     l.borrow_mut().push("tick 1");
+///     let l = l.clone();
+///     highwater::next_tick(move || l.borrow_mut().push("tick 2"));
+/// });
+/// log.borrow_mut().push("sync");
+/// highwater::run_until_idle();
+/// assert_eq!(*log.borrow(), ["sync", "tick 1", "tick 2", "task"]);
+/// ```
 pub fn next_tick(f: impl FnOnce() + 'static) {
     push_tick(Tick::Call(Box::new(f)));
 }
@@ -243,6 +266,23 @@ pub fn run_until_idle() {
 /// A handle to a task spawned with [`spawn`]: a future of its output.
 ///
 /// Dropping the handle detaches the task; it still runs to completion.
+///
+/// # Examples
+///
+/// ```
+/// # use highwater::prelude::*;
+/// use std::{cell::Cell, rc::Rc};
+///
+/// let ran = Rc::new(Cell::new(false));
+/// let r = ran.clone();
+/// let v = highwater::block_on(async move {
+///     drop(highwater::spawn(async move { r.set(true) })); // detached
+///     let h = highwater::spawn(async { 6 * 7 });
+///     h.await
+/// });
+/// assert_eq!(v, 42);
+/// assert!(ran.get());
+/// ```
 #[derive(Debug)]
 pub struct JoinHandle<T> {
     slot: Rc<RefCell<JoinSlot<T>>>,
@@ -256,6 +296,14 @@ struct JoinSlot<T> {
 
 impl<T> JoinHandle<T> {
     /// Whether the task has finished (its output is waiting to be taken).
+    ///
+    /// ```
+    /// # use highwater::prelude::*;
+    /// let h = highwater::spawn(async { 1 });
+    /// assert!(!h.is_finished()); // not polled yet
+    /// highwater::run_until_idle();
+    /// assert!(h.is_finished());
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.slot.borrow().output.is_some()
     }
@@ -280,6 +328,25 @@ impl<T> Future for JoinHandle<T> {
 ///
 /// The task is first polled when the loop next runs (after the current
 /// next-tick queue). It may hold `!Send` values such as streams.
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{Writable, WritableOptions};
+///
+/// highwater::block_on(async {
+///     let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+///     let producer = w.clone(); // a !Send stream, moved into the task
+///     let task = highwater::spawn(async move {
+///         producer.write_async(Bytes::from_static(b"x")).await?;
+///         producer.end_async().await
+///     });
+///     task.await.unwrap();
+///     assert!(w.writable_finished());
+/// });
+/// ```
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + 'static,

@@ -11,6 +11,28 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Identifies one registered listener, for [`off`](crate::Writable::off).
+///
+/// # Examples
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{ListenerId, Writable, WritableOptions};
+///
+/// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+/// let log = Rc::new(RefCell::new(Vec::new()));
+/// let l = log.clone();
+/// let a: ListenerId = w.on_close(move || l.borrow_mut().push("a"));
+/// let l = log.clone();
+/// let b = w.on_close(move || l.borrow_mut().push("b"));
+/// assert_ne!(a, b);
+/// assert!(w.off(a));
+/// assert!(!w.off(a)); // already removed
+/// w.destroy(None);
+/// highwater::run_until_idle();
+/// assert_eq!(*log.borrow(), ["b"]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 

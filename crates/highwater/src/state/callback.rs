@@ -39,6 +39,24 @@ pub struct Callback(pub(crate) Cb);
 
 impl Callback {
     /// A one-shot callback.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Callback, Error, Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// w.destroy(None);
+    /// let got: Rc<RefCell<Option<Result<(), Error>>>> = Rc::default();
+    /// let g = got.clone();
+    /// let cb = Callback::once(move |r| *g.borrow_mut() = Some(r));
+    /// assert!(!w.write_cb(Bytes::from_static(b"x"), cb));
+    /// assert!(got.borrow().is_none()); // called on the next tick
+    /// highwater::run_until_idle();
+    /// let r = got.borrow_mut().take().unwrap();
+    /// assert_eq!(r.unwrap_err().code(), "ERR_STREAM_DESTROYED");
+    /// ```
     pub fn once(f: impl FnOnce(Result<(), Error>) + 'static) -> Self {
         Callback(Cb::Once(Box::new(f)))
     }
@@ -93,6 +111,23 @@ pub struct SharedCallback(SharedFn);
 
 impl SharedCallback {
     /// Wraps a function called once per call it is passed to.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{SharedCallback, Writable, WritableOptions};
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let l = log.clone();
+    /// let cb = SharedCallback::new(move |r| l.borrow_mut().push(r.is_ok()));
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let _ = w.write_cb(Bytes::from_static(b"a"), &cb);
+    /// let _ = w.write_cb(Bytes::from_static(b"b"), &cb);
+    /// w.end_with(None, Some(cb.into())); // the same function for end()
+    /// highwater::run_until_idle();
+    /// assert_eq!(*log.borrow(), [true, true, true]);
+    /// ```
     pub fn new(f: impl Fn(Result<(), Error>) + 'static) -> Self {
         SharedCallback(Rc::new(f))
     }

@@ -8,8 +8,40 @@ use bytes::{Bytes, BytesMut};
 ///
 /// Implemented for the usual byte containers; implement it for your own
 /// chunk type to use it in a byte-mode stream.
+///
+/// # Examples
+///
+/// A frame that counts its 4-byte header toward the mark:
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::{ByteLen, Writable, WritableOptions};
+///
+/// struct Frame(Vec<u8>);
+/// impl ByteLen for Frame {
+///     fn byte_len(&self) -> usize {
+///         4 + self.0.len()
+///     }
+/// }
+///
+/// let w = Writable::from_fn(WritableOptions::default().high_water_mark(10), |_f: Frame| Ok(()));
+/// w.cork(); // keep the frames buffered
+/// assert!(w.write(Frame(vec![0; 2])));  // 6 bytes < 10
+/// assert!(!w.write(Frame(vec![0; 2]))); // 12 bytes: wait for 'drain'
+/// assert_eq!(w.writable_length(), 12);
+/// ```
 pub trait ByteLen {
     /// The chunk's length in bytes.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::ByteLen;
+    ///
+    /// assert_eq!(Bytes::from_static(b"abc").byte_len(), 3);
+    /// assert_eq!(String::from("héllo").byte_len(), 6); // bytes, not chars
+    /// assert_eq!(vec![0u8; 5].byte_len(), 5);
+    /// ```
     fn byte_len(&self) -> usize;
 }
 
@@ -51,10 +83,43 @@ impl ByteLen for &'static str {
 
 /// A byte chunk a Readable can split (for `read(n)`) and join (for `read()`
 /// in paused mode, which returns everything buffered as one chunk).
+///
+/// # Examples
+///
+/// `read(n)` joins and splits the buffered chunks:
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::{Readable, ReadableOptions};
+///
+/// let r = Readable::<Vec<u8>>::pushed(ReadableOptions::default());
+/// r.push(b"abc".to_vec());
+/// r.push(b"def".to_vec());
+/// assert_eq!(r.read(Some(4)), Some(b"abcd".to_vec())); // "abc" + the first byte of "def"
+/// assert_eq!(r.read(None), Some(b"ef".to_vec()));
+/// ```
 pub trait ByteChunk: ByteLen + Sized + 'static {
     /// Splits off and returns the first `at` bytes, leaving the rest in `self`.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::ByteChunk;
+    ///
+    /// let mut v = b"hello".to_vec();
+    /// let head = ByteChunk::split_to(&mut v, 2);
+    /// assert_eq!((&head[..], &v[..]), (&b"he"[..], &b"llo"[..]));
+    /// ```
     fn split_to(&mut self, at: usize) -> Self;
     /// Joins `parts` (of `total` bytes in all) into one chunk.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::ByteChunk;
+    ///
+    /// let parts = vec![Bytes::from_static(b"ab"), Bytes::from_static(b"cde")];
+    /// assert_eq!(<Bytes as ByteChunk>::concat(parts, 5), Bytes::from_static(b"abcde"));
+    /// ```
     fn concat(parts: Vec<Self>, total: usize) -> Self;
 }
 

@@ -17,6 +17,30 @@ use std::sync::Arc;
 
 /// What went wrong: one variant per Node error code that streams produce,
 /// plus user errors and operating-system errors.
+///
+/// # Examples
+///
+/// A write after `end()` fails as in Node:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{Error, ErrorKind, Writable, WritableOptions};
+///
+/// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+/// let seen: Rc<RefCell<Option<Error>>> = Rc::default();
+/// let s = seen.clone();
+/// w.on_error(move |e| *s.borrow_mut() = Some(e.clone()));
+/// w.end();
+/// assert!(!w.write(Bytes::from_static(b"late")));
+/// highwater::run_until_idle(); // 'error' comes on the next tick
+///
+/// let e = seen.borrow_mut().take().unwrap();
+/// assert!(matches!(e.kind(), ErrorKind::WriteAfterEnd));
+/// assert_eq!(e.code(), "ERR_STREAM_WRITE_AFTER_END");
+/// assert_eq!(e.to_string(), "write after end");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -197,6 +221,19 @@ pub struct Error {
 
 impl Error {
     /// Wraps an [`ErrorKind`].
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, ErrorKind};
+    ///
+    /// let e = Error::new(ErrorKind::Overflow { length: 10, limit: 8 });
+    /// assert_eq!(e.code(), "ERR_STREAM_OVERFLOW");
+    /// assert_eq!(e.to_string(), "stream buffer overflow: 10 buffered, limit 8");
+    ///
+    /// let e = Error::new(ErrorKind::Destroyed("write"));
+    /// assert_eq!(e.code(), "ERR_STREAM_DESTROYED");
+    /// assert_eq!(e.to_string(), "Cannot call write after a stream was destroyed");
+    /// ```
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             kind: Arc::new(kind),
@@ -205,6 +242,16 @@ impl Error {
 
     /// A user error with a code and a message, like
     /// `Object.assign(new Error(message), { code })` in JavaScript.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, ErrorKind};
+    ///
+    /// let e = Error::custom("ERR_BAD_ROW", "row 3 has no id");
+    /// assert_eq!(e.code(), "ERR_BAD_ROW");
+    /// assert_eq!(e.to_string(), "row 3 has no id");
+    /// assert!(matches!(e.kind(), ErrorKind::Custom { code: Some(c), .. } if c == "ERR_BAD_ROW"));
+    /// ```
     pub fn custom(code: impl Into<String>, message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Custom {
             code: Some(code.into()),
@@ -213,6 +260,16 @@ impl Error {
     }
 
     /// A user error with a message and no code, like `new Error(message)`.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, ErrorKind};
+    ///
+    /// let e = Error::msg("boom");
+    /// assert_eq!(e.to_string(), "boom");
+    /// assert_eq!(e.code(), "boom"); // no code: the message stands in for it
+    /// assert!(matches!(e.kind(), ErrorKind::Custom { code: None, .. }));
+    /// ```
     pub fn msg(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Custom {
             code: None,
@@ -221,6 +278,19 @@ impl Error {
     }
 
     /// An operating-system error from `syscall` on `path`, coded like Node.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let e = Error::io(
+    ///     std::io::Error::from(std::io::ErrorKind::NotFound),
+    ///     "open",
+    ///     Some("nope.txt".into()),
+    /// );
+    /// assert_eq!(e.code(), "ENOENT");
+    /// assert_eq!(e.to_string(), "ENOENT: no such file or directory, open 'nope.txt'");
+    /// ```
     pub fn io(source: io::Error, syscall: &'static str, path: Option<String>) -> Self {
         let code = errno_code(&source).to_string();
         Error::new(ErrorKind::Io {
@@ -277,6 +347,16 @@ impl Error {
 
     /// The system call of an OS error (`open`, `read`, `write`, `connect`,
     /// …), as Node's `err.syscall`.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let e = Error::io(std::io::Error::from(std::io::ErrorKind::PermissionDenied), "open", None);
+    /// assert_eq!(e.syscall(), Some("open"));
+    /// assert_eq!(e.code(), "EACCES");
+    /// assert_eq!(Error::msg("not an OS error").syscall(), None);
+    /// ```
     pub fn syscall(&self) -> Option<&'static str> {
         match &*self.kind {
             ErrorKind::Io { syscall, .. } | ErrorKind::Net { syscall, .. } => Some(syscall),
@@ -286,6 +366,17 @@ impl Error {
 
     /// The address of a network error (`host:port`), as Node's
     /// `err.address` and `err.port`.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    /// let e = Error::net(refused, "connect", Some("127.0.0.1:9".into()));
+    /// assert_eq!(e.address(), Some("127.0.0.1:9"));
+    /// let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    /// assert_eq!(Error::net(reset, "read", None).address(), None);
+    /// ```
     pub fn address(&self) -> Option<&str> {
         match &*self.kind {
             ErrorKind::Net { address, .. } => address.as_deref(),
@@ -294,6 +385,16 @@ impl Error {
     }
 
     /// The path of an OS error, as Node's `err.path`.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+    /// let e = Error::io(missing, "open", Some("/no/such/file".into()));
+    /// assert_eq!(e.path(), Some("/no/such/file"));
+    /// assert_eq!(Error::msg("no path here").path(), None);
+    /// ```
     pub fn path(&self) -> Option<&str> {
         match &*self.kind {
             ErrorKind::Io { path, .. } => path.as_deref(),
@@ -302,6 +403,17 @@ impl Error {
     }
 
     /// What went wrong.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, ErrorKind};
+    ///
+    /// let e = Error::new(ErrorKind::Destroyed("end"));
+    /// match e.kind() {
+    ///     ErrorKind::Destroyed(method) => assert_eq!(*method, "end"),
+    ///     other => panic!("unexpected {other:?}"),
+    /// }
+    /// ```
     pub fn kind(&self) -> &ErrorKind {
         &self.kind
     }
@@ -309,6 +421,16 @@ impl Error {
     /// Node's `err.code` for this error (`ERR_STREAM_DESTROYED`, `ENOENT`, …).
     /// A user error without a code returns its message, which is what the
     /// conformance traces print for such errors.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, ErrorKind};
+    ///
+    /// assert_eq!(Error::new(ErrorKind::PrematureClose).code(), "ERR_STREAM_PREMATURE_CLOSE");
+    /// assert_eq!(Error::new(ErrorKind::Aborted).code(), "ABORT_ERR");
+    /// assert_eq!(Error::new(ErrorKind::PushAfterEof).code(), "ERR_STREAM_PUSH_AFTER_EOF");
+    /// assert_eq!(Error::custom("EIO", "disk on fire").code(), "EIO");
+    /// ```
     pub fn code(&self) -> &str {
         match &*self.kind {
             ErrorKind::WriteAfterEnd => "ERR_STREAM_WRITE_AFTER_END",
@@ -334,6 +456,16 @@ impl Error {
     }
 
     /// True when `self` and `other` are clones of one error (JavaScript's `===`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let a = Error::custom("EIO", "x");
+    /// let b = Error::custom("EIO", "x");
+    /// assert!(a.same(&a.clone()));
+    /// assert!(!a.same(&b)); // equal contents, two errors
+    /// ```
     pub fn same(&self, other: &Error) -> bool {
         Arc::ptr_eq(&self.kind, &other.kind)
     }
@@ -448,6 +580,19 @@ fn errno_code(e: &io::Error) -> &'static str {
 }
 
 /// `Result` with this crate's [`Error`].
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::Error;
+///
+/// fn parse(s: &str) -> highwater::Result<u8> {
+///     s.parse().map_err(|_| Error::custom("ERR_INVALID_ARG_VALUE", format!("not a byte: {s}")))
+/// }
+/// assert_eq!(parse("7").unwrap(), 7);
+/// assert_eq!(parse("x").unwrap_err().code(), "ERR_INVALID_ARG_VALUE");
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

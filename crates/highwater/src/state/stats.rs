@@ -48,6 +48,28 @@
 use std::time::{Duration, Instant};
 
 /// A snapshot of a writable side. See the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{Writable, WritableOptions, WritableStats};
+///
+/// let w = Writable::from_fn(WritableOptions::default().high_water_mark(4), |_c: Bytes| Ok(()));
+/// w.cork();
+/// assert!(!w.write(Bytes::from_static(b"hello")));
+/// let s: WritableStats = w.writable_stats();
+/// assert_eq!((s.length, s.items, s.high_water_mark), (5, 1, 4));
+/// assert_eq!((s.writes, s.false_returns, s.bytes_in, s.bytes_out), (1, 1, 5, 0));
+/// assert!(s.need_drain);
+///
+/// w.uncork();
+/// highwater::run_until_idle();
+/// let s = w.writable_stats();
+/// assert_eq!((s.length, s.bytes_out, s.drains, s.peak_length), (0, 5, 1, 5));
+/// assert!(!s.need_drain && s.under_backpressure.is_none());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WritableStats {
     /// Bytes (weights, or items in object mode) accepted and not yet
@@ -85,6 +107,21 @@ pub struct WritableStats {
 }
 
 /// A snapshot of a readable side. See the [module docs](self).
+///
+/// # Examples
+///
+/// ```
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{Readable, ReadableOptions, ReadableStats};
+///
+/// let r = Readable::<Bytes>::pushed(ReadableOptions::default().high_water_mark(4));
+/// assert!(!r.push(Bytes::from_static(b"hello"))); // 5 >= 4: stop producing
+/// assert_eq!(r.read(Some(2)), Some(Bytes::from_static(b"he")));
+/// let s: ReadableStats = r.readable_stats();
+/// assert_eq!((s.length, s.items, s.peak_length), (3, 1, 5));
+/// assert_eq!((s.pushes, s.false_returns, s.bytes_in, s.bytes_out), (1, 1, 5, 2));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ReadableStats {
     /// Bytes (weights, or items in object mode) buffered: Node's

@@ -115,6 +115,36 @@ impl Done {
 
     /// Reports the outcome: `Ok(())`, or the error that fails the write (and
     /// the stream).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Error, Writable, WritableImpl, WritableOptions};
+    ///
+    /// /// Refuses chunks that start with '#'.
+    /// struct NoComments;
+    /// impl WritableImpl<Bytes> for NoComments {
+    ///     fn write(&self, chunk: Bytes, done: Done) {
+    ///         done.call(if chunk.starts_with(b"#") {
+    ///             Err(Error::custom("ERR_COMMENT", "comments are not allowed"))
+    ///         } else {
+    ///             Ok(())
+    ///         });
+    ///     }
+    /// }
+    ///
+    /// let w = Writable::new(WritableOptions::default(), NoComments);
+    /// let code = Rc::new(RefCell::new(String::new()));
+    /// let c = code.clone();
+    /// w.on_error(move |e| *c.borrow_mut() = e.code().to_string());
+    /// assert!(w.write(Bytes::from_static(b"data")));
+    /// assert!(!w.destroyed());
+    /// let _ = w.write(Bytes::from_static(b"# note"));
+    /// highwater::run_until_idle();
+    /// assert_eq!(*code.borrow(), "ERR_COMMENT");
+    /// assert!(w.destroyed());
+    /// ```
     #[inline]
     pub fn call(self, result: Result<(), Error>) {
         let err = result.err();
@@ -131,11 +161,57 @@ impl Done {
     }
 
     /// Reports success.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Writable, WritableImpl, WritableOptions};
+    ///
+    /// /// Holds each write's completion, to finish it later.
+    /// #[derive(Clone, Default)]
+    /// struct Held(Rc<RefCell<Vec<Done>>>);
+    /// impl WritableImpl<Bytes> for Held {
+    ///     fn write(&self, _c: Bytes, done: Done) { self.0.borrow_mut().push(done) }
+    /// }
+    ///
+    /// let sink = Held::default();
+    /// let w = Writable::new(WritableOptions::default(), sink.clone());
+    /// assert!(w.write(Bytes::from_static(b"abc")));
+    /// assert_eq!(w.writable_length(), 3); // in flight
+    /// let done = sink.0.borrow_mut().pop().unwrap();
+    /// done.ok();
+    /// assert_eq!(w.writable_length(), 0);
+    /// ```
     pub fn ok(self) {
         self.call(Ok(()))
     }
 
     /// Reports failure.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Error, Writable, WritableImpl, WritableOptions};
+    ///
+    /// struct Full;
+    /// impl WritableImpl<Bytes> for Full {
+    ///     fn write(&self, _c: Bytes, done: Done) {
+    ///         done.err(Error::custom("ENOSPC", "no space left on device"))
+    ///     }
+    /// }
+    ///
+    /// let w = Writable::new(WritableOptions::default(), Full);
+    /// let seen: Rc<RefCell<Option<Error>>> = Rc::default();
+    /// let s = seen.clone();
+    /// w.on_error(move |e| *s.borrow_mut() = Some(e.clone()));
+    /// let _ = w.write(Bytes::from_static(b"x"));
+    /// highwater::run_until_idle();
+    /// let e = seen.borrow_mut().take().unwrap();
+    /// assert_eq!(e.code(), "ENOSPC");
+    /// assert!(w.errored().unwrap().same(&e)); // the very error the sink reported
+    /// ```
     pub fn err(self, e: Error) {
         self.call(Err(e))
     }

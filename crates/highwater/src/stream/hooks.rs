@@ -39,17 +39,158 @@ pub struct Hooks(u8);
 
 impl Hooks {
     /// No optional hook.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Hooks, WritableImpl};
+    ///
+    /// struct Plain;
+    /// impl WritableImpl<Vec<u8>> for Plain {
+    ///     fn write(&self, _c: Vec<u8>, done: Done) { done.ok() }
+    /// }
+    /// assert_eq!(Plain.hooks(), Hooks::NONE); // the default
+    /// assert_eq!(Hooks::NONE, Hooks::default());
+    /// assert!(!Hooks::NONE.contains(Hooks::FINAL));
+    /// assert_eq!(format!("{:?}", Hooks::NONE), "Hooks(NONE)");
+    /// ```
     pub const NONE: Hooks = Hooks(0);
     /// [`WritableImpl::writev`] (Node's `_writev`).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Hooks, Writable, WritableImpl, WritableOptions};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Batches(Rc<RefCell<Vec<usize>>>);
+    /// impl WritableImpl<Vec<u8>> for Batches {
+    ///     fn write(&self, _c: Vec<u8>, done: Done) {
+    ///         self.0.borrow_mut().push(1);
+    ///         done.ok()
+    ///     }
+    ///     fn writev(&self, cs: Vec<Vec<u8>>, done: Done) {
+    ///         self.0.borrow_mut().push(cs.len());
+    ///         done.ok()
+    ///     }
+    ///     fn hooks(&self) -> Hooks { Hooks::WRITEV }
+    /// }
+    ///
+    /// let sink = Batches::default();
+    /// let w = Writable::new(WritableOptions::default(), sink.clone());
+    /// w.cork();
+    /// for c in [b"a", b"b", b"c"] {
+    ///     let _ = w.write(c.to_vec());
+    /// }
+    /// w.uncork();
+    /// assert_eq!(*sink.0.borrow(), [3]); // one batch of three chunks
+    /// ```
     pub const WRITEV: Hooks = Hooks(1);
     /// [`WritableImpl::write_sync`] (highwater's synchronous `_write`).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Error, Hooks, Writable, WritableImpl, WritableOptions};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Log(Rc<RefCell<Vec<&'static str>>>);
+    /// impl WritableImpl<Vec<u8>> for Log {
+    ///     fn write(&self, _c: Vec<u8>, done: Done) {
+    ///         self.0.borrow_mut().push("write");
+    ///         done.ok()
+    ///     }
+    ///     fn write_sync(&self, _c: Vec<u8>) -> Result<(), Error> {
+    ///         self.0.borrow_mut().push("write_sync");
+    ///         Ok(())
+    ///     }
+    ///     fn hooks(&self) -> Hooks { Hooks::WRITE_SYNC }
+    /// }
+    ///
+    /// let sink = Log::default();
+    /// let w = Writable::new(WritableOptions::default(), sink.clone());
+    /// assert!(w.write(b"x".to_vec()));
+    /// assert_eq!(*sink.0.borrow(), ["write_sync"]); // write() was not called
+    /// ```
     pub const WRITE_SYNC: Hooks = Hooks(2);
     /// [`WritableImpl::finish`] (Node's `_final`).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Hooks, Writable, WritableEvent, WritableImpl, WritableOptions};
+    ///
+    /// type Log = Rc<RefCell<Vec<&'static str>>>;
+    /// struct Flushing(Log);
+    /// impl WritableImpl<Vec<u8>> for Flushing {
+    ///     fn write(&self, _c: Vec<u8>, done: Done) { done.ok() }
+    ///     fn finish(&self, done: Done) {
+    ///         self.0.borrow_mut().push("final");
+    ///         done.ok()
+    ///     }
+    ///     fn hooks(&self) -> Hooks { Hooks::FINAL }
+    /// }
+    ///
+    /// let log = Log::default();
+    /// let w = Writable::new(WritableOptions::default(), Flushing(log.clone()));
+    /// let l = log.clone();
+    /// w.on(WritableEvent::Finish, move || l.borrow_mut().push("finish"));
+    /// w.end();
+    /// highwater::run_until_idle();
+    /// assert_eq!(*log.borrow(), ["final", "finish"]);
+    /// ```
     pub const FINAL: Hooks = Hooks(4);
     /// [`WritableImpl::construct`] / [`ReadableImpl::construct`] (Node's
     /// `_construct`).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Hooks, Writable, WritableImpl, WritableOptions};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Opening(Rc<RefCell<Vec<&'static str>>>);
+    /// impl WritableImpl<Vec<u8>> for Opening {
+    ///     fn write(&self, _c: Vec<u8>, done: Done) {
+    ///         self.0.borrow_mut().push("write");
+    ///         done.ok()
+    ///     }
+    ///     fn construct(&self, done: Done) {
+    ///         self.0.borrow_mut().push("construct");
+    ///         done.ok()
+    ///     }
+    ///     fn hooks(&self) -> Hooks { Hooks::CONSTRUCT }
+    /// }
+    ///
+    /// let sink = Opening::default();
+    /// let w = Writable::new(WritableOptions::default(), sink.clone());
+    /// assert!(w.write(b"abc".to_vec()));
+    /// assert_eq!(w.writable_length(), 3); // buffered until construct is done
+    /// highwater::run_until_idle();
+    /// assert_eq!(*sink.0.borrow(), ["construct", "write"]);
+    /// assert_eq!(w.writable_length(), 0);
+    /// ```
     pub const CONSTRUCT: Hooks = Hooks(8);
     /// [`TransformImpl::flush`](crate::TransformImpl::flush) (Node's `_flush`).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Hooks, Transform, TransformDone, TransformImpl, TransformOptions};
+    ///
+    /// struct Trailer(Hooks);
+    /// impl TransformImpl<String, String> for Trailer {
+    ///     fn transform(&self, s: String, done: TransformDone<String>) { done.call(Ok(Some(s))) }
+    ///     fn flush(&self, done: TransformDone<String>) { done.call(Ok(Some("the end".into()))) }
+    ///     fn hooks(&self) -> Hooks { self.0 }
+    /// }
+    ///
+    /// let with = Transform::new(TransformOptions::objects(), Trailer(Hooks::FLUSH));
+    /// let without = Transform::new(TransformOptions::objects(), Trailer(Hooks::NONE));
+    /// with.end();
+    /// without.end();
+    /// highwater::run_until_idle();
+    /// assert_eq!(with.read(None).as_deref(), Some("the end"));
+    /// assert_eq!(without.read(None), None); // flush was never called
+    /// ```
     pub const FLUSH: Hooks = Hooks(16);
 
     /// Whether every hook of `other` is in `self`.
@@ -139,6 +280,28 @@ impl fmt::Debug for Hooks {
 /// ```
 pub trait WritableImpl<T>: 'static {
     /// Writes one chunk; call `done` when it is written.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Writable, WritableImpl, WritableOptions};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Collect(Rc<RefCell<Vec<u8>>>);
+    /// impl WritableImpl<Bytes> for Collect {
+    ///     fn write(&self, chunk: Bytes, done: Done) {
+    ///         self.0.borrow_mut().extend_from_slice(&chunk);
+    ///         done.ok();
+    ///     }
+    /// }
+    ///
+    /// let sink = Collect::default();
+    /// let w = Writable::new(WritableOptions::default(), sink.clone());
+    /// assert!(w.write(Bytes::from_static(b"ab")));
+    /// assert!(w.write(Bytes::from_static(b"cd")));
+    /// assert_eq!(&sink.0.borrow()[..], b"abcd");
+    /// ```
     fn write(&self, chunk: T, done: Done);
 
     /// The optional hooks this sink implements. Read once, when the stream
@@ -328,6 +491,26 @@ pub trait ReadableImpl<R>: 'static {
     /// Asked for more data: push up to `size` bytes (items) with
     /// [`Source::push`], now or later. Not called again until something is
     /// pushed (an empty chunk counts, and says "nothing now").
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// struct Asked(Rc<Cell<usize>>);
+    /// impl ReadableImpl<Bytes> for Asked {
+    ///     fn read(&self, size: usize, src: &Source<Bytes>) {
+    ///         self.0.set(size);
+    ///         src.push(Bytes::from_static(b"xyz"));
+    ///     }
+    /// }
+    ///
+    /// let asked = Rc::new(Cell::new(0));
+    /// let r = Readable::new(ReadableOptions::default().high_water_mark(100), Asked(asked.clone()));
+    /// assert_eq!(r.read(None), Some(Bytes::from_static(b"xyz")));
+    /// assert_eq!(asked.get(), 100); // asked for up to a mark's worth
+    /// ```
     fn read(&self, size: usize, src: &Source<R>);
 
     /// The optional hooks this source implements ([`Hooks::CONSTRUCT`] is

@@ -56,6 +56,24 @@ use super::{Hooks, ReadableImpl, WritableImpl};
 /// ```
 pub trait TransformImpl<In, Out>: 'static {
     /// Transforms one chunk; call `done` with the output (`Ok(None)` for none).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Transform, TransformDone, TransformImpl, TransformOptions};
+    ///
+    /// struct Double;
+    /// impl TransformImpl<u32, u32> for Double {
+    ///     fn transform(&self, n: u32, done: TransformDone<u32>) {
+    ///         done.call(Ok(Some(n * 2)));
+    ///     }
+    /// }
+    ///
+    /// let t = Transform::new(TransformOptions::objects(), Double);
+    /// let _ = t.write(1);
+    /// let _ = t.write(21);
+    /// assert_eq!(t.read(None), Some(2));
+    /// assert_eq!(t.read(None), Some(42));
+    /// ```
     fn transform(&self, chunk: In, done: TransformDone<Out>);
 
     /// The optional hooks this transform implements ([`Hooks::FLUSH`] is
@@ -106,6 +124,35 @@ pub trait TransformImpl<In, Out>: 'static {
 ///
 /// Calling a transform's callback twice is Node's double callback
 /// (`ERR_MULTIPLE_CALLBACK`, unless the callback is being held, as in Node).
+///
+/// # Examples
+///
+/// An asynchronous transform keeps its callback and answers later; the
+/// write stays in flight until then:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use highwater::prelude::*;
+/// use highwater::{Transform, TransformDone, TransformImpl, TransformOptions};
+///
+/// #[derive(Clone, Default)]
+/// struct Deferred(Rc<RefCell<Vec<(u32, TransformDone<u32>)>>>);
+/// impl TransformImpl<u32, u32> for Deferred {
+///     fn transform(&self, n: u32, done: TransformDone<u32>) {
+///         self.0.borrow_mut().push((n, done));
+///     }
+/// }
+///
+/// let imp = Deferred::default();
+/// let t = Transform::new(TransformOptions::objects(), imp.clone());
+/// let _ = t.write(7);
+/// assert_eq!(t.writable_length(), 1);
+/// assert_eq!(t.read(None), None); // no output yet
+/// let (n, done) = imp.0.borrow_mut().pop().unwrap();
+/// done.call(Ok(Some(n + 1)));
+/// assert_eq!(t.writable_length(), 0);
+/// assert_eq!(t.read(None), Some(8));
+/// ```
 pub struct TransformDone<Out: 'static> {
     shared: Rc<dyn Shared<Out>>,
     kind: Kind,

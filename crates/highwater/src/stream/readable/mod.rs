@@ -72,6 +72,32 @@ impl<R: 'static, W: 'static> SourceCore<R> for Core<R, W> {
 
 /// The handle a [`ReadableImpl`] pushes through (Node's `this.push`). Cheap to
 /// clone; keep one to push later (an asynchronous source).
+///
+/// # Examples
+///
+/// A source that answers later, through a kept clone:
+///
+/// ```
+/// use std::{cell::RefCell, rc::Rc};
+/// use bytes::Bytes;
+/// use highwater::prelude::*;
+/// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+///
+/// #[derive(Clone, Default)]
+/// struct Later(Rc<RefCell<Option<Source<Bytes>>>>);
+/// impl ReadableImpl<Bytes> for Later {
+///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+///         *self.0.borrow_mut() = Some(src.clone());
+///     }
+/// }
+///
+/// let imp = Later::default();
+/// let r = Readable::new(ReadableOptions::default(), imp.clone());
+/// assert_eq!(r.read(None), None); // asks the source, which has nothing yet
+/// let src = imp.0.borrow_mut().take().expect("read was called");
+/// src.push(Bytes::from_static(b"late"));
+/// assert_eq!(r.read(None), Some(Bytes::from_static(b"late")));
+/// ```
 pub struct Source<R> {
     core: Rc<dyn SourceCore<R>>,
 }
@@ -99,17 +125,77 @@ impl<R: 'static> Source<R> {
     /// consumer). Returns `false` once the buffer reached the mark: push no
     /// more until the next `read` call. Fails (returns `false` and errors the
     /// stream with `ERR_STREAM_PUSH_AFTER_EOF`) after [`push_eof`](Self::push_eof).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// /// Pushes 3-byte chunks until told to stop.
+    /// struct Eager;
+    /// impl ReadableImpl<Bytes> for Eager {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         while src.push(Bytes::from_static(b"abc")) {}
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default().high_water_mark(8), Eager);
+    /// assert_eq!(r.read(Some(0)), None); // read(0) only fills the buffer
+    /// assert_eq!(r.readable_length(), 9); // the third push reached the mark
+    /// ```
     pub fn push(&self, chunk: R) -> bool {
         self.core.clone().push(Some(chunk))
     }
 
     /// Ends the stream (Node's `push(null)`): `'end'` follows once the
     /// consumer has read everything buffered.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// struct Last;
+    /// impl ReadableImpl<Bytes> for Last {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         src.push(Bytes::from_static(b"bye"));
+    ///         src.push_eof();
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default(), Last);
+    /// let ended = Rc::new(Cell::new(false));
+    /// let e = ended.clone();
+    /// r.on_end(move || e.set(true));
+    /// assert_eq!(r.read(None), Some(Bytes::from_static(b"bye")));
+    /// assert!(!ended.get()); // 'end' comes on the next tick
+    /// highwater::run_until_idle();
+    /// assert!(ended.get() && r.readable_ended());
+    /// ```
     pub fn push_eof(&self) -> bool {
         self.core.clone().push(None)
     }
 
     /// Puts a chunk back at the front of the buffer (Node's `unshift`).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// struct Framed;
+    /// impl ReadableImpl<Bytes> for Framed {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         src.push(Bytes::from_static(b"body"));
+    ///         src.unshift(Bytes::from_static(b"head:")); // ahead of "body"
+    ///         src.push_eof();
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default(), Framed);
+    /// assert_eq!(r.read(None), Some(Bytes::from_static(b"head:body")));
+    /// ```
     pub fn unshift(&self, chunk: R) -> bool {
         self.core.clone().unshift(Some(chunk))
     }
@@ -117,21 +203,112 @@ impl<R: 'static> Source<R> {
     /// Reports the error that made the source fail (Node's `errorOrDestroy`):
     /// the stream is destroyed with it, or with `auto_destroy` off only
     /// errored and `'error'` emitted.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// struct Broken;
+    /// impl ReadableImpl<Bytes> for Broken {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         src.error(Error::custom("EIO", "disk gone"));
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default(), Broken);
+    /// let code = Rc::new(RefCell::new(String::new()));
+    /// let c = code.clone();
+    /// r.on_error(move |e| *c.borrow_mut() = e.code().to_string());
+    /// r.resume();
+    /// highwater::run_until_idle();
+    /// assert_eq!(*code.borrow(), "EIO");
+    /// assert!(r.destroyed()); // auto_destroy is on by default
+    /// ```
     pub fn error(&self, err: Error) {
         self.core.clone().error_or_destroy(err)
     }
 
     /// Whether the stream was destroyed (a source should stop pushing).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Keep(Rc<RefCell<Option<Source<Bytes>>>>);
+    /// impl ReadableImpl<Bytes> for Keep {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         *self.0.borrow_mut() = Some(src.clone());
+    ///     }
+    /// }
+    ///
+    /// let imp = Keep::default();
+    /// let r = Readable::new(ReadableOptions::default(), imp.clone());
+    /// let _ = r.read(Some(0));
+    /// let src = imp.0.borrow_mut().take().expect("read was called");
+    /// assert!(!src.destroyed());
+    /// r.destroy(None);
+    /// assert!(src.destroyed());
+    /// ```
     pub fn destroyed(&self) -> bool {
         self.core.destroyed()
     }
 
     /// Destroys the stream, with the error that made the source fail.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// struct Gone;
+    /// impl ReadableImpl<Bytes> for Gone {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         src.destroy(Some(Error::custom("ECONNRESET", "peer left")));
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default(), Gone);
+    /// let closed = Rc::new(Cell::new(false));
+    /// let c = closed.clone();
+    /// r.on_close(move || c.set(true));
+    /// r.on_error(|_| {});
+    /// assert_eq!(r.read(None), None);
+    /// assert!(r.destroyed());
+    /// assert_eq!(r.errored().map(|e| e.code().to_string()).as_deref(), Some("ECONNRESET"));
+    /// highwater::run_until_idle();
+    /// assert!(closed.get());
+    /// ```
     pub fn destroy(&self, err: Option<Error>) {
         self.core.clone().destroy(err)
     }
 
     /// Bytes (items) buffered in the stream.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableImpl, ReadableOptions, Source};
+    ///
+    /// /// Pushes until 10 bytes are buffered, whatever the mark.
+    /// struct UpToTen;
+    /// impl ReadableImpl<Bytes> for UpToTen {
+    ///     fn read(&self, _size: usize, src: &Source<Bytes>) {
+    ///         while src.readable_length() < 10 {
+    ///             src.push(Bytes::from_static(b"abcd"));
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let r = Readable::new(ReadableOptions::default(), UpToTen);
+    /// let _ = r.read(Some(0));
+    /// assert_eq!(r.readable_length(), 12);
+    /// ```
     pub fn readable_length(&self) -> usize {
         self.core.readable_length()
     }

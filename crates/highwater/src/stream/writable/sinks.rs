@@ -45,9 +45,74 @@ use crate::stream::{Done, Hooks, WritableImpl};
 /// ```
 pub trait AsyncSink<T>: 'static {
     /// Writes one chunk.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{AsyncSink, Error, Writable, WritableOptions};
+    ///
+    /// struct Collect(Rc<RefCell<Vec<u8>>>);
+    /// impl AsyncSink<Bytes> for Collect {
+    ///     async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
+    ///         tokio::task::yield_now().await;
+    ///         self.0.borrow_mut().extend_from_slice(&chunk);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let out = highwater::block_on(async {
+    ///     let out = Rc::new(RefCell::new(Vec::new()));
+    ///     let w = Writable::from_async(WritableOptions::default(), Collect(out.clone()));
+    ///     w.write_async(Bytes::from_static(b"ab")).await?;
+    ///     w.write_async(Bytes::from_static(b"cd")).await?;
+    ///     w.end_async().await?;
+    ///     let bytes = out.borrow().clone();
+    ///     Ok::<_, Error>(bytes)
+    /// })
+    /// .unwrap();
+    /// assert_eq!(out, b"abcd");
+    /// ```
     fn write(&mut self, chunk: T) -> impl Future<Output = Result<(), Error>>;
 
     /// Runs once after the last chunk, before `'finish'` (Node's `_final`).
+    ///
+    /// An error here fails `end()`:
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{AsyncSink, Error, Writable, WritableOptions};
+    ///
+    /// /// Commits at the end, and refuses more than 3 bytes.
+    /// struct Commit(usize);
+    /// impl AsyncSink<Bytes> for Commit {
+    ///     async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
+    ///         self.0 += chunk.len();
+    ///         Ok(())
+    ///     }
+    ///     async fn finish(&mut self) -> Result<(), Error> {
+    ///         if self.0 > 3 {
+    ///             Err(Error::custom("EFBIG", "too much to commit"))
+    ///         } else {
+    ///             Ok(())
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// highwater::block_on(async {
+    ///     let small = Writable::from_async(WritableOptions::default(), Commit(0));
+    ///     small.write_async(Bytes::from_static(b"ab")).await.unwrap();
+    ///     small.end_async().await.unwrap();
+    ///     assert!(small.writable_finished());
+    ///
+    ///     let big = Writable::from_async(WritableOptions::default(), Commit(0));
+    ///     big.write_async(Bytes::from_static(b"abcd")).await.unwrap();
+    ///     let e = big.end_async().await.unwrap_err();
+    ///     assert_eq!(e.code(), "EFBIG");
+    ///     assert!(!big.writable_finished());
+    /// });
+    /// ```
     fn finish(&mut self) -> impl Future<Output = Result<(), Error>> {
         async { Ok(()) }
     }
