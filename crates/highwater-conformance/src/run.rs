@@ -18,7 +18,9 @@ use highwater::{
 };
 use serde_json::{json, Map, Value};
 
-use crate::scenario::{CbSpec, ChunkSpec, Kind, Located, Malformed, Mode, Scenario, Step};
+use crate::scenario::{
+    CbSpec, ChunkSpec, Kind, Located, Malformed, Mode, Scenario, Step, StreamSpec,
+};
 
 /// A chunk of the runner's streams: bytes in byte mode, JSON in object mode.
 #[derive(Debug, Clone, PartialEq)]
@@ -498,228 +500,319 @@ fn run_steps(ctx: &Rc<Ctx>, steps: &[Located]) {
     }
 }
 
+/// Runs one step: a short dispatch to the function of its kind. Each traces
+/// its `call` line after the call, as the Node runner does.
 fn run_step(ctx: &Rc<Ctx>, l: &Located) {
     let top = l.top;
     match &l.step {
-        Step::Write { s, chunk, cb } => {
-            let s = *s;
-            let Some(v) = to_val(chunk) else {
-                // Node throws ERR_STREAM_NULL_VALUES; a Rust chunk cannot be null.
-                call_line(
-                    ctx,
-                    s,
-                    "write",
-                    Some(("throw", json!("ERR_STREAM_NULL_VALUES"))),
-                );
-                return;
-            };
-            let h = ctx.h(s);
-            let ret = match cb {
-                Some(cb) => w_side!(&h, |w| w
-                    .write_cb(v, callback_for(ctx, cb, s, "write", top))),
-                None => w_side!(&h, |w| w.write(v)),
-            };
-            call_line(ctx, s, "write", Some(("ret", json!(ret))));
-        }
-        Step::End { s, chunk, cb } => {
-            let s = *s;
-            let chunk = chunk.as_ref().and_then(to_val);
-            let cb = cb.as_ref().map(|cb| callback_for(ctx, cb, s, "end", top));
-            w_side!(&ctx.h(s), |w| w.end_with(chunk, cb));
-            call_line(ctx, s, "end", None);
-        }
-        Step::Cork { s } => {
-            w_side!(&ctx.h(*s), |w| w.cork());
-            call_line(ctx, *s, "cork", None);
-        }
-        Step::Uncork { s } => {
-            w_side!(&ctx.h(*s), |w| w.uncork());
-            call_line(ctx, *s, "uncork", None);
-        }
-        Step::Destroy { s, error } => {
-            any_side!(&ctx.h(*s), |x| x.destroy(error.as_deref().map(make_error)));
-            call_line(ctx, *s, "destroy", None);
-        }
+        Step::Write { s, chunk, cb } => step_write(ctx, *s, chunk, cb, top),
+        Step::End { s, chunk, cb } => step_end(ctx, *s, chunk, cb, top),
+        Step::Cork { s } => step_cork(ctx, *s),
+        Step::Uncork { s } => step_uncork(ctx, *s),
+        Step::Destroy { s, error } => step_destroy(ctx, *s, error),
         Step::Complete {
             s,
             error,
             value,
             again,
-        } => {
-            let st = &ctx.streams[*s];
-            let done = if *again {
-                if !st.pending.borrow().is_empty() {
-                    ctx.stop(format!(
-                        "{}: \"again\" on {} while a callback is pending",
-                        l.at, st.name
-                    ));
-                    return;
-                }
-                match st.last_completed.borrow().clone() {
-                    Some(d) => d,
-                    None => {
-                        ctx.stop(format!(
-                            "{}: \"again\" on {} with nothing completed yet",
-                            l.at, st.name
-                        ));
-                        return;
-                    }
-                }
-            } else {
-                let next = st.pending.borrow_mut().pop_front();
-                match next {
-                    Some((_, d)) => {
-                        *st.last_completed.borrow_mut() = Some(d.clone());
-                        d
-                    }
-                    None => {
-                        ctx.stop(format!(
-                            "{}: \"complete\" on {} with nothing pending",
-                            l.at, st.name
-                        ));
-                        return;
-                    }
-                }
-            };
-            done.call(error.as_deref(), value.as_ref().and_then(to_val));
-            call_line(ctx, *s, "complete", None);
-        }
-        Step::CompleteFinal { s, error } => {
-            let st = &ctx.streams[*s];
-            let pending = st.pending_final.borrow_mut().take();
-            let Some(done) = pending else {
-                ctx.stop(format!(
-                    "{}: \"completeFinal\" on {} with nothing pending",
-                    l.at, st.name
-                ));
-                return;
-            };
-            done.call(error.as_deref().map_or(Ok(()), |e| Err(make_error(e))));
-            call_line(ctx, *s, "completeFinal", None);
-        }
+        } => step_complete(ctx, l, *s, error, value, *again),
+        Step::CompleteFinal { s, error } => step_complete_final(ctx, l, *s, error),
         Step::On {
             s,
             event,
             once,
             then,
-        } => {
-            let s = *s;
-            let m = if *once { "once" } else { "on" };
-            if event.starts_with('_') {
-                ctx.streams[s]
-                    .hook_listeners
-                    .borrow_mut()
-                    .entry(event.clone())
-                    .or_default()
-                    .push(HookListener {
-                        id: ctx.id(),
-                        once: *once,
-                        then: then.clone(),
-                    });
-            } else {
-                add_listener(ctx, s, event, *once, then.clone());
-            }
-            call_line(ctx, s, m, None);
-        }
+        } => step_on(ctx, *s, event, *once, then),
+        // Format (tick): the event loop runs until it is idle.
         Step::Tick => highwater::run_until_idle(),
-        Step::Push { s, chunk } => {
-            let ret = r_side!(&ctx.h(*s), |r| match to_val(chunk) {
-                Some(v) => r.push(v),
-                None => r.push_eof(),
-            });
-            call_line(ctx, *s, "push", Some(("ret", json!(ret))));
+        Step::Push { s, chunk } => step_push(ctx, *s, chunk),
+        Step::Unshift { s, chunk } => step_unshift(ctx, *s, chunk),
+        Step::Read { s, n } => step_read(ctx, *s, n),
+        Step::ReadAll { s } => step_read_all(ctx, *s),
+        Step::Pause { s } => step_pause(ctx, *s),
+        Step::Resume { s } => step_resume(ctx, *s),
+        Step::Pipe { from, to, end } => step_pipe(ctx, *from, *to, end),
+        Step::Unpipe { from, to } => step_unpipe(ctx, *from, to),
+        Step::Finished { s } => step_finished(ctx, *s, top),
+        Step::Pipeline { streams } => step_pipeline(ctx, streams, top),
+    }
+}
+
+/// `write`: Node's `writable.write(chunk[, cb])`, tracing its return value.
+/// A `null` chunk is not written: Node throws, and the trace says so.
+fn step_write(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec, cb: &Option<CbSpec>, top: usize) {
+    let Some(v) = to_val(chunk) else {
+        // Node throws ERR_STREAM_NULL_VALUES; a Rust chunk cannot be null.
+        call_line(
+            ctx,
+            s,
+            "write",
+            Some(("throw", json!("ERR_STREAM_NULL_VALUES"))),
+        );
+        return;
+    };
+    let h = ctx.h(s);
+    let ret = match cb {
+        Some(cb) => w_side!(&h, |w| w
+            .write_cb(v, callback_for(ctx, cb, s, "write", top))),
+        None => w_side!(&h, |w| w.write(v)),
+    };
+    call_line(ctx, s, "write", Some(("ret", json!(ret))));
+}
+
+/// `end`: Node's `writable.end([chunk][, cb])`.
+fn step_end(ctx: &Rc<Ctx>, s: usize, chunk: &Option<ChunkSpec>, cb: &Option<CbSpec>, top: usize) {
+    let chunk = chunk.as_ref().and_then(to_val);
+    let cb = cb.as_ref().map(|cb| callback_for(ctx, cb, s, "end", top));
+    w_side!(&ctx.h(s), |w| w.end_with(chunk, cb));
+    call_line(ctx, s, "end", None);
+}
+
+/// `cork`: Node's `writable.cork()`.
+fn step_cork(ctx: &Rc<Ctx>, s: usize) {
+    w_side!(&ctx.h(s), |w| w.cork());
+    call_line(ctx, s, "cork", None);
+}
+
+/// `uncork`: Node's `writable.uncork()`.
+fn step_uncork(ctx: &Rc<Ctx>, s: usize) {
+    w_side!(&ctx.h(s), |w| w.uncork());
+    call_line(ctx, s, "uncork", None);
+}
+
+/// `destroy`: Node's `stream.destroy([error])`.
+fn step_destroy(ctx: &Rc<Ctx>, s: usize, error: &Option<String>) {
+    any_side!(&ctx.h(s), |x| x.destroy(error.as_deref().map(make_error)));
+    call_line(ctx, s, "destroy", None);
+}
+
+/// `complete`: calls the callback Node passed to `_write`/`_writev`
+/// (`callback([err])`) or `_transform` (`callback(err, value)`): the oldest
+/// pending one, or with `again` the last one completed (a second call).
+/// Nothing to complete is a dynamic malformation: the run stops.
+fn step_complete(
+    ctx: &Rc<Ctx>,
+    l: &Located,
+    s: usize,
+    error: &Option<String>,
+    value: &Option<ChunkSpec>,
+    again: bool,
+) {
+    let st = &ctx.streams[s];
+    let done = if again {
+        completed_again(ctx, l, st)
+    } else {
+        next_pending(ctx, l, st)
+    };
+    let Some(done) = done else {
+        return;
+    };
+    done.call(error.as_deref(), value.as_ref().and_then(to_val));
+    call_line(ctx, s, "complete", None);
+}
+
+/// The callback a `complete` with `again` calls a second time: the last one
+/// completed, when none is pending; else the run stops.
+fn completed_again(ctx: &Ctx, l: &Located, st: &RStream) -> Option<Pending> {
+    if !st.pending.borrow().is_empty() {
+        ctx.stop(format!(
+            "{}: \"again\" on {} while a callback is pending",
+            l.at, st.name
+        ));
+        return None;
+    }
+    let last = st.last_completed.borrow().clone();
+    if last.is_none() {
+        ctx.stop(format!(
+            "{}: \"again\" on {} with nothing completed yet",
+            l.at, st.name
+        ));
+    }
+    last
+}
+
+/// The oldest pending callback, taken (and kept as the last completed); if
+/// none is pending the run stops.
+fn next_pending(ctx: &Ctx, l: &Located, st: &RStream) -> Option<Pending> {
+    let next = st.pending.borrow_mut().pop_front();
+    match next {
+        Some((_, d)) => {
+            *st.last_completed.borrow_mut() = Some(d.clone());
+            Some(d)
         }
-        Step::Unshift { s, chunk } => {
-            r_side!(&ctx.h(*s), |r| match to_val(chunk) {
-                Some(v) => r.unshift(v),
-                None => r.push_eof(),
-            });
-            call_line(ctx, *s, "unshift", None);
-        }
-        Step::Read { s, n } => {
-            let ret = r_side!(&ctx.h(*s), |r| r.read(*n));
-            let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
-            call_line(ctx, *s, "read", Some(("ret", rendered)));
-        }
-        Step::ReadAll { s } => loop {
-            if ctx.stopped() {
-                return;
-            }
-            let ret = r_side!(&ctx.h(*s), |r| r.read(None));
-            let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
-            call_line(ctx, *s, "readAll", Some(("ret", rendered)));
-            if ret.is_none() {
-                break;
-            }
-        },
-        Step::Pause { s } => {
-            r_side!(&ctx.h(*s), |r| r.pause());
-            call_line(ctx, *s, "pause", None);
-        }
-        Step::Resume { s } => {
-            r_side!(&ctx.h(*s), |r| r.resume());
-            call_line(ctx, *s, "resume", None);
-        }
-        Step::Pipe { from, to, end } => {
-            let opts = highwater::PipeOptions {
-                end: end.unwrap_or(true),
-            };
-            let dest = ctx.h(*to);
-            r_side!(&ctx.h(*from), |r| w_side!(&dest, |w| {
-                let _ = r.pipe_with(w, opts);
-            }));
-            call_line(ctx, *from, "pipe", None);
-        }
-        Step::Unpipe { from, to } => {
-            let src = ctx.h(*from);
-            match to {
-                Some(to) => {
-                    let dest = ctx.h(*to);
-                    r_side!(&src, |r| w_side!(&dest, |w| r.unpipe(w)));
-                }
-                None => r_side!(&src, |r| r.unpipe_all()),
-            }
-            call_line(ctx, *from, "unpipe", None);
-        }
-        Step::Finished { s } => {
-            let c = Rc::downgrade(ctx);
-            let name = ctx.streams[*s].name.clone();
-            let cb = move |r: Result<(), Error>| {
-                if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "cb", "s": name, "m": "finished", "step": top, "err": render_err(&r)}));
-                }
-            };
-            any_side!(&ctx.h(*s), |x| highwater::finished(x, cb));
-            call_line(ctx, *s, "finished", None);
-        }
-        Step::Pipeline { streams } => {
-            let first = streams[0];
-            let c = Rc::downgrade(ctx);
-            let name = ctx.streams[first].name.clone();
-            let cb = move |r: Result<(), Error>| {
-                if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "cb", "s": name, "m": "pipeline", "step": top, "err": render_err(&r)}));
-                }
-            };
-            let mut p = match ctx.h(first) {
-                H::R(r) => Pipeline::new(&r),
-                H::D(d) => Pipeline::new(&d),
-                H::W(_) => unreachable!("the parser checks the first stream is readable"),
-            };
-            for &mid in &streams[1..streams.len() - 1] {
-                match ctx.h(mid) {
-                    H::D(d) => p = p.through(&d),
-                    _ => unreachable!("the parser checks middle streams are duplex"),
-                }
-            }
-            match ctx.h(streams[streams.len() - 1]) {
-                H::W(w) => p.to(&w, cb),
-                H::D(d) => p.to(&d, cb),
-                H::R(_) => unreachable!("the parser checks the last stream is writable"),
-            }
-            call_line(ctx, first, "pipeline", None);
+        None => {
+            ctx.stop(format!(
+                "{}: \"complete\" on {} with nothing pending",
+                l.at, st.name
+            ));
+            None
         }
     }
+}
+
+/// `completeFinal`: calls the callback Node passed to `_final`
+/// (`callback([err])`); nothing pending stops the run.
+fn step_complete_final(ctx: &Rc<Ctx>, l: &Located, s: usize, error: &Option<String>) {
+    let st = &ctx.streams[s];
+    let pending = st.pending_final.borrow_mut().take();
+    let Some(done) = pending else {
+        ctx.stop(format!(
+            "{}: \"completeFinal\" on {} with nothing pending",
+            l.at, st.name
+        ));
+        return;
+    };
+    done.call(error.as_deref().map_or(Ok(()), |e| Err(make_error(e))));
+    call_line(ctx, s, "completeFinal", None);
+}
+
+/// `on`/`once`: Node's `emitter.on(event, fn)`/`emitter.once(event, fn)`
+/// for a stream event; for a hook (`_write`, ...) a listener of the runner's,
+/// run when the hook is called.
+fn step_on(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: &Rc<Vec<Located>>) {
+    let m = if once { "once" } else { "on" };
+    if event.starts_with('_') {
+        ctx.streams[s]
+            .hook_listeners
+            .borrow_mut()
+            .entry(event.to_string())
+            .or_default()
+            .push(HookListener {
+                id: ctx.id(),
+                once,
+                then: then.clone(),
+            });
+    } else {
+        add_listener(ctx, s, event, once, then.clone());
+    }
+    call_line(ctx, s, m, None);
+}
+
+/// `push`: Node's `readable.push(chunk)` (`null` ends the stream), tracing
+/// its return value.
+fn step_push(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec) {
+    let ret = r_side!(&ctx.h(s), |r| match to_val(chunk) {
+        Some(v) => r.push(v),
+        None => r.push_eof(),
+    });
+    call_line(ctx, s, "push", Some(("ret", json!(ret))));
+}
+
+/// `unshift`: Node's `readable.unshift(chunk)` (`null` ends the stream).
+fn step_unshift(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec) {
+    r_side!(&ctx.h(s), |r| match to_val(chunk) {
+        Some(v) => r.unshift(v),
+        None => r.push_eof(),
+    });
+    call_line(ctx, s, "unshift", None);
+}
+
+/// `read`: Node's `readable.read([n])`, tracing the chunk read (or null).
+fn step_read(ctx: &Rc<Ctx>, s: usize, n: &Option<usize>) {
+    let ret = r_side!(&ctx.h(s), |r| r.read(*n));
+    let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+    call_line(ctx, s, "read", Some(("ret", rendered)));
+}
+
+/// `readAll`: Node's `readable.read()` again and again until it returns
+/// null, tracing each call.
+fn step_read_all(ctx: &Rc<Ctx>, s: usize) {
+    loop {
+        if ctx.stopped() {
+            return;
+        }
+        let ret = r_side!(&ctx.h(s), |r| r.read(None));
+        let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+        call_line(ctx, s, "readAll", Some(("ret", rendered)));
+        if ret.is_none() {
+            break;
+        }
+    }
+}
+
+/// `pause`: Node's `readable.pause()`.
+fn step_pause(ctx: &Rc<Ctx>, s: usize) {
+    r_side!(&ctx.h(s), |r| r.pause());
+    call_line(ctx, s, "pause", None);
+}
+
+/// `resume`: Node's `readable.resume()`.
+fn step_resume(ctx: &Rc<Ctx>, s: usize) {
+    r_side!(&ctx.h(s), |r| r.resume());
+    call_line(ctx, s, "resume", None);
+}
+
+/// `pipe`: Node's `readable.pipe(destination, { end })`.
+fn step_pipe(ctx: &Rc<Ctx>, from: usize, to: usize, end: &Option<bool>) {
+    let opts = highwater::PipeOptions {
+        end: end.unwrap_or(true),
+    };
+    let dest = ctx.h(to);
+    r_side!(&ctx.h(from), |r| w_side!(&dest, |w| {
+        let _ = r.pipe_with(w, opts);
+    }));
+    call_line(ctx, from, "pipe", None);
+}
+
+/// `unpipe`: Node's `readable.unpipe([destination])`.
+fn step_unpipe(ctx: &Rc<Ctx>, from: usize, to: &Option<usize>) {
+    let src = ctx.h(from);
+    match to {
+        Some(to) => {
+            let dest = ctx.h(*to);
+            r_side!(&src, |r| w_side!(&dest, |w| r.unpipe(w)));
+        }
+        None => r_side!(&src, |r| r.unpipe_all()),
+    }
+    call_line(ctx, from, "unpipe", None);
+}
+
+/// `finished`: Node's `stream.finished(stream, callback)`, the callback
+/// traced as a `cb` line.
+fn step_finished(ctx: &Rc<Ctx>, s: usize, top: usize) {
+    let c = Rc::downgrade(ctx);
+    let name = ctx.streams[s].name.clone();
+    let cb = move |r: Result<(), Error>| {
+        if let Some(c) = c.upgrade() {
+            c.trace(
+                json!({"t": "cb", "s": name, "m": "finished", "step": top, "err": render_err(&r)}),
+            );
+        }
+    };
+    any_side!(&ctx.h(s), |x| highwater::finished(x, cb));
+    call_line(ctx, s, "finished", None);
+}
+
+/// `pipeline`: Node's `stream.pipeline(...streams, callback)`, the callback
+/// traced as a `cb` line on the first stream.
+fn step_pipeline(ctx: &Rc<Ctx>, streams: &[usize], top: usize) {
+    let first = streams[0];
+    let c = Rc::downgrade(ctx);
+    let name = ctx.streams[first].name.clone();
+    let cb = move |r: Result<(), Error>| {
+        if let Some(c) = c.upgrade() {
+            c.trace(
+                json!({"t": "cb", "s": name, "m": "pipeline", "step": top, "err": render_err(&r)}),
+            );
+        }
+    };
+    let mut p = match ctx.h(first) {
+        H::R(r) => Pipeline::new(&r),
+        H::D(d) => Pipeline::new(&d),
+        H::W(_) => unreachable!("the parser checks the first stream is readable"),
+    };
+    for &mid in &streams[1..streams.len() - 1] {
+        match ctx.h(mid) {
+            H::D(d) => p = p.through(&d),
+            _ => unreachable!("the parser checks middle streams are duplex"),
+        }
+    }
+    match ctx.h(streams[streams.len() - 1]) {
+        H::W(w) => p.to(&w, cb),
+        H::D(d) => p.to(&d, cb),
+        H::R(_) => unreachable!("the parser checks the last stream is writable"),
+    }
+    call_line(ctx, first, "pipeline", None);
 }
 
 fn side_state(h: &H) -> Value {
@@ -763,92 +856,126 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
             run_steps(&c, &then);
         }
     };
-    let name = ctx.streams[s].name.clone();
-    let wev = match event {
-        "drain" => Some(WritableEvent::Drain),
-        "prefinish" => Some(WritableEvent::Prefinish),
-        "finish" => Some(WritableEvent::Finish),
-        _ => None,
+    match event {
+        "drain" | "prefinish" | "finish" => listen_writable(&h, event, once, run),
+        "error" => listen_error(&h, once, run),
+        "close" => listen_close(&h, once, run),
+        "data" => listen_data(ctx, s, &h, once, run),
+        "readable" => listen_readable(ctx, s, &h, once, run),
+        "end" | "pause" | "resume" => listen_readable_event(&h, event, once, run),
+        "pipe" | "unpipe" => listen_pipe(&h, event, once, run),
+        _ => unreachable!("the parser checks event names"),
+    }
+}
+
+/// `drain`, `prefinish`, `finish`: Node's `writable.on`/`once(event, fn)`.
+fn listen_writable(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
+    let ev = match event {
+        "drain" => WritableEvent::Drain,
+        "prefinish" => WritableEvent::Prefinish,
+        _ => WritableEvent::Finish,
     };
-    if let Some(ev) = wev {
-        w_side!(&h, |w| if once { w.once(ev, run) } else { w.on(ev, run) });
+    w_side!(h, |w| if once { w.once(ev, run) } else { w.on(ev, run) });
+}
+
+/// `error`: Node's `stream.on`/`once('error', fn)`.
+fn listen_error(h: &H, once: bool, run: impl Fn() + 'static) {
+    if once {
+        any_side!(h, |x| x.once_error(move |_| run()));
+    } else {
+        any_side!(h, |x| x.on_error(move |_| run()));
+    }
+}
+
+/// `close`: Node's `stream.on`/`once('close', fn)`.
+fn listen_close(h: &H, once: bool, run: impl Fn() + 'static) {
+    if !once {
+        any_side!(h, |x| x.on_close(run));
         return;
     }
+    match h {
+        H::W(w) => {
+            w.once(WritableEvent::Close, run);
+        }
+        H::R(r) => {
+            r.once_event(ReadableEvent::Close, run);
+        }
+        H::D(d) => {
+            d.once(WritableEvent::Close, run);
+        }
+    }
+}
+
+/// `data`: Node's `readable.on`/`once('data', fn)`; the listener traces the
+/// event line (with the chunk) before it runs `then`.
+fn listen_data(ctx: &Rc<Ctx>, s: usize, h: &H, once: bool, run: impl Fn() + 'static) {
+    let name = ctx.streams[s].name.clone();
+    let c = Rc::downgrade(ctx);
+    let f = move |v: &Val| {
+        if let Some(c) = c.upgrade() {
+            c.trace(json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}));
+        }
+        run();
+    };
+    r_side!(h, |r| if once { r.once_data(f) } else { r.on_data(f) });
+}
+
+/// `readable`: Node's `readable.on`/`once('readable', fn)`; the listener
+/// traces the event line before it runs `then`.
+fn listen_readable(ctx: &Rc<Ctx>, s: usize, h: &H, once: bool, run: impl Fn() + 'static) {
+    let name = ctx.streams[s].name.clone();
+    let c = Rc::downgrade(ctx);
+    let f = move || {
+        if let Some(c) = c.upgrade() {
+            c.trace(json!({"t": "event", "s": name, "name": "readable"}));
+        }
+        run();
+    };
+    r_side!(h, |r| if once {
+        r.once_readable(f)
+    } else {
+        r.on_readable(f)
+    });
+}
+
+/// `end`, `pause`, `resume`: Node's `readable.on`/`once(event, fn)`.
+fn listen_readable_event(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
     match (event, once) {
-        ("error", false) => {
-            any_side!(&h, |x| x.on_error(move |_| run()));
-        }
-        ("error", true) => {
-            any_side!(&h, |x| x.once_error(move |_| run()));
-        }
-        ("close", false) => {
-            any_side!(&h, |x| x.on_close(run));
-        }
-        ("close", true) => match &h {
-            H::W(w) => {
-                w.once(WritableEvent::Close, run);
-            }
-            H::R(r) => {
-                r.once_event(ReadableEvent::Close, run);
-            }
-            H::D(d) => {
-                d.once(WritableEvent::Close, run);
-            }
-        },
-        ("data", _) => {
-            let c = Rc::downgrade(ctx);
-            let f = move |v: &Val| {
-                if let Some(c) = c.upgrade() {
-                    c.trace(
-                        json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}),
-                    );
-                }
-                run();
-            };
-            r_side!(&h, |r| if once { r.once_data(f) } else { r.on_data(f) });
-        }
-        ("readable", _) => {
-            let c = Rc::downgrade(ctx);
-            let f = move || {
-                if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "event", "s": name, "name": "readable"}));
-                }
-                run();
-            };
-            r_side!(&h, |r| if once {
-                r.once_readable(f)
-            } else {
-                r.on_readable(f)
-            });
-        }
         ("end" | "pause" | "resume", true) => {
             let ev = match event {
                 "end" => ReadableEvent::End,
                 "pause" => ReadableEvent::Pause,
                 _ => ReadableEvent::Resume,
             };
-            r_side!(&h, |r| r.once_event(ev, run));
+            r_side!(h, |r| r.once_event(ev, run));
         }
         ("end", false) => {
-            r_side!(&h, |r| r.on_end(run));
+            r_side!(h, |r| r.on_end(run));
         }
         ("pause", false) => {
-            r_side!(&h, |r| r.on_pause(run));
+            r_side!(h, |r| r.on_pause(run));
         }
         ("resume", false) => {
-            r_side!(&h, |r| r.on_resume(run));
+            r_side!(h, |r| r.on_resume(run));
         }
+        _ => unreachable!("the parser checks event names"),
+    };
+}
+
+/// `pipe`, `unpipe`: Node's `writable.on`/`once(event, fn)`.
+fn listen_pipe(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
+    match (event, once) {
         ("pipe", false) => {
-            w_side!(&h, |w| w.on_pipe(move |_| run()));
+            w_side!(h, |w| w.on_pipe(move |_| run()));
         }
         ("pipe", true) => {
-            w_side!(&h, |w| w.once_pipe(move |_| run()));
+            w_side!(h, |w| w.once_pipe(move |_| run()));
         }
         ("unpipe", false) => {
-            w_side!(&h, |w| w.on_unpipe(move |_| run()));
+            w_side!(h, |w| w.on_unpipe(move |_| run()));
         }
         ("unpipe", true) => {
-            w_side!(&h, |w| w.once_unpipe(move |_| run()));
+            w_side!(h, |w| w.once_unpipe(move |_| run()));
         }
         _ => unreachable!("the parser checks event names"),
     };
@@ -857,7 +984,23 @@ fn add_listener(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: Rc<Vec<L
 /// Runs a parsed scenario on this thread's event loop. Run each scenario on
 /// a fresh thread: the loop is per thread, and a scenario may leave work in it.
 pub fn run(sc: &Scenario) -> Outcome {
-    let ctx = Rc::new_cyclic(|weak: &Weak<Ctx>| {
+    let ctx = new_ctx(sc);
+    // Format (File): streams are created in order, then the traced listeners.
+    for (i, spec) in sc.streams.iter().enumerate() {
+        let h = build_stream(&ctx, i, spec);
+        *ctx.streams[i].h.borrow_mut() = Some(h);
+    }
+    for i in 0..ctx.streams.len() {
+        trace_events(&ctx, i);
+    }
+    run_top_steps(&ctx, sc);
+    collect(&ctx)
+}
+
+/// The run's context, before any stream exists: one entry a stream, and the
+/// shared function of each callback label.
+fn new_ctx(sc: &Scenario) -> Rc<Ctx> {
+    Rc::new_cyclic(|weak: &Weak<Ctx>| {
         let streams = sc
             .streams
             .iter()
@@ -870,168 +1013,219 @@ pub fn run(sc: &Scenario) -> Outcome {
                 hook_listeners: RefCell::new(HashMap::new()),
             })
             .collect();
-        let labels = sc
-            .labels
-            .iter()
-            .map(|(label, l)| {
-                let c = weak.clone();
-                let name = sc.streams[l.s].name.clone();
-                let (m, step, label_s) = (l.m, l.step, label.clone());
-                let f = SharedCallback::new(move |r| {
-                    if let Some(c) = c.upgrade() {
-                        c.trace(json!({"t": "cb", "s": name, "m": m, "step": step, "err": render_err(&r), "cb": label_s}));
-                    }
-                });
-                (label.clone(), (f, l.step))
-            })
-            .collect();
         Ctx {
             trace: RefCell::new(Vec::new()),
             stopped: RefCell::new(None),
             streams,
-            labels,
+            labels: label_callbacks(sc, weak),
             next_id: Cell::new(0),
         }
-    });
+    })
+}
 
-    // Format (File): streams are created in order, then the traced listeners.
-    for (i, spec) in sc.streams.iter().enumerate() {
-        let h = match spec.kind {
-            Kind::Writable => {
-                let sink = Sink {
-                    ctx: Rc::downgrade(&ctx),
-                    s: i,
-                    object_mode: spec.object_mode,
-                    write: spec.write,
-                    writev: spec.writev,
-                    final_: spec.final_,
-                };
-                let opts = WritableOptions {
-                    high_water_mark: spec.hwm,
-                    object_mode: spec.object_mode,
-                    auto_destroy: spec.auto_destroy,
-                    emit_close: spec.emit_close,
-                    ..Default::default()
-                };
-                H::W(if spec.object_mode {
-                    Writable::new_object(opts, sink)
-                } else {
-                    Writable::new(opts, sink)
-                })
-            }
-            Kind::Readable => {
-                let src = SourceHook {
-                    ctx: Rc::downgrade(&ctx),
-                    s: i,
-                    sync: spec.read == Mode::Sync,
-                    source: spec.source.clone(),
-                    next: Cell::new(0),
-                };
-                let opts = ReadableOptions {
-                    high_water_mark: spec.hwm,
-                    object_mode: spec.object_mode,
-                    auto_destroy: spec.auto_destroy,
-                    emit_close: spec.emit_close,
-                    ..Default::default()
-                };
-                H::R(if spec.object_mode {
-                    Readable::new_object(opts, src)
-                } else {
-                    Readable::new(opts, src)
-                })
-            }
-            Kind::Transform | Kind::PassThrough => {
-                let opts = DuplexOptions {
-                    high_water_mark: spec.hwm,
-                    readable_high_water_mark: spec.readable_hwm,
-                    writable_high_water_mark: spec.writable_hwm,
-                    object_mode: spec.object_mode,
-                    auto_destroy: spec.auto_destroy,
-                    emit_close: spec.emit_close,
-                    ..DuplexOptions::default()
-                };
-                H::D(match (spec.kind, spec.object_mode) {
-                    (Kind::PassThrough, false) => Duplex::pass_through(opts),
-                    (Kind::PassThrough, true) => Duplex::pass_through_object(opts),
-                    (_, object_mode) => {
-                        let hook = TransformHook {
-                            ctx: Rc::downgrade(&ctx),
-                            s: i,
-                            object_mode,
-                            mode: spec.transform.clone(),
-                            flush: spec.flush.clone(),
-                        };
-                        if object_mode {
-                            Duplex::transform_object(opts, hook)
-                        } else {
-                            Duplex::transform(opts, hook)
-                        }
-                    }
-                })
-            }
-        };
-        *ctx.streams[i].h.borrow_mut() = Some(h);
-    }
-    for (i, st) in ctx.streams.iter().enumerate() {
-        let h = ctx.h(i);
-        let tracer = |name: &'static str| {
-            let c = Rc::downgrade(&ctx);
-            let s = st.name.clone();
-            move || {
+/// Format (cb): one shared function a label, traced with its label and the
+/// step of its first use, whichever step calls it.
+fn label_callbacks(sc: &Scenario, weak: &Weak<Ctx>) -> HashMap<String, (SharedCallback, usize)> {
+    sc.labels
+        .iter()
+        .map(|(label, l)| {
+            let c = weak.clone();
+            let name = sc.streams[l.s].name.clone();
+            let (m, step, label_s) = (l.m, l.step, label.clone());
+            let f = SharedCallback::new(move |r| {
                 if let Some(c) = c.upgrade() {
-                    c.trace(json!({"t": "event", "s": s, "name": name}));
+                    c.trace(json!({"t": "cb", "s": name, "m": m, "step": step, "err": render_err(&r), "cb": label_s}));
                 }
-            }
-        };
-        // Format (Trace): writable side drain, prefinish, finish, close,
-        // error, pipe, unpipe; readable side end, close, error, pause,
-        // resume; an event both sides emit is listened to once.
-        let has_w = matches!(h, H::W(_) | H::D(_));
-        let has_r = matches!(h, H::R(_) | H::D(_));
-        if has_w {
-            w_side!(&h, |w| {
-                w.on(WritableEvent::Drain, tracer("drain"));
-                w.on(WritableEvent::Prefinish, tracer("prefinish"));
-                w.on(WritableEvent::Finish, tracer("finish"));
             });
-        }
-        any_side!(&h, |x| x.on_close(tracer("close")));
-        let c = Rc::downgrade(&ctx);
-        let s = st.name.clone();
-        any_side!(&h, |x| x.on_error(move |e| {
-            if let Some(c) = c.upgrade() {
-                c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
-            }
-        }));
-        if has_w {
-            for (unpipe, name) in [(false, "pipe"), (true, "unpipe")] {
-                let c = Rc::downgrade(&ctx);
-                let s = st.name.clone();
-                let f = move |src: highwater::StreamId| {
-                    if let Some(c) = c.upgrade() {
-                        let src = c.name_of(src);
-                        c.trace(json!({"t": "event", "s": s, "name": name, "src": src}));
-                    }
-                };
-                w_side!(&h, |w| if unpipe { w.on_unpipe(f) } else { w.on_pipe(f) });
-            }
-        }
-        if has_r {
-            r_side!(&h, |r| {
-                r.on_end(tracer("end"));
-                r.on_pause(tracer("pause"));
-                r.on_resume(tracer("resume"));
-            });
+            (label.clone(), (f, l.step))
+        })
+        .collect()
+}
+
+/// Builds stream `i` from its spec: the function of its kind.
+fn build_stream(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
+    match spec.kind {
+        Kind::Writable => build_writable(ctx, i, spec),
+        Kind::Readable => build_readable(ctx, i, spec),
+        Kind::Transform => build_transform(ctx, i, spec),
+        Kind::PassThrough => build_passthrough(spec),
+    }
+}
+
+/// A `writable`: Node's `new Writable({ write, writev, final, ... })`, its
+/// hooks a [`Sink`].
+fn build_writable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
+    let sink = Sink {
+        ctx: Rc::downgrade(ctx),
+        s: i,
+        object_mode: spec.object_mode,
+        write: spec.write,
+        writev: spec.writev,
+        final_: spec.final_,
+    };
+    let opts = WritableOptions {
+        high_water_mark: spec.hwm,
+        object_mode: spec.object_mode,
+        auto_destroy: spec.auto_destroy,
+        emit_close: spec.emit_close,
+        ..Default::default()
+    };
+    H::W(if spec.object_mode {
+        Writable::new_object(opts, sink)
+    } else {
+        Writable::new(opts, sink)
+    })
+}
+
+/// A `readable`: Node's `new Readable({ read, ... })`, its `_read` a
+/// [`SourceHook`].
+fn build_readable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
+    let src = SourceHook {
+        ctx: Rc::downgrade(ctx),
+        s: i,
+        sync: spec.read == Mode::Sync,
+        source: spec.source.clone(),
+        next: Cell::new(0),
+    };
+    let opts = ReadableOptions {
+        high_water_mark: spec.hwm,
+        object_mode: spec.object_mode,
+        auto_destroy: spec.auto_destroy,
+        emit_close: spec.emit_close,
+        ..Default::default()
+    };
+    H::R(if spec.object_mode {
+        Readable::new_object(opts, src)
+    } else {
+        Readable::new(opts, src)
+    })
+}
+
+/// The options of a transform or passthrough (both duplex).
+fn duplex_options(spec: &StreamSpec) -> DuplexOptions {
+    DuplexOptions {
+        high_water_mark: spec.hwm,
+        readable_high_water_mark: spec.readable_hwm,
+        writable_high_water_mark: spec.writable_hwm,
+        object_mode: spec.object_mode,
+        auto_destroy: spec.auto_destroy,
+        emit_close: spec.emit_close,
+        ..DuplexOptions::default()
+    }
+}
+
+/// A `transform`: Node's `new Transform({ transform, flush, ... })`, its
+/// hooks a [`TransformHook`].
+fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
+    let opts = duplex_options(spec);
+    let object_mode = spec.object_mode;
+    let hook = TransformHook {
+        ctx: Rc::downgrade(ctx),
+        s: i,
+        object_mode,
+        mode: spec.transform.clone(),
+        flush: spec.flush.clone(),
+    };
+    H::D(if object_mode {
+        Duplex::transform_object(opts, hook)
+    } else {
+        Duplex::transform(opts, hook)
+    })
+}
+
+/// A `passthrough`: Node's `new PassThrough({ ... })`.
+fn build_passthrough(spec: &StreamSpec) -> H {
+    let opts = duplex_options(spec);
+    H::D(if spec.object_mode {
+        Duplex::pass_through_object(opts)
+    } else {
+        Duplex::pass_through(opts)
+    })
+}
+
+/// A listener that traces event `name` of stream `s`.
+fn event_tracer(ctx: &Rc<Ctx>, s: usize, name: &'static str) -> impl Fn() + 'static {
+    let c = Rc::downgrade(ctx);
+    let s = ctx.streams[s].name.clone();
+    move || {
+        if let Some(c) = c.upgrade() {
+            c.trace(json!({"t": "event", "s": s, "name": name}));
         }
     }
+}
 
+/// Adds the traced listeners of stream `i`.
+///
+/// Format (Trace): writable side drain, prefinish, finish, close,
+/// error, pipe, unpipe; readable side end, close, error, pause,
+/// resume; an event both sides emit is listened to once.
+fn trace_events(ctx: &Rc<Ctx>, i: usize) {
+    let h = ctx.h(i);
+    let tracer = |name: &'static str| event_tracer(ctx, i, name);
+    let has_w = matches!(h, H::W(_) | H::D(_));
+    let has_r = matches!(h, H::R(_) | H::D(_));
+    if has_w {
+        w_side!(&h, |w| {
+            w.on(WritableEvent::Drain, tracer("drain"));
+            w.on(WritableEvent::Prefinish, tracer("prefinish"));
+            w.on(WritableEvent::Finish, tracer("finish"));
+        });
+    }
+    any_side!(&h, |x| x.on_close(tracer("close")));
+    trace_error(ctx, i, &h);
+    if has_w {
+        trace_pipes(ctx, i, &h);
+    }
+    if has_r {
+        r_side!(&h, |r| {
+            r.on_end(tracer("end"));
+            r.on_pause(tracer("pause"));
+            r.on_resume(tracer("resume"));
+        });
+    }
+}
+
+/// Traces `error` events of stream `i`, with the error's code.
+fn trace_error(ctx: &Rc<Ctx>, i: usize, h: &H) {
+    let c = Rc::downgrade(ctx);
+    let s = ctx.streams[i].name.clone();
+    any_side!(h, |x| x.on_error(move |e| {
+        if let Some(c) = c.upgrade() {
+            c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
+        }
+    }));
+}
+
+/// Traces `pipe` and `unpipe` events of writable stream `i`, with the
+/// source's name.
+fn trace_pipes(ctx: &Rc<Ctx>, i: usize, h: &H) {
+    for (unpipe, name) in [(false, "pipe"), (true, "unpipe")] {
+        let c = Rc::downgrade(ctx);
+        let s = ctx.streams[i].name.clone();
+        let f = move |src: highwater::StreamId| {
+            if let Some(c) = c.upgrade() {
+                let src = c.name_of(src);
+                c.trace(json!({"t": "event", "s": s, "name": name, "src": src}));
+            }
+        };
+        w_side!(h, |w| if unpipe { w.on_unpipe(f) } else { w.on_pipe(f) });
+    }
+}
+
+/// Runs the top-level steps, tracing the state after each, until the end or
+/// until a step stops the run.
+fn run_top_steps(ctx: &Rc<Ctx>, sc: &Scenario) {
     for l in &sc.steps {
-        run_step(&ctx, l);
+        run_step(ctx, l);
         if ctx.stopped() {
             break;
         }
-        trace_state(&ctx);
+        trace_state(ctx);
     }
+}
+
+/// The outcome of the run: its trace, and why it stopped if it did.
+fn collect(ctx: &Ctx) -> Outcome {
     let trace = std::mem::take(&mut *ctx.trace.borrow_mut());
     let stopped = ctx.stopped.borrow_mut().take();
     // Break the cycles (streams hold sinks that point back at the context).

@@ -296,6 +296,9 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
 /// volume, and an unbounded N would let a scenario exhaust memory.
 const MAX_SIZE: usize = 16 * 1024 * 1024;
 
+/// Parses one declared stream (`streams.NAME`): its kind, its options, and
+/// the format's checks on them. The checks run in a fixed order: the first
+/// that fails gives the message.
 fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
     let at = format!("streams.{name}");
     if name == "t" {
@@ -304,13 +307,42 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
     let Some(o) = v.as_object() else {
         return bad(&at, "a stream must be an object");
     };
-    let kind = match o.get("kind").and_then(Value::as_str) {
-        Some("writable") => Kind::Writable,
-        Some("readable") => Kind::Readable,
-        Some("transform") => Kind::Transform,
-        Some("passthrough") => Kind::PassThrough,
-        other => return bad(&at, format!("unknown kind {other:?}")),
-    };
+    let kind = parse_kind(o, &at)?;
+    check_stream_keys(o, kind, &at)?;
+    check_marks(o, &at)?;
+    check_booleans(o, &at)?;
+    let mut spec = base_spec(name, kind, o, &at)?;
+    check_default_marks(&spec, o, &at)?;
+    spec.source = parse_source(&spec, o, &at)?;
+    if spec.transform == "upper" && spec.object_mode {
+        return bad(&format!("{at}.transform"), "\"upper\" needs byte mode");
+    }
+    if let Some(f) = o.get("flush") {
+        spec.flush = Some(check_chunk(&spec, f, &format!("{at}.flush"), false)?);
+    }
+    spec.hooks = hooks_of(&spec);
+    // Kept for the checks of `complete`: a transform's own mode.
+    if kind == Kind::Transform && spec.transform == "manual" {
+        spec.write = Mode::Manual;
+    } else if kind == Kind::Transform {
+        spec.write = Mode::Sync;
+    }
+    Ok(spec)
+}
+
+/// `kind`: one of the four stream kinds.
+fn parse_kind(o: &Map<String, Value>, at: &str) -> R<Kind> {
+    match o.get("kind").and_then(Value::as_str) {
+        Some("writable") => Ok(Kind::Writable),
+        Some("readable") => Ok(Kind::Readable),
+        Some("transform") => Ok(Kind::Transform),
+        Some("passthrough") => Ok(Kind::PassThrough),
+        other => bad(at, format!("unknown kind {other:?}")),
+    }
+}
+
+/// The keys a stream of this kind may have: the common ones and its own.
+fn check_stream_keys(o: &Map<String, Value>, kind: Kind, at: &str) -> R<()> {
     let extra: &[&str] = match kind {
         Kind::Writable => &["write", "writev", "final"],
         Kind::Readable => &["read", "source"],
@@ -323,7 +355,12 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
         Kind::PassThrough => &[],
     };
     let allowed: Vec<&str> = COMMON.iter().chain(extra).copied().collect();
-    check_keys(o, &allowed, &at)?;
+    check_keys(o, &allowed, at)
+}
+
+/// `highWaterMark`, `readableHighWaterMark`, `writableHighWaterMark`:
+/// integers >= 0 when given.
+fn check_marks(o: &Map<String, Value>, at: &str) -> R<()> {
     for k in [
         "highWaterMark",
         "readableHighWaterMark",
@@ -335,6 +372,11 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             }
         }
     }
+    Ok(())
+}
+
+/// `objectMode`, `autoDestroy`, `emitClose`, `writev`: booleans when given.
+fn check_booleans(o: &Map<String, Value>, at: &str) -> R<()> {
     for k in ["objectMode", "autoDestroy", "emitClose", "writev"] {
         if let Some(v) = o.get(k) {
             if !v.is_boolean() {
@@ -342,20 +384,39 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             }
         }
     }
-    let one_of = |k: &str, values: &[&str], default: &'static str| -> R<String> {
-        match o.get(k) {
-            None => Ok(default.to_string()),
-            Some(Value::String(s)) if values.contains(&s.as_str()) => Ok(s.clone()),
-            Some(_) => bad(&format!("{at}.{k}"), format!("must be one of {values:?}")),
-        }
-    };
-    let write = one_of("write", &["sync", "manual"], "manual")?;
-    let final_ = one_of("final", &["none", "sync", "manual"], "none")?;
-    let read = one_of("read", &["manual", "sync"], "manual")?;
-    let transform = one_of("transform", &["identity", "upper", "manual"], "identity")?;
-    let flag = |k: &str, d: bool| o.get(k).and_then(Value::as_bool).unwrap_or(d);
+    Ok(())
+}
 
-    let mut spec = StreamSpec {
+/// A string option that takes one of `values`, `default` when absent.
+fn one_of(
+    o: &Map<String, Value>,
+    at: &str,
+    k: &str,
+    values: &[&str],
+    default: &'static str,
+) -> R<String> {
+    match o.get(k) {
+        None => Ok(default.to_string()),
+        Some(Value::String(s)) if values.contains(&s.as_str()) => Ok(s.clone()),
+        Some(_) => bad(&format!("{at}.{k}"), format!("must be one of {values:?}")),
+    }
+}
+
+/// The stream's options with their defaults (`write`, `final`, `read` and
+/// `transform` checked here); `source`, `flush` and `hooks` are left empty.
+fn base_spec(name: &str, kind: Kind, o: &Map<String, Value>, at: &str) -> R<StreamSpec> {
+    let write = one_of(o, at, "write", &["sync", "manual"], "manual")?;
+    let final_ = one_of(o, at, "final", &["none", "sync", "manual"], "none")?;
+    let read = one_of(o, at, "read", &["manual", "sync"], "manual")?;
+    let transform = one_of(
+        o,
+        at,
+        "transform",
+        &["identity", "upper", "manual"],
+        "identity",
+    )?;
+    let flag = |k: &str, d: bool| o.get(k).and_then(Value::as_bool).unwrap_or(d);
+    Ok(StreamSpec {
         name: name.to_string(),
         kind,
         hwm: o.get("highWaterMark").and_then(natural),
@@ -380,28 +441,37 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             Mode::Manual
         },
         source: Vec::new(),
-        transform: transform.clone(),
+        transform,
         flush: None,
         readable_hwm: o.get("readableHighWaterMark").and_then(natural),
         writable_hwm: o.get("writableHighWaterMark").and_then(natural),
-    };
+    })
+}
 
-    // Format (File): no byte-mode side may use Node's default mark.
-    if !spec.object_mode {
-        let hwm = o.contains_key("highWaterMark");
-        let r_marked = hwm || o.contains_key("readableHighWaterMark");
-        let w_marked = hwm
-            || o.contains_key("writableHighWaterMark")
-            || o.get("readableHighWaterMark").and_then(Value::as_u64) == Some(0);
-        if (spec.has_r() && !r_marked) || (spec.has_w() && !w_marked) {
-            return bad(
-                &at,
-                "byte-mode side without a highWaterMark (Node's default differs between versions)",
-            );
-        }
+/// Format (File): no byte-mode side may use Node's default mark.
+fn check_default_marks(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<()> {
+    if spec.object_mode {
+        return Ok(());
     }
+    let hwm = o.contains_key("highWaterMark");
+    let r_marked = hwm || o.contains_key("readableHighWaterMark");
+    let w_marked = hwm
+        || o.contains_key("writableHighWaterMark")
+        || o.get("readableHighWaterMark").and_then(Value::as_u64) == Some(0);
+    if (spec.has_r() && !r_marked) || (spec.has_w() && !w_marked) {
+        return bad(
+            at,
+            "byte-mode side without a highWaterMark (Node's default differs between versions)",
+        );
+    }
+    Ok(())
+}
+
+/// `source` of a readable with `read: "sync"`: chunks and `null`.
+fn parse_source(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<Vec<ChunkSpec>> {
+    let mut source = Vec::new();
     if let Some(src) = o.get("source") {
-        if read != "sync" {
+        if spec.read != Mode::Sync {
             return bad(&format!("{at}.source"), "source needs read: \"sync\"");
         }
         let Some(items) = src.as_array() else {
@@ -411,41 +481,126 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
             );
         };
         for (i, c) in items.iter().enumerate() {
-            let chunk = check_chunk(&spec, c, &format!("{at}.source[{i}]"), true)?;
-            spec.source.push(chunk);
+            source.push(check_chunk(spec, c, &format!("{at}.source[{i}]"), true)?);
         }
     }
-    if transform == "upper" && spec.object_mode {
-        return bad(&format!("{at}.transform"), "\"upper\" needs byte mode");
-    }
-    if let Some(f) = o.get("flush") {
-        spec.flush = Some(check_chunk(&spec, f, &format!("{at}.flush"), false)?);
-    }
-    match kind {
+    Ok(source)
+}
+
+/// The hooks a stream traces, which `on`/`once` steps may listen to.
+fn hooks_of(spec: &StreamSpec) -> HashSet<&'static str> {
+    let mut hooks = HashSet::new();
+    match spec.kind {
         Kind::Writable => {
-            spec.hooks.insert("_write");
+            hooks.insert("_write");
             if spec.writev {
-                spec.hooks.insert("_writev");
+                hooks.insert("_writev");
             }
             if spec.final_.is_some() {
-                spec.hooks.insert("_final");
+                hooks.insert("_final");
             }
         }
         Kind::Readable => {
-            spec.hooks.insert("_read");
+            hooks.insert("_read");
         }
         Kind::Transform => {
-            spec.hooks.insert("_transform");
+            hooks.insert("_transform");
         }
         Kind::PassThrough => {}
     }
-    // Kept for the checks of `complete`: a transform's own mode.
-    if kind == Kind::Transform && transform == "manual" {
-        spec.write = Mode::Manual;
-    } else if kind == Kind::Transform {
-        spec.write = Mode::Sync;
+    hooks
+}
+
+/// What a step kind takes: the format's step table.
+struct Shape {
+    /// Required keys (besides `do`).
+    req: &'static [&'static str],
+    /// Optional keys.
+    opt: &'static [&'static str],
+    /// The side needed on `stream`: `'w'` or `'r'`.
+    side: Option<char>,
+}
+
+/// The shape of a step kind (its `do`); an unknown `do` is malformed.
+fn step_shape(kind: &str, at: &str) -> R<Shape> {
+    type Keys = &'static [&'static str];
+    let (req, opt, side): (Keys, Keys, Option<char>) = match kind {
+        "write" => (&["stream", "chunk"], &["cb"], Some('w')),
+        "end" => (&["stream"], &["chunk", "cb"], Some('w')),
+        "cork" | "uncork" => (&["stream"], &[], Some('w')),
+        "destroy" => (&["stream"], &["error"], None),
+        "complete" => (&["stream"], &["error", "value", "again"], Some('w')),
+        "completeFinal" => (&["stream"], &["error"], Some('w')),
+        "push" | "unshift" => (&["stream", "chunk"], &[], Some('r')),
+        "read" => (&["stream"], &["n"], Some('r')),
+        "readAll" | "pause" | "resume" => (&["stream"], &[], Some('r')),
+        "pipe" => (&["from", "to"], &["end"], None),
+        "unpipe" => (&["from"], &["to"], None),
+        "pipeline" => (&["streams"], &[], None),
+        "finished" => (&["stream"], &[], None),
+        "on" | "once" => (&["stream", "event"], &["then"], None),
+        "tick" => (&[], &[], None),
+        other => return bad(at, format!("unknown step {other:?}")),
+    };
+    Ok(Shape { req, opt, side })
+}
+
+/// A step has only the keys of its shape, and all the required ones.
+fn check_step_keys(o: &Map<String, Value>, kind: &str, shape: &Shape, at: &str) -> R<()> {
+    let allowed: Vec<&str> = std::iter::once("do")
+        .chain(shape.req.iter().copied())
+        .chain(shape.opt.iter().copied())
+        .collect();
+    check_keys(o, &allowed, at)?;
+    for k in shape.req {
+        if !o.contains_key(*k) {
+            return bad(at, format!("\"{kind}\" needs \"{k}\""));
+        }
     }
-    Ok(spec)
+    Ok(())
+}
+
+/// `error`: a non-empty code string when given.
+fn parse_error(o: &Map<String, Value>, at: &str) -> R<Option<String>> {
+    match o.get("error") {
+        None => Ok(None),
+        Some(Value::String(e)) if !e.is_empty() => Ok(Some(e.clone())),
+        Some(_) => bad(&format!("{at}.error"), "error must be a code string"),
+    }
+}
+
+/// `n` of `read`: an integer >= 0 when given.
+fn parse_n(o: &Map<String, Value>, at: &str) -> R<Option<usize>> {
+    match o.get("n") {
+        None => Ok(None),
+        Some(v) => match natural(v) {
+            Some(n) => Ok(Some(n)),
+            None => bad(&format!("{at}.n"), "must be an integer >= 0"),
+        },
+    }
+}
+
+/// An optional boolean field (`again`, `end`).
+fn opt_bool(o: &Map<String, Value>, k: &str, at: &str) -> R<Option<bool>> {
+    match o.get(k) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => bad(&format!("{at}.{k}"), "must be a boolean"),
+    }
+}
+
+/// A step's common fields, parsed and checked: what the builders of the
+/// step kinds start from.
+struct Fields<'a> {
+    o: &'a Map<String, Value>,
+    at: &'a str,
+    kind: &'a str,
+    top: usize,
+    /// `stream`, or 0 for a step without one.
+    stream: usize,
+    chunk: Option<ChunkSpec>,
+    cb: Option<CbSpec>,
+    error: Option<String>,
 }
 
 struct Parser {
@@ -469,287 +624,329 @@ impl Parser {
         }
     }
 
+    /// Parses one step (at `at`, under top-level step `top`; `nested` inside
+    /// a `then`): the common fields first, then those of its kind.
     fn step(&mut self, v: &Value, at: &str, top: usize, nested: bool) -> R<Located> {
         let Some(o) = v.as_object() else {
             return bad(at, "a step must be an object");
         };
         let kind = o.get("do").and_then(Value::as_str).unwrap_or("");
-        // (required keys, optional keys, side needed on `stream`)
-        let (req, opt, side): (&[&str], &[&str], Option<char>) = match kind {
-            "write" => (&["stream", "chunk"], &["cb"], Some('w')),
-            "end" => (&["stream"], &["chunk", "cb"], Some('w')),
-            "cork" | "uncork" => (&["stream"], &[], Some('w')),
-            "destroy" => (&["stream"], &["error"], None),
-            "complete" => (&["stream"], &["error", "value", "again"], Some('w')),
-            "completeFinal" => (&["stream"], &["error"], Some('w')),
-            "push" | "unshift" => (&["stream", "chunk"], &[], Some('r')),
-            "read" => (&["stream"], &["n"], Some('r')),
-            "readAll" | "pause" | "resume" => (&["stream"], &[], Some('r')),
-            "pipe" => (&["from", "to"], &["end"], None),
-            "unpipe" => (&["from"], &["to"], None),
-            "pipeline" => (&["streams"], &[], None),
-            "finished" => (&["stream"], &[], None),
-            "on" | "once" => (&["stream", "event"], &["then"], None),
-            "tick" => (&[], &[], None),
-            other => return bad(at, format!("unknown step {other:?}")),
-        };
-        let allowed: Vec<&str> = std::iter::once("do")
-            .chain(req.iter().copied())
-            .chain(opt.iter().copied())
-            .collect();
-        check_keys(o, &allowed, at)?;
-        for k in req {
-            if !o.contains_key(*k) {
-                return bad(at, format!("\"{kind}\" needs \"{k}\""));
-            }
-        }
+        let shape = step_shape(kind, at)?;
+        check_step_keys(o, kind, &shape, at)?;
         if kind == "tick" && nested {
             return bad(at, "\"tick\" is not allowed inside \"then\"");
         }
-        let need_side = |p: &Parser, s: usize, side: char, k: &str| -> R<()> {
-            let st = &p.streams[s];
-            if side == 'w' && !st.has_w() {
+        let s = self.step_stream(o, kind, shape.side, at)?;
+        let cb = self.parse_cb(o, kind, s, top, at)?;
+        let chunk = self.parse_chunk(o, kind, s, at)?;
+        let error = parse_error(o, at)?;
+        let fields = Fields {
+            o,
+            at,
+            kind,
+            top,
+            stream: s.unwrap_or(0),
+            chunk,
+            cb,
+            error,
+        };
+        Ok(Located {
+            step: self.build_step(fields)?,
+            top,
+            at: at.to_string(),
+        })
+    }
+
+    /// Stream `s` (the step's key `k`) has the side the step needs.
+    fn need_side(&self, s: usize, side: char, k: &str, kind: &str, at: &str) -> R<()> {
+        let st = &self.streams[s];
+        if side == 'w' && !st.has_w() {
+            return bad(
+                &format!("{at}.{k}"),
+                format!("\"{kind}\" needs a writable side"),
+            );
+        }
+        if side == 'r' && !st.has_r() {
+            return bad(
+                &format!("{at}.{k}"),
+                format!("\"{kind}\" needs a readable side"),
+            );
+        }
+        Ok(())
+    }
+
+    /// `stream`, when the step has one: a declared stream with the side needed.
+    fn step_stream(
+        &self,
+        o: &Map<String, Value>,
+        kind: &str,
+        side: Option<char>,
+        at: &str,
+    ) -> R<Option<usize>> {
+        if !o.contains_key("stream") {
+            return Ok(None);
+        }
+        let s = self.stream(o, "stream", at)?;
+        if let Some(side) = side {
+            self.need_side(s, side, "stream", kind, at)?;
+        }
+        Ok(Some(s))
+    }
+
+    /// `cb`: `true` or a label (see [`Parser::use_label`]).
+    fn parse_cb(
+        &mut self,
+        o: &Map<String, Value>,
+        kind: &str,
+        s: Option<usize>,
+        top: usize,
+        at: &str,
+    ) -> R<Option<CbSpec>> {
+        match o.get("cb") {
+            None => Ok(None),
+            Some(Value::Bool(true)) => Ok(Some(CbSpec::Fresh)),
+            Some(Value::String(l)) => self.use_label(l, kind, s.unwrap_or(0), top, at).map(Some),
+            Some(_) => bad(&format!("{at}.cb"), "cb must be true or a label string"),
+        }
+    }
+
+    /// A callback label: its first use records its stream and step; every
+    /// other use must be on the same stream and the same `do`.
+    fn use_label(&mut self, l: &str, kind: &str, s: usize, top: usize, at: &str) -> R<CbSpec> {
+        let m = step_name(kind);
+        match self.labels.get(l) {
+            None => {
+                self.labels.insert(l.to_string(), Label { s, m, step: top });
+            }
+            Some(first) if first.s != s || first.m != m => {
                 return bad(
-                    &format!("{at}.{k}"),
-                    format!("\"{kind}\" needs a writable side"),
+                    &format!("{at}.cb"),
+                    format!("label {l:?} is shared across streams or steps"),
                 );
             }
-            if side == 'r' && !st.has_r() {
-                return bad(
-                    &format!("{at}.{k}"),
-                    format!("\"{kind}\" needs a readable side"),
-                );
-            }
-            Ok(())
-        };
-        let s = if o.contains_key("stream") {
-            let s = self.stream(o, "stream", at)?;
-            if let Some(side) = side {
-                need_side(self, s, side, "stream")?;
-            }
-            Some(s)
-        } else {
-            None
-        };
-        let cb = match o.get("cb") {
-            None => None,
-            Some(Value::Bool(true)) => Some(CbSpec::Fresh),
-            Some(Value::String(l)) => {
-                let s = s.unwrap_or(0);
-                let m = step_name(kind);
-                match self.labels.get(l) {
-                    None => {
-                        self.labels.insert(l.clone(), Label { s, m, step: top });
-                    }
-                    Some(first) if first.s != s || first.m != m => {
-                        return bad(
-                            &format!("{at}.cb"),
-                            format!("label {l:?} is shared across streams or steps"),
-                        );
-                    }
-                    Some(_) => {}
-                }
-                Some(CbSpec::Label(l.clone()))
-            }
-            Some(_) => return bad(&format!("{at}.cb"), "cb must be true or a label string"),
-        };
-        let chunk = match (o.get("chunk"), s) {
-            (Some(c), Some(s)) => Some(check_chunk(
+            Some(_) => {}
+        }
+        Ok(CbSpec::Label(l.to_string()))
+    }
+
+    /// `chunk`, checked against the stream's mode (`null` is allowed in
+    /// every step but `end`).
+    fn parse_chunk(
+        &self,
+        o: &Map<String, Value>,
+        kind: &str,
+        s: Option<usize>,
+        at: &str,
+    ) -> R<Option<ChunkSpec>> {
+        match (o.get("chunk"), s) {
+            (Some(c), Some(s)) => Ok(Some(check_chunk(
                 &self.streams[s],
                 c,
                 &format!("{at}.chunk"),
                 kind != "end",
-            )?),
-            _ => None,
-        };
-        let error = match o.get("error") {
-            None => None,
-            Some(Value::String(e)) if !e.is_empty() => Some(e.clone()),
-            Some(_) => return bad(&format!("{at}.error"), "error must be a code string"),
-        };
-        let stream = s.unwrap_or(0);
-        let step = match kind {
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Builds the step of `f.kind` from the common fields, parsing and
+    /// checking the fields of its own.
+    fn build_step(&mut self, f: Fields) -> R<Step> {
+        let (s, kind) = (f.stream, f.kind);
+        Ok(match kind {
             "write" => Step::Write {
-                s: stream,
-                chunk: chunk.unwrap_or(ChunkSpec::Null),
-                cb,
+                s,
+                chunk: f.chunk.unwrap_or(ChunkSpec::Null),
+                cb: f.cb,
             },
             "end" => Step::End {
-                s: stream,
-                chunk,
-                cb,
+                s,
+                chunk: f.chunk,
+                cb: f.cb,
             },
-            "cork" => Step::Cork { s: stream },
-            "uncork" => Step::Uncork { s: stream },
-            "destroy" => Step::Destroy { s: stream, error },
-            "complete" => {
-                let st = &self.streams[stream];
-                let again = match o.get("again") {
-                    None => false,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => return bad(&format!("{at}.again"), "must be a boolean"),
-                };
-                let value = match o.get("value") {
-                    None => None,
-                    Some(v) => {
-                        if !(st.kind == Kind::Transform && st.write == Mode::Manual) {
-                            return bad(
-                                &format!("{at}.value"),
-                                "\"value\" only on a manual transform",
-                            );
-                        }
-                        Some(check_chunk(st, v, &format!("{at}.value"), false)?)
-                    }
-                };
-                if !matches!(st.kind, Kind::Writable | Kind::Transform) {
-                    return bad(
-                        &format!("{at}.stream"),
-                        "\"complete\" needs a writable or transform",
-                    );
-                }
-                if st.write == Mode::Sync && !again {
-                    return bad(
-                        at,
-                        format!(
-                            "\"complete\" without \"again\" on {}, whose hook completes by itself",
-                            st.name
-                        ),
-                    );
-                }
-                Step::Complete {
-                    s: stream,
-                    error,
-                    value,
-                    again,
-                }
-            }
-            "completeFinal" => {
-                let st = &self.streams[stream];
-                if st.kind != Kind::Writable || st.final_.is_none() {
-                    return bad(
-                        &format!("{at}.stream"),
-                        format!(
-                            "\"completeFinal\" needs a writable with \"final\", {} has none",
-                            st.name
-                        ),
-                    );
-                }
-                Step::CompleteFinal { s: stream, error }
-            }
+            "cork" => Step::Cork { s },
+            "uncork" => Step::Uncork { s },
+            "destroy" => Step::Destroy { s, error: f.error },
+            "complete" => self.complete_step(f)?,
+            "completeFinal" => self.complete_final_step(f)?,
             "push" => Step::Push {
-                s: stream,
-                chunk: chunk.unwrap_or(ChunkSpec::Null),
+                s,
+                chunk: f.chunk.unwrap_or(ChunkSpec::Null),
             },
             "unshift" => Step::Unshift {
-                s: stream,
-                chunk: chunk.unwrap_or(ChunkSpec::Null),
+                s,
+                chunk: f.chunk.unwrap_or(ChunkSpec::Null),
             },
-            "read" => {
-                let n = match o.get("n") {
-                    None => None,
-                    Some(v) => match natural(v) {
-                        Some(n) => Some(n),
-                        None => return bad(&format!("{at}.n"), "must be an integer >= 0"),
-                    },
-                };
-                Step::Read { s: stream, n }
-            }
-            "readAll" => Step::ReadAll { s: stream },
-            "pause" => Step::Pause { s: stream },
-            "resume" => Step::Resume { s: stream },
-            "pipe" | "unpipe" => {
-                let from = self.stream(o, "from", at)?;
-                need_side(self, from, 'r', "from")?;
-                let to = if o.contains_key("to") {
-                    let to = self.stream(o, "to", at)?;
-                    need_side(self, to, 'w', "to")?;
-                    Some(to)
-                } else {
-                    None
-                };
-                let end = match o.get("end") {
-                    None => None,
-                    Some(Value::Bool(b)) => Some(*b),
-                    Some(_) => return bad(&format!("{at}.end"), "must be a boolean"),
-                };
-                match (kind, to) {
-                    ("pipe", Some(to)) => Step::Pipe { from, to, end },
-                    _ => Step::Unpipe { from, to },
-                }
-            }
-            "pipeline" => {
-                let Some(names) = o.get("streams").and_then(Value::as_array) else {
-                    return bad(&format!("{at}.streams"), "must be an array of stream names");
-                };
-                if names.len() < 2 {
-                    return bad(
-                        &format!("{at}.streams"),
-                        "pipeline needs at least 2 streams",
-                    );
-                }
-                let mut idx = Vec::new();
-                for (i, n) in names.iter().enumerate() {
-                    let Some(&s) = n.as_str().and_then(|n| self.index.get(n)) else {
-                        return bad(&format!("{at}.streams[{i}]"), format!("unknown stream {n}"));
-                    };
-                    let st = &self.streams[s];
-                    if i == 0 && !st.has_r() {
-                        return bad(
-                            &format!("{at}.streams[0]"),
-                            "first pipeline stream is not readable",
-                        );
-                    }
-                    if i == names.len() - 1 && !st.has_w() {
-                        return bad(
-                            &format!("{at}.streams[{i}]"),
-                            "last pipeline stream is not writable",
-                        );
-                    }
-                    if i > 0 && i < names.len() - 1 && !st.duplex() {
-                        return bad(
-                            &format!("{at}.streams[{i}]"),
-                            "middle pipeline stream is not a duplex",
-                        );
-                    }
-                    idx.push(s);
-                }
-                Step::Pipeline { streams: idx }
-            }
-            "finished" => Step::Finished { s: stream },
-            "on" | "once" => {
-                let st = &self.streams[stream];
-                let ev = o.get("event").and_then(Value::as_str).unwrap_or("");
-                let valid = (st.has_w() && WRITABLE_EVENTS.contains(&ev))
-                    || (st.has_r() && READABLE_EVENTS.contains(&ev))
-                    || (HOOKS.contains(&ev) && st.hooks.contains(ev));
-                if !valid {
-                    return bad(
-                        &format!("{at}.event"),
-                        format!("unknown event {ev:?} for {}", st.name),
-                    );
-                }
-                let mut then = Vec::new();
-                if let Some(t) = o.get("then") {
-                    let Some(list) = t.as_array() else {
-                        return bad(&format!("{at}.then"), "must be an array of steps");
-                    };
-                    for (i, s) in list.iter().enumerate() {
-                        then.push(self.step(s, &format!("{at}.then[{i}]"), top, true)?);
-                    }
-                }
-                Step::On {
-                    s: stream,
-                    event: ev.to_string(),
-                    once: kind == "once",
-                    then: Rc::new(then),
-                }
-            }
+            "read" => Step::Read {
+                s,
+                n: parse_n(f.o, f.at)?,
+            },
+            "readAll" => Step::ReadAll { s },
+            "pause" => Step::Pause { s },
+            "resume" => Step::Resume { s },
+            "pipe" | "unpipe" => self.pipe_step(&f)?,
+            "pipeline" => self.pipeline_step(&f)?,
+            "finished" => Step::Finished { s },
+            "on" | "once" => self.on_step(&f)?,
             _ => Step::Tick,
+        })
+    }
+
+    /// `complete`: `again`, `value` (a manual transform's output), on a
+    /// writable or transform whose hook waits for it (or with `again`).
+    fn complete_step(&self, f: Fields) -> R<Step> {
+        let (at, st) = (f.at, &self.streams[f.stream]);
+        let again = opt_bool(f.o, "again", at)?.unwrap_or(false);
+        let value = match f.o.get("value") {
+            None => None,
+            Some(v) => {
+                if !(st.kind == Kind::Transform && st.write == Mode::Manual) {
+                    return bad(
+                        &format!("{at}.value"),
+                        "\"value\" only on a manual transform",
+                    );
+                }
+                Some(check_chunk(st, v, &format!("{at}.value"), false)?)
+            }
         };
-        Ok(Located {
-            step,
-            top,
-            at: at.to_string(),
+        if !matches!(st.kind, Kind::Writable | Kind::Transform) {
+            return bad(
+                &format!("{at}.stream"),
+                "\"complete\" needs a writable or transform",
+            );
+        }
+        if st.write == Mode::Sync && !again {
+            return bad(
+                at,
+                format!(
+                    "\"complete\" without \"again\" on {}, whose hook completes by itself",
+                    st.name
+                ),
+            );
+        }
+        Ok(Step::Complete {
+            s: f.stream,
+            error: f.error,
+            value,
+            again,
+        })
+    }
+
+    /// `completeFinal`: on a writable with a `final` hook.
+    fn complete_final_step(&self, f: Fields) -> R<Step> {
+        let st = &self.streams[f.stream];
+        if st.kind != Kind::Writable || st.final_.is_none() {
+            return bad(
+                &format!("{}.stream", f.at),
+                format!(
+                    "\"completeFinal\" needs a writable with \"final\", {} has none",
+                    st.name
+                ),
+            );
+        }
+        Ok(Step::CompleteFinal {
+            s: f.stream,
+            error: f.error,
+        })
+    }
+
+    /// `pipe` and `unpipe`: `from` readable, `to` writable, `end` a boolean
+    /// (an `unpipe` without `to` unpipes every destination).
+    fn pipe_step(&self, f: &Fields) -> R<Step> {
+        let (o, at, kind) = (f.o, f.at, f.kind);
+        let from = self.stream(o, "from", at)?;
+        self.need_side(from, 'r', "from", kind, at)?;
+        let to = if o.contains_key("to") {
+            let to = self.stream(o, "to", at)?;
+            self.need_side(to, 'w', "to", kind, at)?;
+            Some(to)
+        } else {
+            None
+        };
+        let end = opt_bool(o, "end", at)?;
+        Ok(match (kind, to) {
+            ("pipe", Some(to)) => Step::Pipe { from, to, end },
+            _ => Step::Unpipe { from, to },
+        })
+    }
+
+    /// `pipeline`: at least 2 streams, the first readable, the last
+    /// writable, the middle ones duplex.
+    fn pipeline_step(&self, f: &Fields) -> R<Step> {
+        let at = f.at;
+        let Some(names) = f.o.get("streams").and_then(Value::as_array) else {
+            return bad(&format!("{at}.streams"), "must be an array of stream names");
+        };
+        if names.len() < 2 {
+            return bad(
+                &format!("{at}.streams"),
+                "pipeline needs at least 2 streams",
+            );
+        }
+        let mut idx = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            idx.push(self.pipeline_member(n, i, names.len(), at)?);
+        }
+        Ok(Step::Pipeline { streams: idx })
+    }
+
+    /// Stream `i` of the `len` streams of a pipeline: declared, and of a
+    /// kind that fits its place.
+    fn pipeline_member(&self, n: &Value, i: usize, len: usize, at: &str) -> R<usize> {
+        let Some(&s) = n.as_str().and_then(|n| self.index.get(n)) else {
+            return bad(&format!("{at}.streams[{i}]"), format!("unknown stream {n}"));
+        };
+        let st = &self.streams[s];
+        if i == 0 && !st.has_r() {
+            return bad(
+                &format!("{at}.streams[0]"),
+                "first pipeline stream is not readable",
+            );
+        }
+        if i == len - 1 && !st.has_w() {
+            return bad(
+                &format!("{at}.streams[{i}]"),
+                "last pipeline stream is not writable",
+            );
+        }
+        if i > 0 && i < len - 1 && !st.duplex() {
+            return bad(
+                &format!("{at}.streams[{i}]"),
+                "middle pipeline stream is not a duplex",
+            );
+        }
+        Ok(s)
+    }
+
+    /// `on` and `once`: an event of the stream's sides or one of its traced
+    /// hooks, and the steps of `then` (parsed as nested steps).
+    fn on_step(&mut self, f: &Fields) -> R<Step> {
+        let at = f.at;
+        let st = &self.streams[f.stream];
+        let ev = f.o.get("event").and_then(Value::as_str).unwrap_or("");
+        let valid = (st.has_w() && WRITABLE_EVENTS.contains(&ev))
+            || (st.has_r() && READABLE_EVENTS.contains(&ev))
+            || (HOOKS.contains(&ev) && st.hooks.contains(ev));
+        if !valid {
+            return bad(
+                &format!("{at}.event"),
+                format!("unknown event {ev:?} for {}", st.name),
+            );
+        }
+        let mut then = Vec::new();
+        if let Some(t) = f.o.get("then") {
+            let Some(list) = t.as_array() else {
+                return bad(&format!("{at}.then"), "must be an array of steps");
+            };
+            for (i, s) in list.iter().enumerate() {
+                then.push(self.step(s, &format!("{at}.then[{i}]"), f.top, true)?);
+            }
+        }
+        Ok(Step::On {
+            s: f.stream,
+            event: ev.to_string(),
+            once: f.kind == "once",
+            then: Rc::new(then),
         })
     }
 }
