@@ -8,6 +8,7 @@
 //! [`scenario`] parses and checks a file (malformed files are refused by both
 //! runners alike); [`run`] executes it and records the trace.
 
+mod handle;
 pub mod run;
 pub mod scenario;
 

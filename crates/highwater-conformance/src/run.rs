@@ -12,12 +12,13 @@ use std::rc::{Rc, Weak};
 
 use bytes::Bytes;
 use highwater::{
-    ByteChunk, ByteLen, Callback, Done, Duplex, DuplexOptions, Error, Pipeline, Readable,
-    ReadableEvent, ReadableImpl, ReadableOptions, SharedCallback, Source, TransformDone,
-    TransformImpl, Writable, WritableEvent, WritableImpl, WritableOptions,
+    ByteChunk, ByteLen, Callback, Done, Error, Hooks, PassThrough, PipeOptions, Readable,
+    ReadableEvent, ReadableImpl, ReadableOptions, SharedCallback, Source, Transform, TransformDone,
+    TransformImpl, TransformOptions, Writable, WritableEvent, WritableImpl, WritableOptions,
 };
 use serde_json::{json, Map, Value};
 
+use crate::handle::H;
 use crate::scenario::{
     CbSpec, ChunkSpec, Kind, Located, Malformed, Mode, Scenario, Step, StreamSpec,
 };
@@ -71,47 +72,6 @@ impl ByteChunk for Val {
         }
         Val::Bytes(Bytes::from(out))
     }
-}
-
-/// A scenario stream, whatever its kind.
-#[derive(Clone)]
-enum H {
-    W(Writable<Val>),
-    R(Readable<Val>),
-    D(Duplex<Val, Val>),
-}
-
-/// Runs `$e` with `$x` bound to the stream's writable side.
-macro_rules! w_side {
-    ($h:expr, |$x:ident| $e:expr) => {
-        match $h {
-            H::W($x) => $e,
-            H::D($x) => $e,
-            H::R(_) => unreachable!("the parser checks that the stream has a writable side"),
-        }
-    };
-}
-
-/// Runs `$e` with `$x` bound to the stream's readable side.
-macro_rules! r_side {
-    ($h:expr, |$x:ident| $e:expr) => {
-        match $h {
-            H::R($x) => $e,
-            H::D($x) => $e,
-            H::W(_) => unreachable!("the parser checks that the stream has a readable side"),
-        }
-    };
-}
-
-/// Runs `$e` with `$x` bound to the stream, whatever its kind.
-macro_rules! any_side {
-    ($h:expr, |$x:ident| $e:expr) => {
-        match $h {
-            H::W($x) => $e,
-            H::R($x) => $e,
-            H::D($x) => $e,
-        }
-    };
 }
 
 /// How a run ended.
@@ -195,7 +155,7 @@ impl Ctx {
     /// The scenario name of a stream, from its id (for `'pipe'` lines).
     fn name_of(&self, id: highwater::StreamId) -> Value {
         for (i, st) in self.streams.iter().enumerate() {
-            if any_side!(&self.h(i), |x| x.id()) == id {
+            if self.h(i).any().id() == id {
                 return json!(st.name);
             }
         }
@@ -316,11 +276,18 @@ impl WritableImpl<Val> for Sink {
         self.hook_with_callback("_writev", vec![("chunks", Value::Array(rendered))], done);
     }
 
-    fn has_writev(&self) -> bool {
-        self.writev
+    fn hooks(&self) -> Hooks {
+        let mut h = Hooks::NONE;
+        if self.writev {
+            h = h | Hooks::WRITEV;
+        }
+        if self.final_.is_some() {
+            h = h | Hooks::FINAL;
+        }
+        h
     }
 
-    fn final_(&self, done: Done) {
+    fn finish(&self, done: Done) {
         let Some(ctx) = self.ctx.upgrade() else {
             return;
         };
@@ -335,10 +302,6 @@ impl WritableImpl<Val> for Sink {
             st.pending_final.borrow_mut().take();
             done.ok();
         }
-    }
-
-    fn has_final(&self) -> bool {
-        self.final_.is_some()
     }
 }
 
@@ -429,8 +392,12 @@ impl TransformImpl<Val, Val> for TransformHook {
         done.call(Ok(self.flush.as_ref().and_then(to_val)));
     }
 
-    fn has_flush(&self) -> bool {
-        self.flush.is_some()
+    fn hooks(&self) -> Hooks {
+        if self.flush.is_some() {
+            Hooks::FLUSH
+        } else {
+            Hooks::NONE
+        }
     }
 }
 
@@ -552,11 +519,8 @@ fn step_write(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec, cb: &Option<CbSpec>, t
         return;
     };
     let h = ctx.h(s);
-    let ret = match cb {
-        Some(cb) => w_side!(&h, |w| w
-            .write_cb(v, callback_for(ctx, cb, s, "write", top))),
-        None => w_side!(&h, |w| w.write(v)),
-    };
+    let cb = cb.as_ref().map(|cb| callback_for(ctx, cb, s, "write", top));
+    let ret = h.w().write(v, cb);
     call_line(ctx, s, "write", Some(("ret", json!(ret))));
 }
 
@@ -564,25 +528,25 @@ fn step_write(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec, cb: &Option<CbSpec>, t
 fn step_end(ctx: &Rc<Ctx>, s: usize, chunk: &Option<ChunkSpec>, cb: &Option<CbSpec>, top: usize) {
     let chunk = chunk.as_ref().and_then(to_val);
     let cb = cb.as_ref().map(|cb| callback_for(ctx, cb, s, "end", top));
-    w_side!(&ctx.h(s), |w| w.end_with(chunk, cb));
+    ctx.h(s).w().end_with(chunk, cb);
     call_line(ctx, s, "end", None);
 }
 
 /// `cork`: Node's `writable.cork()`.
 fn step_cork(ctx: &Rc<Ctx>, s: usize) {
-    w_side!(&ctx.h(s), |w| w.cork());
+    ctx.h(s).w().cork();
     call_line(ctx, s, "cork", None);
 }
 
 /// `uncork`: Node's `writable.uncork()`.
 fn step_uncork(ctx: &Rc<Ctx>, s: usize) {
-    w_side!(&ctx.h(s), |w| w.uncork());
+    ctx.h(s).w().uncork();
     call_line(ctx, s, "uncork", None);
 }
 
 /// `destroy`: Node's `stream.destroy([error])`.
 fn step_destroy(ctx: &Rc<Ctx>, s: usize, error: &Option<String>) {
-    any_side!(&ctx.h(s), |x| x.destroy(error.as_deref().map(make_error)));
+    ctx.h(s).any().destroy(error.as_deref().map(make_error));
     call_line(ctx, s, "destroy", None);
 }
 
@@ -691,25 +655,19 @@ fn step_on(ctx: &Rc<Ctx>, s: usize, event: &str, once: bool, then: &Rc<Vec<Locat
 /// `push`: Node's `readable.push(chunk)` (`null` ends the stream), tracing
 /// its return value.
 fn step_push(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec) {
-    let ret = r_side!(&ctx.h(s), |r| match to_val(chunk) {
-        Some(v) => r.push(v),
-        None => r.push_eof(),
-    });
+    let ret = ctx.h(s).r().push(to_val(chunk));
     call_line(ctx, s, "push", Some(("ret", json!(ret))));
 }
 
 /// `unshift`: Node's `readable.unshift(chunk)` (`null` ends the stream).
 fn step_unshift(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec) {
-    r_side!(&ctx.h(s), |r| match to_val(chunk) {
-        Some(v) => r.unshift(v),
-        None => r.push_eof(),
-    });
+    ctx.h(s).r().unshift(to_val(chunk));
     call_line(ctx, s, "unshift", None);
 }
 
 /// `read`: Node's `readable.read([n])`, tracing the chunk read (or null).
 fn step_read(ctx: &Rc<Ctx>, s: usize, n: &Option<usize>) {
-    let ret = r_side!(&ctx.h(s), |r| r.read(*n));
+    let ret = ctx.h(s).r().read(*n);
     let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
     call_line(ctx, s, "read", Some(("ret", rendered)));
 }
@@ -721,7 +679,7 @@ fn step_read_all(ctx: &Rc<Ctx>, s: usize) {
         if ctx.stopped() {
             return;
         }
-        let ret = r_side!(&ctx.h(s), |r| r.read(None));
+        let ret = ctx.h(s).r().read(None);
         let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
         call_line(ctx, s, "readAll", Some(("ret", rendered)));
         if ret.is_none() {
@@ -732,25 +690,20 @@ fn step_read_all(ctx: &Rc<Ctx>, s: usize) {
 
 /// `pause`: Node's `readable.pause()`.
 fn step_pause(ctx: &Rc<Ctx>, s: usize) {
-    r_side!(&ctx.h(s), |r| r.pause());
+    ctx.h(s).r().pause();
     call_line(ctx, s, "pause", None);
 }
 
 /// `resume`: Node's `readable.resume()`.
 fn step_resume(ctx: &Rc<Ctx>, s: usize) {
-    r_side!(&ctx.h(s), |r| r.resume());
+    ctx.h(s).r().resume();
     call_line(ctx, s, "resume", None);
 }
 
 /// `pipe`: Node's `readable.pipe(destination, { end })`.
 fn step_pipe(ctx: &Rc<Ctx>, from: usize, to: usize, end: &Option<bool>) {
-    let opts = highwater::PipeOptions {
-        end: end.unwrap_or(true),
-    };
-    let dest = ctx.h(to);
-    r_side!(&ctx.h(from), |r| w_side!(&dest, |w| {
-        let _ = r.pipe_with(w, opts);
-    }));
+    let opts = PipeOptions::default().end(end.unwrap_or(true));
+    ctx.h(from).r().pipe_to(&ctx.h(to), opts);
     call_line(ctx, from, "pipe", None);
 }
 
@@ -758,11 +711,8 @@ fn step_pipe(ctx: &Rc<Ctx>, from: usize, to: usize, end: &Option<bool>) {
 fn step_unpipe(ctx: &Rc<Ctx>, from: usize, to: &Option<usize>) {
     let src = ctx.h(from);
     match to {
-        Some(to) => {
-            let dest = ctx.h(*to);
-            r_side!(&src, |r| w_side!(&dest, |w| r.unpipe(w)));
-        }
-        None => r_side!(&src, |r| r.unpipe_all()),
+        Some(to) => src.r().unpipe(&ctx.h(*to)),
+        None => src.r().unpipe_all(),
     }
     call_line(ctx, from, "unpipe", None);
 }
@@ -779,7 +729,7 @@ fn step_finished(ctx: &Rc<Ctx>, s: usize, top: usize) {
             );
         }
     };
-    any_side!(&ctx.h(s), |x| highwater::finished(x, cb));
+    ctx.h(s).any().finished(Box::new(cb));
     call_line(ctx, s, "finished", None);
 }
 
@@ -796,44 +746,25 @@ fn step_pipeline(ctx: &Rc<Ctx>, streams: &[usize], top: usize) {
             );
         }
     };
-    let mut p = match ctx.h(first) {
-        H::R(r) => Pipeline::new(&r),
-        H::D(d) => Pipeline::new(&d),
-        H::W(_) => unreachable!("the parser checks the first stream is readable"),
-    };
+    let mut p = ctx.h(first).r().pipeline();
     for &mid in &streams[1..streams.len() - 1] {
-        match ctx.h(mid) {
-            H::D(d) => p = p.through(&d),
-            _ => unreachable!("the parser checks middle streams are duplex"),
-        }
+        p = ctx.h(mid).through(p);
     }
-    match ctx.h(streams[streams.len() - 1]) {
-        H::W(w) => p.to(&w, cb),
-        H::D(d) => p.to(&d, cb),
-        H::R(_) => unreachable!("the parser checks the last stream is writable"),
-    }
+    ctx.h(streams[streams.len() - 1])
+        .w()
+        .pipeline_to(p, Box::new(cb));
     call_line(ctx, first, "pipeline", None);
 }
 
 fn side_state(h: &H) -> Value {
     let mut o = Map::new();
-    if matches!(h, H::W(_) | H::D(_)) {
-        w_side!(h, |w| {
-            o.insert("len".into(), json!(w.writable_length()));
-            o.insert("needDrain".into(), json!(w.writable_need_drain()));
-            o.insert("corked".into(), json!(w.writable_corked()));
-            o.insert("ended".into(), json!(w.writable_ended()));
-            o.insert("finished".into(), json!(w.writable_finished()));
-        });
+    if let Some(w) = h.writable() {
+        w.state(&mut o);
     }
-    if matches!(h, H::R(_) | H::D(_)) {
-        r_side!(h, |r| {
-            o.insert("rlen".into(), json!(r.readable_length()));
-            o.insert("flowing".into(), json!(r.readable_flowing()));
-            o.insert("rended".into(), json!(r.readable_ended()));
-        });
+    if let Some(r) = h.readable() {
+        r.state(&mut o);
     }
-    o.insert("destroyed".into(), json!(any_side!(h, |x| x.destroyed())));
+    o.insert("destroyed".into(), json!(h.any().destroyed()));
     Value::Object(o)
 }
 
@@ -875,35 +806,17 @@ fn listen_writable(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
         "prefinish" => WritableEvent::Prefinish,
         _ => WritableEvent::Finish,
     };
-    w_side!(h, |w| if once { w.once(ev, run) } else { w.on(ev, run) });
+    h.w().on(ev, once, Box::new(run));
 }
 
 /// `error`: Node's `stream.on`/`once('error', fn)`.
 fn listen_error(h: &H, once: bool, run: impl Fn() + 'static) {
-    if once {
-        any_side!(h, |x| x.once_error(move |_| run()));
-    } else {
-        any_side!(h, |x| x.on_error(move |_| run()));
-    }
+    h.any().on_error(once, Box::new(move |_| run()));
 }
 
 /// `close`: Node's `stream.on`/`once('close', fn)`.
 fn listen_close(h: &H, once: bool, run: impl Fn() + 'static) {
-    if !once {
-        any_side!(h, |x| x.on_close(run));
-        return;
-    }
-    match h {
-        H::W(w) => {
-            w.once(WritableEvent::Close, run);
-        }
-        H::R(r) => {
-            r.once_event(ReadableEvent::Close, run);
-        }
-        H::D(d) => {
-            d.once(WritableEvent::Close, run);
-        }
-    }
+    h.any().on_close(once, Box::new(run));
 }
 
 /// `data`: Node's `readable.on`/`once('data', fn)`; the listener traces the
@@ -917,7 +830,7 @@ fn listen_data(ctx: &Rc<Ctx>, s: usize, h: &H, once: bool, run: impl Fn() + 'sta
         }
         run();
     };
-    r_side!(h, |r| if once { r.once_data(f) } else { r.on_data(f) });
+    h.r().on_data(once, Box::new(f));
 }
 
 /// `readable`: Node's `readable.on`/`once('readable', fn)`; the listener
@@ -931,54 +844,28 @@ fn listen_readable(ctx: &Rc<Ctx>, s: usize, h: &H, once: bool, run: impl Fn() + 
         }
         run();
     };
-    r_side!(h, |r| if once {
-        r.once_readable(f)
-    } else {
-        r.on_readable(f)
-    });
+    h.r().on_readable(once, Box::new(f));
 }
 
 /// `end`, `pause`, `resume`: Node's `readable.on`/`once(event, fn)`.
 fn listen_readable_event(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
-    match (event, once) {
-        ("end" | "pause" | "resume", true) => {
-            let ev = match event {
-                "end" => ReadableEvent::End,
-                "pause" => ReadableEvent::Pause,
-                _ => ReadableEvent::Resume,
-            };
-            r_side!(h, |r| r.once_event(ev, run));
-        }
-        ("end", false) => {
-            r_side!(h, |r| r.on_end(run));
-        }
-        ("pause", false) => {
-            r_side!(h, |r| r.on_pause(run));
-        }
-        ("resume", false) => {
-            r_side!(h, |r| r.on_resume(run));
-        }
+    let ev = match event {
+        "end" => ReadableEvent::End,
+        "pause" => ReadableEvent::Pause,
+        "resume" => ReadableEvent::Resume,
         _ => unreachable!("the parser checks event names"),
     };
+    h.r().on_event(ev, once, Box::new(run));
 }
 
 /// `pipe`, `unpipe`: Node's `writable.on`/`once(event, fn)`.
 fn listen_pipe(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
-    match (event, once) {
-        ("pipe", false) => {
-            w_side!(h, |w| w.on_pipe(move |_| run()));
-        }
-        ("pipe", true) => {
-            w_side!(h, |w| w.once_pipe(move |_| run()));
-        }
-        ("unpipe", false) => {
-            w_side!(h, |w| w.on_unpipe(move |_| run()));
-        }
-        ("unpipe", true) => {
-            w_side!(h, |w| w.once_unpipe(move |_| run()));
-        }
+    let unpipe = match event {
+        "pipe" => false,
+        "unpipe" => true,
         _ => unreachable!("the parser checks event names"),
     };
+    h.w().on_pipe(unpipe, once, Box::new(move |_| run()));
 }
 
 /// Runs a parsed scenario on this thread's event loop. Run each scenario on
@@ -1063,18 +950,17 @@ fn build_writable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         writev: spec.writev,
         final_: spec.final_,
     };
-    let opts = WritableOptions {
-        high_water_mark: spec.hwm,
-        object_mode: spec.object_mode,
-        auto_destroy: spec.auto_destroy,
-        emit_close: spec.emit_close,
-        ..Default::default()
-    };
-    H::W(if spec.object_mode {
-        Writable::new_object(opts, sink)
+    let mut opts = if spec.object_mode {
+        WritableOptions::objects()
     } else {
-        Writable::new(opts, sink)
-    })
+        WritableOptions::default()
+    }
+    .auto_destroy(spec.auto_destroy)
+    .emit_close(spec.emit_close);
+    if let Some(h) = spec.hwm {
+        opts = opts.high_water_mark(h);
+    }
+    H::W(Writable::new(opts, sink))
 }
 
 /// A `readable`: Node's `new Readable({ read, ... })`, its `_read` a
@@ -1087,31 +973,38 @@ fn build_readable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         source: spec.source.clone(),
         next: Cell::new(0),
     };
-    let opts = ReadableOptions {
-        high_water_mark: spec.hwm,
-        object_mode: spec.object_mode,
-        auto_destroy: spec.auto_destroy,
-        emit_close: spec.emit_close,
-        ..Default::default()
-    };
-    H::R(if spec.object_mode {
-        Readable::new_object(opts, src)
+    let mut opts = if spec.object_mode {
+        ReadableOptions::objects()
     } else {
-        Readable::new(opts, src)
-    })
+        ReadableOptions::default()
+    }
+    .auto_destroy(spec.auto_destroy)
+    .emit_close(spec.emit_close);
+    if let Some(h) = spec.hwm {
+        opts = opts.high_water_mark(h);
+    }
+    H::R(Readable::new(opts, src))
 }
 
 /// The options of a transform or passthrough (both duplex).
-fn duplex_options(spec: &StreamSpec) -> DuplexOptions {
-    DuplexOptions {
-        high_water_mark: spec.hwm,
-        readable_high_water_mark: spec.readable_hwm,
-        writable_high_water_mark: spec.writable_hwm,
-        object_mode: spec.object_mode,
-        auto_destroy: spec.auto_destroy,
-        emit_close: spec.emit_close,
-        ..DuplexOptions::default()
+fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
+    let mut o = if spec.object_mode {
+        TransformOptions::objects()
+    } else {
+        TransformOptions::default()
     }
+    .auto_destroy(spec.auto_destroy)
+    .emit_close(spec.emit_close);
+    if let Some(h) = spec.readable_hwm {
+        o = o.readable_high_water_mark(h);
+    }
+    if let Some(h) = spec.writable_hwm {
+        o = o.writable_high_water_mark(h);
+    }
+    if let Some(h) = spec.hwm {
+        o = o.high_water_mark(h);
+    }
+    o
 }
 
 /// A `transform`: Node's `new Transform({ transform, flush, ... })`, its
@@ -1126,21 +1019,12 @@ fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         mode: spec.transform.clone(),
         flush: spec.flush.clone(),
     };
-    H::D(if object_mode {
-        Duplex::transform_object(opts, hook)
-    } else {
-        Duplex::transform(opts, hook)
-    })
+    H::T(Transform::new(opts, hook))
 }
 
 /// A `passthrough`: Node's `new PassThrough({ ... })`.
 fn build_passthrough(spec: &StreamSpec) -> H {
-    let opts = duplex_options(spec);
-    H::D(if spec.object_mode {
-        Duplex::pass_through_object(opts)
-    } else {
-        Duplex::pass_through(opts)
-    })
+    H::P(PassThrough::new(duplex_options(spec)))
 }
 
 /// A listener that traces event `name` of stream `s`.
@@ -1162,26 +1046,24 @@ fn event_tracer(ctx: &Rc<Ctx>, s: usize, name: &'static str) -> impl Fn() + 'sta
 fn trace_events(ctx: &Rc<Ctx>, i: usize) {
     let h = ctx.h(i);
     let tracer = |name: &'static str| event_tracer(ctx, i, name);
-    let has_w = matches!(h, H::W(_) | H::D(_));
-    let has_r = matches!(h, H::R(_) | H::D(_));
-    if has_w {
-        w_side!(&h, |w| {
-            w.on(WritableEvent::Drain, tracer("drain"));
-            w.on(WritableEvent::Prefinish, tracer("prefinish"));
-            w.on(WritableEvent::Finish, tracer("finish"));
-        });
+    if let Some(w) = h.writable() {
+        w.on(WritableEvent::Drain, false, Box::new(tracer("drain")));
+        w.on(
+            WritableEvent::Prefinish,
+            false,
+            Box::new(tracer("prefinish")),
+        );
+        w.on(WritableEvent::Finish, false, Box::new(tracer("finish")));
     }
-    any_side!(&h, |x| x.on_close(tracer("close")));
+    h.any().on_close(false, Box::new(tracer("close")));
     trace_error(ctx, i, &h);
-    if has_w {
+    if h.writable().is_some() {
         trace_pipes(ctx, i, &h);
     }
-    if has_r {
-        r_side!(&h, |r| {
-            r.on_end(tracer("end"));
-            r.on_pause(tracer("pause"));
-            r.on_resume(tracer("resume"));
-        });
+    if let Some(r) = h.readable() {
+        r.on_event(ReadableEvent::End, false, Box::new(tracer("end")));
+        r.on_event(ReadableEvent::Pause, false, Box::new(tracer("pause")));
+        r.on_event(ReadableEvent::Resume, false, Box::new(tracer("resume")));
     }
 }
 
@@ -1189,11 +1071,14 @@ fn trace_events(ctx: &Rc<Ctx>, i: usize) {
 fn trace_error(ctx: &Rc<Ctx>, i: usize, h: &H) {
     let c = Rc::downgrade(ctx);
     let s = ctx.streams[i].name.clone();
-    any_side!(h, |x| x.on_error(move |e| {
-        if let Some(c) = c.upgrade() {
-            c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
-        }
-    }));
+    h.any().on_error(
+        false,
+        Box::new(move |e| {
+            if let Some(c) = c.upgrade() {
+                c.trace(json!({"t": "event", "s": s, "name": "error", "err": e.code()}));
+            }
+        }),
+    );
 }
 
 /// Traces `pipe` and `unpipe` events of writable stream `i`, with the
@@ -1208,7 +1093,7 @@ fn trace_pipes(ctx: &Rc<Ctx>, i: usize, h: &H) {
                 c.trace(json!({"t": "event", "s": s, "name": name, "src": src}));
             }
         };
-        w_side!(h, |w| if unpipe { w.on_unpipe(f) } else { w.on_pipe(f) });
+        h.w().on_pipe(unpipe, false, Box::new(f));
     }
 }
 
