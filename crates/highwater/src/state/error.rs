@@ -331,6 +331,7 @@ impl Error {
 
     /// A network error with a code that no errno gives (`ENOTFOUND` of a
     /// failed name lookup).
+    #[cfg(feature = "net")]
     pub(crate) fn net_code(
         code: &str,
         source: io::Error,

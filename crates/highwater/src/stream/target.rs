@@ -26,9 +26,13 @@ pub(crate) struct UnpipeInfo {
 pub(crate) trait PipeTarget<T>: 'static {
     fn id(&self) -> StreamId;
     fn write(self: Rc<Self>, chunk: T) -> bool;
-    /// `write(chunk, cb)`, with the refusal as an error.
+    /// `write(chunk, cb)`, with the refusal as an error (for `compat`'s
+    /// `Sink`).
+    #[cfg_attr(not(feature = "compat"), allow(dead_code))]
     fn write_with(self: Rc<Self>, chunk: T, cb: Cb) -> Result<bool, Error>;
-    /// The writable side's state (for adapters that poll it).
+    /// The writable side's state (for adapters that poll it: `compat`'s
+    /// `Sink`).
+    #[cfg_attr(not(feature = "compat"), allow(dead_code))]
     fn ws(&self) -> &RefCell<WState<T>>;
     fn end(self: Rc<Self>);
     /// `writableNeedDrain`.
