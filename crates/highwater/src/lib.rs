@@ -102,6 +102,7 @@ pub use io::fs;
 pub use io::net;
 pub use ops::fanout;
 pub use runtime::event_loop;
+pub use state::stats;
 
 #[cfg(feature = "compat")]
 pub use io::compat::{
@@ -121,9 +122,3 @@ pub use stream::{
     ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
     WritableEvent, WritableImpl, WritableSide,
 };
-
-/// *Beyond Node.* What each stream can tell of its buffer and of what
-/// backpressure did (see [`WritableStats`] and [`ReadableStats`]).
-pub mod stats {
-    pub use crate::state::stats::*;
-}

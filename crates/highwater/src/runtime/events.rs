@@ -10,7 +10,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-/// Identifies one registered listener, for [`off`](crate::Writable::off).
+/// Identifies one registered listener, for [`off`](crate::StreamBase::off).
 ///
 /// # Examples
 ///

@@ -11,7 +11,7 @@ pub(crate) mod marks;
 pub(crate) mod op;
 pub(crate) mod options;
 pub(crate) mod readable;
-pub(crate) mod stats;
+pub mod stats;
 pub(crate) mod writable;
 
 pub use callback::{Callback, SharedCallback};

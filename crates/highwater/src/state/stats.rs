@@ -6,8 +6,8 @@
 //! few adds and compares per write or push, about 25 instructions of the
 //! 190 a write costs; a clock read only when backpressure starts or ends)
 //! and hands them out as a plain `Copy` value:
-//! [`Writable::writable_stats`](crate::Writable::writable_stats) and
-//! [`Readable::readable_stats`](crate::Readable::readable_stats) (a
+//! [`WritableSide::writable_stats`](crate::WritableSide::writable_stats) and
+//! [`ReadableSide::readable_stats`](crate::ReadableSide::readable_stats) (a
 //! [`Duplex`](crate::Duplex) has both). Sample them as often as you like:
 //! taking a snapshot costs one borrow and a copy. The CLI's `--stats`,
 //! `--progress` and `--plot` are built on them.
@@ -82,7 +82,7 @@ pub struct WritableStats {
     /// The low-water mark: `'drain'` comes when `length` falls to it (0 is
     /// Node's behaviour).
     pub low_water_mark: usize,
-    /// The item bound, if any ([`StreamOptions::max_items`](crate::StreamOptions::max_items)).
+    /// The item bound, if any ([`WritableOptions::max_items`](crate::WritableOptions::max_items)).
     pub max_items: Option<usize>,
     /// Node's `writableNeedDrain`: a `write()` returned false and `'drain'`
     /// has not come yet.

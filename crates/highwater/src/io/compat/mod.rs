@@ -9,19 +9,19 @@
 //!
 //! | from | to | how |
 //! |---|---|---|
-//! | tokio [`AsyncRead`] | `Readable<Bytes>` | [`Readable::from_async_read`], [`readable_from`] |
+//! | tokio [`AsyncRead`] | `Readable<Bytes>` | [`Readable::from_async_read`], [`readable_from_with_chunk_size`] |
 //! | tokio [`AsyncWrite`] | `Writable<Bytes>` | [`Writable::from_async_write`] |
 //! | any byte readable side | tokio/`futures` `AsyncRead` + `AsyncBufRead` | [`CompatExt::into_async_read`] → [`ReadableReader`] |
 //! | any writable side | `Sink<T>`, and for bytes tokio/`futures` `AsyncWrite` | [`CompatExt::into_sink`] / [`into_async_write`](CompatExt::into_async_write) → [`WritableSink`] |
-//! | `futures::Stream` | `Readable<T>` | [`Readable::from_stream`], [`from_try_stream`](Readable::from_try_stream), [`from_byte_stream`](Readable::from_byte_stream) |
-//! | `futures::Sink` | `Writable<T>` | [`Writable::from_sink`], [`from_byte_sink`](Writable::from_byte_sink) |
-//! | `Readable<T>` | `futures::Stream` | [`Readable::stream`] (in the readable module) |
+//! | `futures::Stream` | `Readable<T>` (objects or bytes, as the options say) | [`Readable::from_stream`], [`from_try_stream`](Readable::from_try_stream) |
+//! | `futures::Sink` | `Writable<T>` (objects or bytes, as the options say) | [`Writable::from_sink`] |
+//! | any readable side | `futures::Stream` | [`ReadableExt::stream`](crate::ReadableExt::stream) |
 //! | an async-stream function | a pipeline stage | [`Pipeline::through_fn`], [`duplex_from_fn`]; [`Pipeline::from_stream`] |
 //! | another thread | the loop | [`spawn_loop`] → [`LoopHandle`]; [`channel`], [`bridge_writer`], [`bridge_reader`] |
 //!
 //! # Backpressure at the edges
 //!
-//! * A source adapter ([`readable_from`], [`Readable::from_stream`]) reads
+//! * A source adapter ([`Readable::from_async_read`], [`Readable::from_stream`]) reads
 //!   only when the stream asks (`_read`), one read per request for an
 //!   `AsyncRead`, and for a `Stream` items as long as `push()` returns `true`:
 //!   nothing is read while the buffer is at its mark.
