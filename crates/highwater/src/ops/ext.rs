@@ -101,8 +101,7 @@ pub trait ReadableExt<T: 'static>: ReadableSide<T> {
     /// assert!(src.is_paused() || src.readable_flowing() == Some(false));
     /// ```
     fn unpipe<D: WritableSide<T>>(&self, dest: &D) {
-        let target: Rc<dyn PipeTarget<T>> = dest.core().clone();
-        unpipe_one(self.core(), &target);
+        unpipe_one(self.core(), dest.id());
     }
 
     /// Stops piping into every destination (Node's `unpipe()`).

@@ -9,12 +9,12 @@
 //! (that is [`Pipeline`](crate::Pipeline)'s job).
 
 use std::cell::Cell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::runtime::event_loop::next_tick;
 use crate::runtime::ListenerId;
 use crate::state::readable::AwaitDrain;
-use crate::state::Error;
+use crate::state::{Error, StreamId};
 use crate::stream::core::Core;
 use crate::stream::target::{PipeTarget, UnpipeInfo};
 
@@ -57,9 +57,20 @@ impl PipeOptions {
 }
 
 /// The closure state of one `pipe()` call (Node's local variables).
+///
+/// What keeps what alive, so that nothing outlives its use and no cycle
+/// survives a close: the source's `'data'` and `'end'` listeners hold the
+/// link and the destination strongly (the source writes to it: a
+/// destination nobody else holds lives as long as the pipe can write); the
+/// destination's listeners hold the link, which holds the source strongly
+/// (a destination's `'drain'`/`'close'` still reach the source, as Node's
+/// closures do) but the destination only weakly. Once the source has closed
+/// its listeners are let go (`Listeners::release`), and the destination is
+/// then held only by whoever else holds it.
 struct Link<R: 'static, W: 'static> {
     src: Rc<Core<R, W>>,
-    dest: Rc<dyn PipeTarget<R>>,
+    dest: Weak<dyn PipeTarget<R>>,
+    dest_id: StreamId,
     cleaned_up: Cell<bool>,
     ondrain: Cell<Option<ListenerId>>,
     /// Listener ids to remove in `cleanup()`.
@@ -87,11 +98,12 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
                 _ => AwaitDrain::Set(Vec::new()),
             };
         }
-        pipes.push(dest.clone());
+        pipes.push((dest.id(), Rc::downgrade(&dest)));
     }
     let link = Rc::new(Link {
         src: src.clone(),
-        dest: dest.clone(),
+        dest: Rc::downgrade(&dest),
+        dest_id: dest.id(),
         cleaned_up: Cell::new(false),
         ondrain: Cell::new(None),
         on_end: Cell::new(None),
@@ -104,12 +116,12 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
 
     // The source's 'end' ends the destination (or just unpipes, end: false).
     let end_fn: Rc<dyn Fn()> = {
-        let l = link.clone();
+        let (l, d) = (link.clone(), dest.clone());
         Rc::new(move || {
             if end {
-                l.dest.clone().end();
+                d.clone().end();
             } else {
-                unpipe_one(&l.src, &l.dest);
+                unpipe_one(&l.src, d.id());
             }
         })
     };
@@ -140,12 +152,12 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
 
     // src.on('data', ondata)
     {
-        let l = link.clone();
+        let (l, d) = (link.clone(), dest.clone());
         let id = src.events.data.add(
             Rc::new(move |chunk: &R| {
                 // The chunk is shared, not copied (a `Bytes` clone is a
                 // reference count), as Node hands the same Buffer on.
-                let ret = l.dest.clone().write(chunk.clone());
+                let ret = d.clone().write(chunk.clone());
                 if !ret {
                     pause(&l);
                 }
@@ -162,17 +174,19 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
         let l = link.clone();
         link.on_error.set(Some(dest.error().add(
             Rc::new(move |er: &Error| {
-                unpipe_one(&l.src, &l.dest);
+                unpipe_one(&l.src, l.dest_id);
+                // The destination is emitting: it is alive.
+                let Some(dest) = l.dest.upgrade() else { return };
                 if let Some(id) = l.on_error.take() {
-                    l.dest.error().remove(id);
+                    dest.error().remove(id);
                 }
-                if l.dest.error().count() == 0 {
-                    if !l.dest.error_emitted() {
-                        l.dest.clone().error_or_destroy(er.clone());
+                if dest.error().count() == 0 {
+                    if !dest.error_emitted() {
+                        dest.clone().error_or_destroy(er.clone());
                     } else {
                         // Node re-emits, throwing when nobody listens; the
                         // error stays on the stream instead (see the docs).
-                        l.dest.error().emit(er);
+                        dest.error().emit(er);
                     }
                 }
             }),
@@ -186,10 +200,10 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
         let l = link.clone();
         link.on_close.set(Some(dest.close().add(
             Rc::new(move |_| {
-                if let Some(id) = l.on_finish.take() {
-                    l.dest.finish().remove(id);
+                if let (Some(id), Some(dest)) = (l.on_finish.take(), l.dest.upgrade()) {
+                    dest.finish().remove(id);
                 }
-                unpipe_one(&l.src, &l.dest);
+                unpipe_one(&l.src, l.dest_id);
             }),
             true,
             false,
@@ -197,10 +211,10 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
         let l = link.clone();
         link.on_finish.set(Some(dest.finish().add(
             Rc::new(move |_| {
-                if let Some(id) = l.on_close.take() {
-                    l.dest.close().remove(id);
+                if let (Some(id), Some(dest)) = (l.on_close.take(), l.dest.upgrade()) {
+                    dest.close().remove(id);
                 }
-                unpipe_one(&l.src, &l.dest);
+                unpipe_one(&l.src, l.dest_id);
             }),
             true,
             false,
@@ -221,15 +235,15 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
 /// Node's local `pause()` of `pipe`.
 fn pause<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     if !l.cleaned_up.get() {
-        let did = l.dest.id();
+        let did = l.dest_id;
         {
             let pipes = l.src.pipes.borrow();
             let mut st = l.src.rs().borrow_mut();
-            let only = pipes.len() == 1 && pipes[0].id() == did;
+            let only = pipes.len() == 1 && pipes[0].0 == did;
             if only {
                 st.await_drain = AwaitDrain::One(did);
                 st.multi_await_drain = false;
-            } else if pipes.len() > 1 && pipes.iter().any(|p| p.id() == did) {
+            } else if pipes.len() > 1 && pipes.iter().any(|p| p.0 == did) {
                 if let AwaitDrain::Set(set) = &mut st.await_drain {
                     if !set.contains(&did) {
                         set.push(did);
@@ -240,9 +254,11 @@ fn pause<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
         l.src.pause();
     }
     if l.ondrain.get().is_none() {
+        // Called from the source's 'data' listener (which holds the
+        // destination) or from `pipe()` itself: the destination is alive.
+        let Some(dest) = l.dest.upgrade() else { return };
         let w = l.clone();
-        let id = l
-            .dest
+        let id = dest
             .drain()
             .add(Rc::new(move |_| pipe_on_drain(&w)), false, false);
         l.ondrain.set(Some(id));
@@ -251,7 +267,7 @@ fn pause<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
 
 /// Node's `pipeOnDrain`: resume once no destination is waited on.
 fn pipe_on_drain<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
-    let did = l.dest.id();
+    let did = l.dest_id;
     let resume = {
         let mut st = l.src.rs().borrow_mut();
         let multi = st.multi_await_drain;
@@ -274,22 +290,29 @@ fn pipe_on_drain<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
 
 /// Node's `cleanup()`: removes every listener of this pipe.
 fn cleanup<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
-    if let Some(id) = l.on_close.take() {
-        l.dest.close().remove(id);
-    }
-    if let Some(id) = l.on_finish.take() {
-        l.dest.finish().remove(id);
-    }
+    // A destination already gone has no listeners left to remove.
+    let dest = l.dest.upgrade();
+    let on_dest = |id: Option<ListenerId>, f: &dyn Fn(&Rc<dyn PipeTarget<R>>, ListenerId)| {
+        if let (Some(id), Some(d)) = (id, &dest) {
+            f(d, id);
+        }
+    };
+    on_dest(l.on_close.take(), &|d, id| {
+        d.close().remove(id);
+    });
+    on_dest(l.on_finish.take(), &|d, id| {
+        d.finish().remove(id);
+    });
     let ondrain = l.ondrain.get();
-    if let Some(id) = ondrain {
-        l.dest.drain().remove(id);
-    }
-    if let Some(id) = l.on_error.take() {
-        l.dest.error().remove(id);
-    }
-    if let Some(id) = l.on_unpipe.take() {
-        l.dest.unpipe().remove(id);
-    }
+    on_dest(ondrain, &|d, id| {
+        d.drain().remove(id);
+    });
+    on_dest(l.on_error.take(), &|d, id| {
+        d.error().remove(id);
+    });
+    on_dest(l.on_unpipe.take(), &|d, id| {
+        d.unpipe().remove(id);
+    });
     if let Some(id) = l.on_end.take() {
         l.src.events.end.remove(id);
     }
@@ -299,35 +322,34 @@ fn cleanup<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     }
     l.cleaned_up.set(true);
     let waiting = !matches!(l.src.rs().borrow().await_drain, AwaitDrain::Nobody);
-    if ondrain.is_some() && waiting && l.dest.need_drain_raw() {
+    if ondrain.is_some() && waiting && dest.is_some_and(|d| d.need_drain_raw()) {
         pipe_on_drain(l);
     }
 }
 
-/// `src.unpipe(dest)`.
-pub(crate) fn unpipe_one<R: 'static, W: 'static>(
-    src: &Rc<Core<R, W>>,
-    dest: &Rc<dyn PipeTarget<R>>,
-) {
-    let did = dest.id();
-    let now_empty = {
+/// `src.unpipe(dest)`, the destination named by its id.
+pub(crate) fn unpipe_one<R: 'static, W: 'static>(src: &Rc<Core<R, W>>, did: StreamId) {
+    let (now_empty, dest) = {
         let mut pipes = src.pipes.borrow_mut();
         if pipes.is_empty() {
             return;
         }
-        let Some(i) = pipes.iter().position(|p| p.id() == did) else {
+        let Some(i) = pipes.iter().position(|p| p.0 == did) else {
             return;
         };
-        pipes.remove(i);
-        pipes.is_empty()
+        let (_, dest) = pipes.remove(i);
+        (pipes.is_empty(), dest)
     };
     if now_empty {
         src.pause();
     }
-    dest.unpipe().emit(&UnpipeInfo {
-        src: src.id,
-        has_unpiped: Cell::new(false),
-    });
+    // A destination that no longer exists has nobody to tell.
+    if let Some(dest) = dest.upgrade() {
+        dest.unpipe().emit(&UnpipeInfo {
+            src: src.id,
+            has_unpiped: Cell::new(false),
+        });
+    }
 }
 
 /// `src.unpipe()`: every destination.
@@ -340,7 +362,7 @@ pub(crate) fn unpipe_all<R: 'static, W: 'static>(src: &Rc<Core<R, W>>) {
         std::mem::take(&mut *pipes)
     };
     src.pause();
-    for d in dests {
+    for d in dests.into_iter().filter_map(|(_, d)| d.upgrade()) {
         d.unpipe().emit(&UnpipeInfo {
             src: src.id,
             has_unpiped: Cell::new(false),

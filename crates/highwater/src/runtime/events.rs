@@ -54,7 +54,9 @@ struct Entry<A: ?Sized> {
     /// checks this, so a listener that fired in a nested emit is skipped by
     /// the outer emit's snapshot).
     once: Option<Rc<Cell<bool>>>,
-    f: Rc<dyn Fn(&A)>,
+    /// `None` once the list was released: the listener still counts (as
+    /// Node's would), but what it captured is gone.
+    f: Option<Rc<dyn Fn(&A)>>,
 }
 
 impl<A: ?Sized> Clone for Entry<A> {
@@ -70,12 +72,16 @@ impl<A: ?Sized> Clone for Entry<A> {
 /// The listeners of one event, whose argument is `&A`.
 pub(crate) struct Listeners<A: ?Sized> {
     list: RefCell<Vec<Entry<A>>>,
+    /// Nothing can be emitted any more (the stream closed): the closures
+    /// were let go, and those added later are not kept.
+    released: Cell<bool>,
 }
 
 impl<A: ?Sized> Default for Listeners<A> {
     fn default() -> Self {
         Listeners {
             list: RefCell::new(Vec::new()),
+            released: Cell::new(false),
         }
     }
 }
@@ -85,6 +91,10 @@ impl<A: ?Sized> Listeners<A> {
     pub(crate) fn add(&self, f: Rc<dyn Fn(&A)>, once: bool, prepend: bool) -> ListenerId {
         let id = next_id();
         let once = once.then(|| Rc::new(Cell::new(false)));
+        // On a released list the listener could never be called: it is
+        // counted, but what it captures (often the stream itself) is not
+        // kept alive.
+        let f = (!self.released.get()).then_some(f);
         let e = Entry { id, once, f };
         let mut list = self.list.borrow_mut();
         if prepend {
@@ -109,6 +119,23 @@ impl<A: ?Sized> Listeners<A> {
 
     pub(crate) fn count(&self) -> usize {
         self.list.borrow().len()
+    }
+
+    /// Lets every listener's closure go, now and from now on: called once
+    /// nothing can be emitted any more, so that a listener capturing its own
+    /// stream (an `Rc` cycle) does not keep it alive. The listeners stay in
+    /// the list, so counts and `off` answer as Node's do. The closures are
+    /// dropped after the borrow ends, since dropping one may drop a stream
+    /// that owns a list.
+    pub(crate) fn release(&self) {
+        self.released.set(true);
+        let gone: Vec<Rc<dyn Fn(&A)>> = self
+            .list
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|e| e.f.take())
+            .collect();
+        drop(gone);
     }
 
     /// Calls every listener registered now, in order. Returns whether there
@@ -151,7 +178,9 @@ impl<A: ?Sized> Listeners<A> {
                 on_once_removed();
             }
         }
-        (e.f)(arg);
+        if let Some(f) = &e.f {
+            f(arg);
+        }
     }
 }
 

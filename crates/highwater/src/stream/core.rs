@@ -10,7 +10,7 @@
 //! against `Core`, so a Duplex gets both without a line of glue.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use crate::runtime::event_loop::{next_tick, next_tick_target, TickTarget};
 use crate::runtime::events::Listeners;
@@ -59,6 +59,24 @@ pub(crate) struct Events<R> {
     pub(crate) readable: Listeners<()>,
 }
 
+impl<R> Events<R> {
+    /// [`Listeners::release`] for every event the stream can no longer
+    /// emit once it has closed. `'pause'`, `'resume'`, `'pipe'` and
+    /// `'unpipe'` are kept: they follow the user's calls (`pause()` on a
+    /// closed stream still emits `'pause'` in Node, and a pipe's cleanup
+    /// unpipes a closed source).
+    pub(crate) fn release(&self) {
+        self.drain.release();
+        self.prefinish.release();
+        self.finish.release();
+        self.close.release();
+        self.error.release();
+        self.data.release();
+        self.end.release();
+        self.readable.release();
+    }
+}
+
 impl<R> Default for Events<R> {
     fn default() -> Self {
         Events {
@@ -84,8 +102,10 @@ impl<R> Default for Events<R> {
 pub struct Core<R: 'static, W: 'static> {
     pub(crate) id: StreamId,
     /// Node's `state.pipes`: the destinations this stream pipes into, in
-    /// order (readable side only).
-    pub(crate) pipes: RefCell<Vec<Rc<dyn PipeTarget<R>>>>,
+    /// order (readable side only). Held weakly: what keeps a destination
+    /// alive is the pipe's own `'data'`/`'end'` listeners on this stream, as
+    /// long as this stream can still emit (see `ops/pipe.rs`).
+    pub(crate) pipes: RefCell<Vec<(StreamId, Weak<dyn PipeTarget<R>>)>>,
     pub(crate) w: Option<WSide<W>>,
     pub(crate) r: Option<RSide<R>>,
     pub(crate) events: Events<R>,
@@ -358,6 +378,11 @@ pub(crate) fn emit_close_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     if emit {
         c.events.close.emit(&());
     }
+    // None of the stream's own events comes after 'close' (every such emit
+    // checks `destroyed` or `closeEmitted`): their listeners' closures can
+    // go, and with them every `Rc` cycle through a listener that captured
+    // this stream.
+    c.events.release();
 }
 
 /// Node's `errorOrDestroy`: destroy with the error, or (autoDestroy off on
