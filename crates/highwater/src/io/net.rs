@@ -22,6 +22,9 @@
 //!   pushed as they arrive; when `push` returns `false` (the readable buffer
 //!   is at its mark) reading stops until the consumer asks for more, so the
 //!   kernel's receive buffer fills and TCP's flow control slows the peer.
+//!   The read buffer is taken only when the socket is readable (one per
+//!   loop thread, as libuv allocates at read time): an idle connection
+//!   holds no read buffer.
 //! * **Half-close.** `end()` finishes the writes, then shuts the write side
 //!   down (the peer reads EOF). The peer's FIN ends the readable side
 //!   (`'end'`). With `allow_half_open` off (Node's default) the socket then
@@ -131,6 +134,13 @@ use crate::stream::{
 /// .unwrap();
 /// ```
 pub const DEFAULT_READ_SIZE: usize = 64 * 1024;
+
+thread_local! {
+    /// The read buffer of every socket of this loop thread: a socket takes
+    /// it only for the duration of one `read` call (see
+    /// `SocketState::poll_read`).
+    static READ_BUF: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
 
 /// Chunks read in a row before the reader lets the rest of the loop run
 /// (libuv reads at most 32 times per readiness event, too).
@@ -481,7 +491,12 @@ impl SocketState {
     }
 
     /// One read: data, EOF, an error, or the socket closed (`None`).
-    fn poll_read(&self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<Option<ReadOutcome>> {
+    ///
+    /// The read buffer is the loop thread's ([`READ_BUF`]), taken only once
+    /// the socket is readable: a socket waiting for data holds none (as
+    /// libuv allocates at read time), so idle connections cost only their
+    /// state.
+    fn poll_read(&self, cx: &mut Context<'_>) -> Poll<Option<ReadOutcome>> {
         loop {
             if self.closed.get() {
                 return Poll::Ready(None);
@@ -505,22 +520,30 @@ impl SocketState {
                 }
                 Poll::Ready(Ok(())) => {}
             }
-            if buf.capacity() - buf.len() < self.read_size {
-                buf.reserve(self.read_size);
-            }
-            match tcp.try_read_buf(&mut (&mut *buf).limit(self.read_size)) {
-                Ok(0) => return Poll::Ready(Some(ReadOutcome::Eof)),
-                // A large read keeps its buffer (at most half of it unused);
-                // a small one is copied out, and the buffer is reused, so
-                // that a small chunk never pins a large allocation.
-                Ok(n) if n >= self.read_size / 2 => {
-                    return Poll::Ready(Some(ReadOutcome::Data(buf.split().freeze())))
+            let read = READ_BUF.with(|cell| {
+                let mut buf = cell.borrow_mut();
+                if buf.capacity() - buf.len() < self.read_size {
+                    buf.reserve(self.read_size);
                 }
-                Ok(_) => {
-                    let chunk = Bytes::copy_from_slice(buf);
-                    buf.clear();
-                    return Poll::Ready(Some(ReadOutcome::Data(chunk)));
+                match tcp.try_read_buf(&mut (&mut *buf).limit(self.read_size)) {
+                    Ok(0) => Ok(ReadOutcome::Eof),
+                    // A large read keeps its buffer (at most half of it
+                    // unused); a small one is copied out, and the buffer is
+                    // reused, so that a small chunk never pins a large
+                    // allocation.
+                    Ok(n) if n >= self.read_size / 2 => {
+                        Ok(ReadOutcome::Data(buf.split().freeze()))
+                    }
+                    Ok(_) => {
+                        let chunk = Bytes::copy_from_slice(&buf);
+                        buf.clear();
+                        Ok(ReadOutcome::Data(chunk))
+                    }
+                    Err(e) => Err(e),
                 }
+            });
+            match read {
+                Ok(outcome) => return Poll::Ready(Some(outcome)),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
@@ -666,10 +689,9 @@ enum ReadOutcome {
 /// The reader: reads while `_read` asked for data, pushes each chunk, stops
 /// when `push` says the buffer is full (Node's `readStop`).
 async fn read_loop(st: Rc<SocketState>) {
-    let mut buf = BytesMut::new();
     let mut in_a_row = 0u32;
     loop {
-        let Some(outcome) = std::future::poll_fn(|cx| st.poll_read(cx, &mut buf)).await else {
+        let Some(outcome) = std::future::poll_fn(|cx| st.poll_read(cx)).await else {
             return;
         };
         let src = st.source.borrow().clone();
