@@ -531,9 +531,7 @@ impl SocketState {
                     // unused); a small one is copied out, and the buffer is
                     // reused, so that a small chunk never pins a large
                     // allocation.
-                    Ok(n) if n >= self.read_size / 2 => {
-                        Ok(ReadOutcome::Data(buf.split().freeze()))
-                    }
+                    Ok(n) if n >= self.read_size / 2 => Ok(ReadOutcome::Data(buf.split().freeze())),
                     Ok(_) => {
                         let chunk = Bytes::copy_from_slice(&buf);
                         buf.clear();
