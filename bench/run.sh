@@ -4,7 +4,7 @@
 #   bash bench/run.sh            # 1 GiB file, 5 runs per command
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
-# Prints six markdown tables: in-memory stream throughput (highwater vs Node,
+# Prints seven markdown tables: in-memory stream throughput (highwater vs Node,
 # same cases, medians of 5); whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
 # /usr/bin/time); scaling: highwater copy against dd from 64 MiB to 4 GiB
@@ -12,8 +12,13 @@
 # one stream; the low-water mark (bench/src/bin/lwm.rs); and the same file
 # sent over loopback TCP by a sender process to a receiver process (time
 # from the sender's start to the receiver's exit; each side's peak RSS).
+# Last, an echo server under load (highwater's bench/src/bin/echo_server.rs
+# against Node's bench/node/echo_server.mjs, driven by
+# bench/src/bin/echo_load.rs): many small streams at C = 100, 1000, 10000
+# connections, C = 10 streams of ECHO_MIB (default 64) MiB, and C = 100 slow
+# readers; server CPU, peak RSS, peak buffered bytes and errors.
 # NET_ONLY=1 runs only the loopback table, COPY_ONLY=1 only the file copy
-# table. The machine is shared and noisy:
+# table, ECHO_ONLY=1 only the echo table. The machine is shared and noisy:
 # compare the rows of one run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +30,76 @@ trap 'rm -rf "$TMP"' EXIT
 cargo build -q --release -p highwater-bench -p highwater-cli
 cargo build -q --release -p highwater --example seed_copy
 BIN=target/release
+
+field() { # a key=value line, a key: the value
+  echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+echo_section() {
+  # Each mode runs against a fresh server process (so that its peak RSS is
+  # the mode's), highwater's first, then Node's. The servers print their
+  # port, then their stats line when stdin closes.
+  local big=${ECHO_MIB:-64}
+  local modes=(
+    "C=100 × 1 MiB|--conns 100 --bytes 1MiB"
+    "C=1000 × 1 MiB|--conns 1000 --bytes 1MiB"
+    "C=10000 × 64 KiB|--conns 10000 --bytes 64KiB"
+    "C=10 × ${big} MiB|--conns 10 --bytes ${big}MiB --chunk 256KiB"
+    "C=100 × 8 MiB, slow readers (32 KiB per 10 ms)|--conns 100 --bytes 8MiB --slow 32KiB:10"
+  )
+  echo "## Echo server under load (loopback, one server process per row, buffers sampled every ${ECHO_SAMPLE_MS:-5} ms; the C=10000 streams are only 64 KiB, to keep the section under a minute)"
+  echo
+  echo "| mode | server | connect | wall | throughput (echoed) | server CPU | server peak RSS | peak buffered, all sockets / one socket | errors (client / server) |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+  local entry label args server
+  for entry in "${modes[@]}"; do
+    label=${entry%%|*}; args=${entry#*|}
+    for server in highwater node; do
+      local cmd name
+      if [ "$server" = highwater ]; then cmd=("$BIN/echo_server"); name=highwater; else cmd=(node bench/node/echo_server.mjs); name=Node; fi
+      rm -f "$TMP/echo.in" "$TMP/echo.out" "$TMP/load.out" "$TMP/load.err"
+      mkfifo "$TMP/echo.in"
+      ECHO_SAMPLE_MS=${ECHO_SAMPLE_MS:-5} "${cmd[@]}" < "$TMP/echo.in" > "$TMP/echo.out" 2> "$TMP/echo.err" &
+      local spid=$! port=""
+      exec 3> "$TMP/echo.in"
+      for _ in $(seq 1000); do
+        port=$(head -1 "$TMP/echo.out")
+        [ -n "$port" ] && break
+        sleep 0.01
+      done
+      if [ -z "$port" ]; then
+        echo "| $label | $name | server did not listen | | | | | | |"
+        exec 3>&-; kill "$spid" 2> /dev/null; wait "$spid" 2> /dev/null || true; continue
+      fi
+      # shellcheck disable=SC2086 # args are words
+      timeout 300 "$BIN/echo_load" --port "$port" --pid "$spid" $args > "$TMP/load.out" 2> "$TMP/load.err" || true
+      exec 3>&-
+      wait "$spid" 2> /dev/null || true
+      local res stats
+      res=$(grep '^result ' "$TMP/load.out" || true)
+      stats=$(grep '^stats ' "$TMP/echo.out" || true)
+      if [ -z "$res" ]; then
+        echo "| $label | $name | load failed: $(head -1 "$TMP/load.err") | | | | | | |"; continue
+      fi
+      local cs ws bytes cerr cpu rss pb pbs serr
+      cs=$(field "$res" connect_s); ws=$(field "$res" wall_s); bytes=$(field "$res" bytes)
+      cerr=$(field "$res" errors); cpu=$(field "$res" server_cpu_s); rss=$(field "$res" server_peak_rss_kib)
+      pb=$(field "$stats" peak_buffered); pbs=$(field "$stats" peak_buffered_socket); serr=$(field "$stats" errors)
+      awk -v l="$label" -v n="$name" -v cs="$cs" -v ws="$ws" -v b="$bytes" -v cpu="$cpu" -v rss="$rss" \
+          -v pb="${pb:-?}" -v pbs="${pbs:-?}" -v ce="$cerr" -v se="${serr:-?}" 'BEGIN {
+        printf "| %s | %s | %.2f s | %.2f s | %.2f GB/s | %s s | %.1f MiB | %s / %s | %s / %s |\n", \
+          l, n, cs, ws, b / ws / 1e9, cpu, rss / 1024, \
+          (pb == "?" ? "?" : sprintf("%.0f KiB", pb / 1024)), (pbs == "?" ? "?" : sprintf("%.0f KiB", pbs / 1024)), ce, se }'
+      [ -s "$TMP/load.err" ] && sed 's/^/    /' "$TMP/load.err" >&2
+    done
+  done
+  echo
+}
+
+if [ -n "${ECHO_ONLY:-}" ]; then
+  echo_section
+  exit 0
+fi
 
 if [ -z "${NET_ONLY:-}${COPY_ONLY:-}" ]; then
 echo "## In memory (operations per second, median of 5 [min, max])"
@@ -188,3 +263,5 @@ net_run "highwater send / recv (defaults)" "$BIN/highwater"
 net_run "tokio::io::copy, tokio::fs + TcpStream" "$BIN/tokio_net"
 net_run "tokio::io::copy_buf, 1 MiB BufReader" "$BIN/tokio_net" --buf
 net_run "Node net + fs streams, pipeline" node bench/node/net.mjs
+echo
+[ -n "${NET_ONLY:-}" ] || echo_section
