@@ -319,10 +319,24 @@ impl SocketOptions {
 ///     .pause_on_connect(true);
 /// # let _ = o;
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerOptions {
     socket: SocketOptions,
     pause_on_connect: bool,
+    backlog: u32,
+}
+
+/// Node's default listen backlog (`server.listen(port, host, backlog)`).
+pub const DEFAULT_BACKLOG: u32 = 511;
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            socket: SocketOptions::default(),
+            pause_on_connect: false,
+            backlog: DEFAULT_BACKLOG,
+        }
+    }
 }
 
 impl ServerOptions {
@@ -350,6 +364,20 @@ impl ServerOptions {
     #[must_use]
     pub fn pause_on_connect(mut self, on: bool) -> Self {
         self.pause_on_connect = on;
+        self
+    }
+
+    /// The listen backlog: how many connections the kernel completes and
+    /// queues before they are accepted (Node's `backlog`, default
+    /// [`DEFAULT_BACKLOG`], 511; the kernel caps it at `somaxconn`).
+    ///
+    /// ```
+    /// # use highwater::net::ServerOptions;
+    /// let _ = ServerOptions::default().backlog(4096);
+    /// ```
+    #[must_use]
+    pub fn backlog(mut self, n: u32) -> Self {
+        self.backlog = n;
         self
     }
 }
@@ -1497,6 +1525,27 @@ impl Socket {
     }
 }
 
+/// A listening socket on `a` with the given backlog (and `SO_REUSEADDR`, as
+/// Node and the standard library set it), not yet registered with tokio.
+fn listen_socket(a: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListener> {
+    let sock = if a.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.set_reuseaddr(true)?;
+    sock.bind(a)?;
+    // tokio registers the listener with its reactor here: a runtime is
+    // needed, and given back by `into_std` (the accept task registers it
+    // again on its own runtime).
+    if !have_runtime() {
+        return Err(io::Error::other(no_runtime().to_string()));
+    }
+    let l = sock.listen(backlog)?.into_std()?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
 /// What a listening server shares with its accept task and its sockets.
 struct ServerState {
     opts: ServerOptions,
@@ -1511,6 +1560,11 @@ struct ServerState {
     close_emitted: Cell<bool>,
     /// Accepted sockets not yet closed (Node's `_connections`).
     connections: Cell<usize>,
+    /// `'close'` was emitted (since the last `listen`).
+    closed: Cell<bool>,
+    /// The same sockets, weakly (for `destroy_connections`); pruned as
+    /// they close.
+    open: RefCell<Vec<Weak<Core<Bytes, Bytes>>>>,
     /// Accepted sockets waiting for `accept()`.
     queue: RefCell<VecDeque<Socket>>,
     /// `accept()` calls waiting.
@@ -1531,10 +1585,7 @@ impl ServerState {
 
     fn bind(self: &Rc<Self>, a: SocketAddr) {
         self.binding.set(false);
-        let bound = std::net::TcpListener::bind(a).and_then(|l| {
-            l.set_nonblocking(true)?;
-            Ok(l)
-        });
+        let bound = listen_socket(a, self.opts.backlog);
         match bound {
             Ok(l) => {
                 self.addr.set(l.local_addr().ok());
@@ -1611,6 +1662,11 @@ impl ServerState {
     fn deliver(self: &Rc<Self>, tcp: TcpStream) {
         let socket = Socket::accepted(tcp, &self.opts, Rc::downgrade(self));
         self.connections.set(self.connections.get() + 1);
+        {
+            let mut open = self.open.borrow_mut();
+            open.retain(|c| c.upgrade().is_some_and(|c| !c.is_destroyed()));
+            open.push(Rc::downgrade(&socket.duplex.core));
+        }
         if self.on_connection.count() > 0 {
             self.on_connection.emit(&socket);
         } else {
@@ -1631,6 +1687,7 @@ impl ServerState {
         }
         let st = self.clone();
         next_tick(move || {
+            st.closed.set(true);
             st.on_close.emit(&());
             st.wake_all();
         });
@@ -1745,6 +1802,8 @@ impl Server {
                 closing: Cell::new(false),
                 close_emitted: Cell::new(false),
                 connections: Cell::new(0),
+                closed: Cell::new(false),
+                open: RefCell::new(Vec::new()),
                 queue: RefCell::new(VecDeque::new()),
                 accepters: Cell::new(0),
                 wakers: RefCell::new(Vec::new()),
@@ -1808,6 +1867,7 @@ impl Server {
         st.error.borrow_mut().take();
         st.closing.set(false);
         st.close_emitted.set(false);
+        st.closed.set(false);
         st.binding.set(true);
         let target = addr.to_string();
         match target.parse::<SocketAddr>() {
@@ -2052,6 +2112,75 @@ impl Server {
         st.wake_all();
         st.closing.set(true);
         st.emit_close_if_drained();
+    }
+
+    /// Graceful shutdown: [`close`](Self::close), then waits for `'close'`,
+    /// which comes once every connection accepted before has closed (the
+    /// listening socket is closed at once: no new connection is accepted).
+    /// Give the connections a grace period with a timeout, then end the
+    /// stragglers with [`destroy_connections`](Self::destroy_connections).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+    /// use highwater::prelude::*;
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     server.on_connection(|s| { s.pipe(s); });
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = connect(addr, SocketOptions::default());
+    ///     client.connected().await?;
+    ///     while server.connections() == 0 {
+    ///         tokio::task::yield_now().await;
+    ///     }
+    ///     // The client never hangs up: after the grace period, end it.
+    ///     let closing = server.close_async();
+    ///     let graceful = tokio::time::timeout(Duration::from_millis(50), closing).await;
+    ///     assert!(graceful.is_err(), "a connection is still open");
+    ///     server.destroy_connections();
+    ///     server.close_async().await; // resolves: every connection closed
+    ///     assert_eq!(server.connections(), 0);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn close_async(&self) -> impl Future<Output = ()> + 'static {
+        self.close();
+        let st = self.st.clone();
+        std::future::poll_fn(move |cx| {
+            if st.closed.get() && !st.listening.get() {
+                return Poll::Ready(());
+            }
+            event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
+            Poll::Pending
+        })
+    }
+
+    /// Destroys every connection this server accepted that is still open
+    /// (as Node's `http.Server.closeAllConnections()` does for HTTP): the end
+    /// of a grace period in a graceful shutdown.
+    ///
+    /// ```
+    /// use highwater::net::{connect, Server, ServerOptions, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = connect(addr, SocketOptions::default());
+    ///     let accepted = server.accept().await?;
+    ///     client.connected().await?;
+    ///     server.destroy_connections();
+    ///     assert!(highwater::prelude::StreamBase::destroyed(&accepted));
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn destroy_connections(&self) {
+        let open: Vec<_> = self.st.open.borrow_mut().drain(..).collect();
+        for c in open.iter().filter_map(Weak::upgrade) {
+            crate::stream::core::destroy(&c, None);
+        }
     }
 
     /// Adds a `'listening'` listener.

@@ -292,27 +292,24 @@ fn pipe_on_drain<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
 fn cleanup<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     // A destination already gone has no listeners left to remove.
     let dest = l.dest.upgrade();
-    let on_dest = |id: Option<ListenerId>, f: &dyn Fn(&Rc<dyn PipeTarget<R>>, ListenerId)| {
-        if let (Some(id), Some(d)) = (id, &dest) {
-            f(d, id);
-        }
-    };
-    on_dest(l.on_close.take(), &|d, id| {
-        d.close().remove(id);
-    });
-    on_dest(l.on_finish.take(), &|d, id| {
-        d.finish().remove(id);
-    });
     let ondrain = l.ondrain.get();
-    on_dest(ondrain, &|d, id| {
-        d.drain().remove(id);
-    });
-    on_dest(l.on_error.take(), &|d, id| {
-        d.error().remove(id);
-    });
-    on_dest(l.on_unpipe.take(), &|d, id| {
-        d.unpipe().remove(id);
-    });
+    if let Some(d) = &dest {
+        if let Some(id) = l.on_close.take() {
+            d.close().remove(id);
+        }
+        if let Some(id) = l.on_finish.take() {
+            d.finish().remove(id);
+        }
+        if let Some(id) = ondrain {
+            d.drain().remove(id);
+        }
+        if let Some(id) = l.on_error.take() {
+            d.error().remove(id);
+        }
+        if let Some(id) = l.on_unpipe.take() {
+            d.unpipe().remove(id);
+        }
+    }
     if let Some(id) = l.on_end.take() {
         l.src.events.end.remove(id);
     }

@@ -48,6 +48,9 @@ fn next_id() -> ListenerId {
     })
 }
 
+/// A listener's closure.
+type ListenerFn<A> = Rc<dyn Fn(&A)>;
+
 struct Entry<A: ?Sized> {
     id: ListenerId,
     /// `Some` for a `once` listener: whether it fired (Node's `onceWrapper`
@@ -56,7 +59,7 @@ struct Entry<A: ?Sized> {
     once: Option<Rc<Cell<bool>>>,
     /// `None` once the list was released: the listener still counts (as
     /// Node's would), but what it captured is gone.
-    f: Option<Rc<dyn Fn(&A)>>,
+    f: Option<ListenerFn<A>>,
 }
 
 impl<A: ?Sized> Clone for Entry<A> {
@@ -129,7 +132,7 @@ impl<A: ?Sized> Listeners<A> {
     /// that owns a list.
     pub(crate) fn release(&self) {
         self.released.set(true);
-        let gone: Vec<Rc<dyn Fn(&A)>> = self
+        let gone: Vec<ListenerFn<A>> = self
             .list
             .borrow_mut()
             .iter_mut()

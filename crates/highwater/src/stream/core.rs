@@ -10,7 +10,7 @@
 //! against `Core`, so a Duplex gets both without a line of glue.
 
 use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 
 use crate::runtime::event_loop::{next_tick, next_tick_target, TickTarget};
 use crate::runtime::events::Listeners;
@@ -23,7 +23,7 @@ use super::done::Done;
 use super::hooks::ReadableImpl;
 use super::hooks::WritableImpl;
 use super::readable::machine as rm;
-use super::target::{PipeTarget, UnpipeInfo};
+use super::target::{PipeRef, UnpipeInfo};
 use super::writable::machine as wm;
 use super::Hooks;
 
@@ -105,7 +105,7 @@ pub struct Core<R: 'static, W: 'static> {
     /// order (readable side only). Held weakly: what keeps a destination
     /// alive is the pipe's own `'data'`/`'end'` listeners on this stream, as
     /// long as this stream can still emit (see `ops/pipe.rs`).
-    pub(crate) pipes: RefCell<Vec<(StreamId, Weak<dyn PipeTarget<R>>)>>,
+    pub(crate) pipes: RefCell<Vec<PipeRef<R>>>,
     pub(crate) w: Option<WSide<W>>,
     pub(crate) r: Option<RSide<R>>,
     pub(crate) events: Events<R>,

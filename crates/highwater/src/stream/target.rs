@@ -22,6 +22,10 @@ pub(crate) struct UnpipeInfo {
     pub(crate) has_unpiped: Cell<bool>,
 }
 
+/// A destination in a source's `pipes` list: its id, and the destination
+/// itself, weakly.
+pub(crate) type PipeRef<R> = (StreamId, std::rc::Weak<dyn PipeTarget<R>>);
+
 /// What a pipe needs of its destination, whatever its readable side.
 pub(crate) trait PipeTarget<T>: 'static {
     fn id(&self) -> StreamId;
