@@ -326,7 +326,14 @@ pub struct ServerOptions {
     backlog: u32,
 }
 
-/// Node's default listen backlog (`server.listen(port, host, backlog)`).
+/// Node's default listen backlog (`server.listen(port, host, backlog)`),
+/// what [`ServerOptions::default`] uses.
+///
+/// ```
+/// use highwater::net::{ServerOptions, DEFAULT_BACKLOG};
+/// assert_eq!(DEFAULT_BACKLOG, 511);
+/// assert_eq!(ServerOptions::default(), ServerOptions::default().backlog(DEFAULT_BACKLOG));
+/// ```
 pub const DEFAULT_BACKLOG: u32 = 511;
 
 impl Default for ServerOptions {
