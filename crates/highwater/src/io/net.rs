@@ -2121,11 +2121,20 @@ impl Server {
         st.emit_close_if_drained();
     }
 
-    /// Graceful shutdown: [`close`](Self::close), then waits for `'close'`,
-    /// which comes once every connection accepted before has closed (the
-    /// listening socket is closed at once: no new connection is accepted).
-    /// Give the connections a grace period with a timeout, then end the
+    /// Graceful shutdown, Node's `server.close(callback)` awaited:
+    /// [`close`](Self::close), then waits for `'close'`, which comes once
+    /// every connection accepted before has closed (the listening socket is
+    /// closed at once: no new connection is accepted). Give the connections
+    /// a grace period with a timeout on this future, then end the
     /// stragglers with [`destroy_connections`](Self::destroy_connections).
+    ///
+    /// # Errors
+    ///
+    /// `ERR_SERVER_NOT_RUNNING` (after `'close'`, as Node's callback gets
+    /// it) when the server was not listening: never listened, or already
+    /// closed.
+    ///
+    /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
@@ -2141,23 +2150,32 @@ impl Server {
     ///     while server.connections() == 0 {
     ///         tokio::task::yield_now().await;
     ///     }
-    ///     // The client never hangs up: after the grace period, end it.
     ///     let closing = server.close_async();
-    ///     let graceful = tokio::time::timeout(Duration::from_millis(50), closing).await;
+    ///     tokio::pin!(closing);
+    ///     // The client never hangs up: after the grace period, end it.
+    ///     let graceful = tokio::time::timeout(Duration::from_millis(50), &mut closing).await;
     ///     assert!(graceful.is_err(), "a connection is still open");
     ///     server.destroy_connections();
-    ///     server.close_async().await; // resolves: every connection closed
+    ///     closing.await?; // every connection closed, then 'close'
     ///     assert_eq!(server.connections(), 0);
+    ///     // Closing again: Node's ERR_SERVER_NOT_RUNNING.
+    ///     let again = server.close_async().await.unwrap_err();
+    ///     assert_eq!(again.code(), "ERR_SERVER_NOT_RUNNING");
     ///     Ok::<_, highwater::Error>(())
     /// })
     /// .unwrap();
     /// ```
-    pub fn close_async(&self) -> impl Future<Output = ()> + 'static {
+    pub fn close_async(&self) -> impl Future<Output = Result<(), Error>> + 'static {
+        let was_running = self.st.listening.get() || self.st.binding.get();
         self.close();
         let st = self.st.clone();
         std::future::poll_fn(move |cx| {
             if st.closed.get() && !st.listening.get() {
-                return Poll::Ready(());
+                return Poll::Ready(if was_running {
+                    Ok(())
+                } else {
+                    Err(server_not_running())
+                });
             }
             event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
             Poll::Pending
