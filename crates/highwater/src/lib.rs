@@ -118,7 +118,7 @@ pub use state::{
     WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
-    ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
-    WritableEvent, WritableImpl, WritableSide,
+    is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,
+    Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
+    Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
 };
