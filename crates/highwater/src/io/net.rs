@@ -3101,3 +3101,92 @@ impl Server {
 fn server_not_running() -> Error {
     Error::custom("ERR_SERVER_NOT_RUNNING", "Server is not running.")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `SO_KEEPALIVE` and `TCP_KEEPIDLE` of a connected TCP socket.
+    fn keep_alive_of(s: &Socket) -> (bool, Duration) {
+        let guard = s.st.tcp.borrow();
+        let tcp = guard.as_ref().and_then(Conn::tcp).expect("a TCP socket");
+        let r = socket2::SockRef::from(tcp);
+        (
+            r.keepalive().expect("SO_KEEPALIVE"),
+            r.tcp_keepalive_time().expect("TCP_KEEPIDLE"),
+        )
+    }
+
+    // Node's setKeepAlive(enable, initialDelay): libuv's uv_tcp_keepalive
+    // with `~~(initialDelay / 1000)` seconds; a delay under one second
+    // leaves the system's idle time; set before connecting, it applies
+    // once connected; the server's `keepAlive` option applies to accepted
+    // sockets.
+    #[test]
+    fn set_keep_alive_sets_so_keepalive_and_the_idle_time_in_whole_seconds() {
+        crate::block_on(async {
+            let server = Server::new(
+                ServerOptions::default()
+                    .socket(SocketOptions::default().keep_alive(Some(Duration::from_secs(60)))),
+            );
+            let addr = server.listen_async("127.0.0.1:0").await?;
+
+            let plain = Socket::connect(addr, SocketOptions::default());
+            plain.connected().await?;
+            let (on, system_idle) = keep_alive_of(&plain);
+            assert!(!on);
+
+            let c = Socket::connect(addr, SocketOptions::default());
+            c.set_keep_alive(true, Duration::from_millis(30_900))?; // before connecting
+            c.connected().await?;
+            assert_eq!(keep_alive_of(&c), (true, Duration::from_secs(30)));
+            c.set_keep_alive(false, Duration::ZERO)?;
+            assert!(!keep_alive_of(&c).0);
+
+            let sub_second = Socket::connect(addr, SocketOptions::default());
+            sub_second.connected().await?;
+            sub_second.set_keep_alive(true, Duration::from_millis(999))?;
+            assert_eq!(keep_alive_of(&sub_second), (true, system_idle));
+
+            let peer = server.accept().await?;
+            assert_eq!(keep_alive_of(&peer), (true, Duration::from_secs(60)));
+
+            for s in [plain, c, sub_second, peer] {
+                s.destroy(None);
+            }
+            server.close();
+            Ok::<_, Error>(())
+        })
+        .expect("keep-alive");
+    }
+
+    // A Unix-domain socket has no TCP options: as in Node (the Pipe handle
+    // has no setNoDelay/setKeepAlive), setting them does nothing.
+    #[cfg(unix)]
+    #[test]
+    fn tcp_options_on_a_unix_socket_do_nothing() {
+        crate::block_on(async {
+            let dir = std::env::temp_dir().join(format!("hwu-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::msg(e.to_string()))?;
+            let path = dir.join("k.sock");
+            let server = Server::new(ServerOptions::default());
+            server.listen_path_async(&path).await?;
+            let c = Socket::connect_path(&path, SocketOptions::default().no_delay(true));
+            c.connected().await?;
+            assert!(c
+                .st
+                .tcp
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| t.tcp().is_none()));
+            c.set_keep_alive(true, Duration::from_secs(5))?;
+            c.set_no_delay(true)?;
+            c.set_reset_on_close(true)?;
+            c.destroy(None);
+            server.close();
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok::<_, Error>(())
+        })
+        .expect("unix");
+    }
+}
