@@ -1271,7 +1271,7 @@ pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
 ///
 /// highwater::block_on(async {
 ///     let dir = std::env::temp_dir().join(format!("hw-doc-cp-{}", std::process::id()));
-///     std::fs::create_dir_all(&dir)?;
+///     std::fs::create_dir_all(&dir).unwrap();
 ///     let path = dir.join("echo.sock");
 ///     let server = Server::new(ServerOptions::default());
 ///     server.on_connection(|s| { s.pipe(s); }); // echo
@@ -1281,7 +1281,7 @@ pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
 ///     assert_eq!(client.remote_addr(), None); // no IP address, as Node's undefined
 ///     client.destroy(None);
 ///     server.close();
-///     std::fs::remove_dir(&dir)?;
+///     std::fs::remove_dir(&dir).unwrap();
 ///     Ok::<_, highwater::Error>(())
 /// })
 /// .unwrap();
@@ -2521,7 +2521,7 @@ impl Server {
     ///
     /// highwater::block_on(async {
     ///     let dir = std::env::temp_dir().join(format!("hw-doc-lp-{}", std::process::id()));
-    ///     std::fs::create_dir_all(&dir)?;
+    ///     std::fs::create_dir_all(&dir).unwrap();
     ///     let path = dir.join("s.sock");
     ///     let server = Server::new(ServerOptions::default());
     ///     let listening = Rc::new(Cell::new(false));
@@ -2533,7 +2533,7 @@ impl Server {
     ///     assert!(listening.get());
     ///     server.close_async().await?;
     ///     assert!(!path.exists()); // removed on close
-    ///     std::fs::remove_dir(&dir)?;
+    ///     std::fs::remove_dir(&dir).unwrap();
     ///     Ok::<_, highwater::Error>(())
     /// })
     /// .unwrap();
@@ -2559,7 +2559,7 @@ impl Server {
     ///
     /// highwater::block_on(async {
     ///     let dir = std::env::temp_dir().join(format!("hw-doc-lpa-{}", std::process::id()));
-    ///     std::fs::create_dir_all(&dir)?;
+    ///     std::fs::create_dir_all(&dir).unwrap();
     ///     let path = dir.join("s.sock");
     ///     let server = Server::new(ServerOptions::default());
     ///     assert_eq!(server.listen_path_async(&path).await?, path);
@@ -2571,7 +2571,7 @@ impl Server {
     ///     assert_eq!(err.code(), "EADDRINUSE");
     ///     assert_eq!(err.to_string(), format!("listen EADDRINUSE: address already in use {}", path.display()));
     ///     server.close();
-    ///     std::fs::remove_dir(&dir)?;
+    ///     std::fs::remove_dir(&dir).unwrap();
     ///     Ok::<_, highwater::Error>(())
     /// })
     /// .unwrap();
