@@ -427,7 +427,7 @@ fn pipe_connect_errors_enotsock_or_econnrefused_enoent_and_eacces() {
             let server = Server::new(ServerOptions::default());
             server.on_connection(|_| panic!("server callback should not run"));
             server.listen_path_async(&path).await.expect("listen");
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0)).expect("chmod");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o000)).expect("chmod");
             let client = Socket::connect_path(&path, SocketOptions::default());
             let err = client.connected().await.expect_err("no access");
             assert_eq!(err.code(), "EACCES");
