@@ -628,6 +628,30 @@ fn pipe_address_eaddrinuse_and_the_file_removed_on_close() {
     });
 }
 
+// Port of test/parallel/test-net-pipe-with-long-path.js: a path longer
+// than a Unix-domain socket's address holds is EINVAL, for listen and for
+// connect (Node 20's libuv truncated it and listened on the truncated
+// path; the test accepts either, and later Node gives EINVAL).
+#[cfg(unix)]
+#[test]
+fn a_path_too_long_is_einval_for_listen_and_connect() {
+    run(async {
+        let dir = TempDir::new();
+        let path = dir.path(&format!("{}.sock", "x".repeat(10_000)));
+        let server = Server::new(ServerOptions::default());
+        let err = server.listen_path_async(&path).await.expect_err("too long");
+        assert_eq!(err.code(), "EINVAL", "{err}");
+        assert_eq!(err.syscall(), Some("listen"));
+        assert!(!server.listening());
+        let client = Socket::connect_path(&path, SocketOptions::default());
+        let err = client.connected().await.expect_err("too long");
+        assert_eq!(err.code(), "EINVAL", "{err}");
+        assert_eq!(err.syscall(), Some("connect"));
+        // Nothing was created, truncated or not.
+        assert_eq!(std::fs::read_dir(&dir.0).expect("dir").count(), 0);
+    });
+}
+
 // What a Unix-domain socket shares with TCP ones: backpressure, half-close
 // and the server's connection count, on a transfer larger than the
 // kernel's buffers.

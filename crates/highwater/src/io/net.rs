@@ -1008,7 +1008,7 @@ async fn connect_to(target: &Target) -> Result<Conn, Error> {
         Target::Path(p) => UnixStream::connect(p)
             .await
             .map(Conn::Unix)
-            .map_err(|e| Error::net(e, "connect", Some(p.display().to_string()))),
+            .map_err(|e| Error::net(einval(e), "connect", Some(p.display().to_string()))),
     }
 }
 
@@ -2100,7 +2100,7 @@ fn listen_socket(a: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListene
 #[cfg(unix)]
 fn listen_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::UnixListener> {
     let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
-    sock.bind(&socket2::SockAddr::unix(path)?)?;
+    sock.bind(&socket2::SockAddr::unix(path).map_err(einval)?)?;
     let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
     if let Err(e) = sock
         .listen(backlog)
@@ -2110,6 +2110,20 @@ fn listen_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::Unix
         return Err(e);
     }
     Ok(sock.into())
+}
+
+/// A path too long for a Unix-domain socket is `EINVAL`, as libuv's
+/// `UV_PIPE_NO_TRUNCATE` makes it (Node 20's libuv silently truncated the
+/// path instead; Node's test accepts either): the standard library's own
+/// error carries no OS code.
+#[cfg(unix)]
+fn einval(e: io::Error) -> io::Error {
+    const EINVAL: i32 = 22; // the same on every Unix
+    if e.kind() == io::ErrorKind::InvalidInput && e.raw_os_error().is_none() {
+        io::Error::from_raw_os_error(EINVAL)
+    } else {
+        e
+    }
 }
 
 /// A bound listener, not yet registered with tokio.
