@@ -296,6 +296,39 @@ fn after_timeout_the_next_activity_arms_the_timer_again_and_destroy_clears_it() 
     });
 }
 
+// Node's `net.connect({ timeout })` is setTimeout at once; here the
+// option also reaches accepted sockets through ServerOptions::socket.
+#[test]
+fn the_timeout_option_arms_the_timer_on_connected_and_accepted_sockets() {
+    run(async {
+        let server = Server::new(
+            ServerOptions::default()
+                .socket(SocketOptions::default().timeout(Duration::from_millis(5))),
+        );
+        let log = Log::default();
+        let l = log.clone();
+        server.on_connection(move |peer| {
+            let (l, p) = (l.clone(), peer.clone());
+            peer.once_timeout(move || {
+                l.push("peer timeout");
+                p.destroy(None);
+            });
+        });
+        let addr = server.listen_async("127.0.0.1:0").await.expect("listen");
+        let client = Socket::connect(
+            addr,
+            SocketOptions::default().timeout(Duration::from_secs(3600)),
+        );
+        assert_eq!(client.timeout(), Some(Duration::from_secs(3600)));
+        client.on_timeout(log.ev("client timeout"));
+        client.on_end(log.ev("client end"));
+        client.resume();
+        until(|| client.destroyed()).await; // the peer's FIN ends it
+        assert_eq!(log.get(), ["peer timeout", "client end"]);
+        server.close();
+    });
+}
+
 // Port of test/parallel/test-net-socket-timeout-unref.js, as far as it
 // applies: Node's socket timers are unref'd, so they never hold the
 // process open. Here: `block_on` returns once its future is done though

@@ -185,6 +185,7 @@ pub struct SocketOptions {
     read_size: usize,
     no_delay: bool,
     keep_alive: Option<Duration>,
+    timeout: Option<Duration>,
 }
 
 impl Default for SocketOptions {
@@ -198,6 +199,7 @@ impl Default for SocketOptions {
             read_size: DEFAULT_READ_SIZE,
             no_delay: false,
             keep_alive: None,
+            timeout: None,
         }
     }
 }
@@ -312,6 +314,38 @@ impl SocketOptions {
     #[must_use]
     pub fn keep_alive(mut self, initial_delay: Option<Duration>) -> Self {
         self.keep_alive = initial_delay;
+        self
+    }
+
+    /// The idle timeout set on the socket from the start (Node's
+    /// `net.connect({ timeout })`: [`Socket::set_timeout`] right after
+    /// creating it). *Beyond Node*, it applies to accepted sockets too
+    /// (through [`ServerOptions::socket`]); Node's servers have no such
+    /// option (http's `server.timeout` is the same idea).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::time::Duration;
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let opts = SocketOptions::default().timeout(Duration::from_millis(10));
+    ///     let client = Socket::connect(addr, opts);
+    ///     assert_eq!(client.timeout(), Some(Duration::from_millis(10)));
+    ///     let c = client.clone();
+    ///     client.on_timeout(move || c.destroy(None));
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert!(client.destroyed());
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -1300,6 +1334,9 @@ impl Socket {
             SocketSink(st.clone()),
         );
         *st.core.borrow_mut() = Rc::downgrade(&duplex.core);
+        if let Some(t) = opts.timeout {
+            st.set_timeout(t);
+        }
         Socket { duplex, st }
     }
 
