@@ -85,7 +85,19 @@
 //!   returning (Node's are unref'd timers, too).
 //! * Unix-domain sockets have their own entry points ([`connect_path`],
 //!   [`Server::listen_path`], [`Server::local_path`]), where Node takes a
-//!   path in the same `connect`/`listen`/`address()`.
+//!   path in the same `connect`/`listen`/`address()`. As in Node, an
+//!   existing file at the path is `EADDRINUSE` (never removed), and
+//!   closing the server removes the socket's file; a path too long is
+//!   `EINVAL` (Node 20's libuv truncated it).
+//! * A write still waiting for the kernel holds `'timeout'` back by
+//!   pushing the timer back each time the kernel takes more of it; Node
+//!   checks, when the timer fires, whether the write queue moved since the
+//!   last check. Both stay quiet while a slow write progresses.
+//!
+//! The idle timeout ([`Socket::set_timeout`], `'timeout'`) follows Node's
+//! `_unrefTimer`: connecting, every read outcome, the start and the end of
+//! every write push it back; after `'timeout'` the next activity arms it
+//! again; `destroy` clears it; the socket is never closed by it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
