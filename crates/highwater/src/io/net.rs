@@ -80,7 +80,24 @@
 //! * A write after the peer's FIN (with `allow_half_open` off) fails with
 //!   the stream's `ERR_STREAM_WRITE_AFTER_END`, not Node's
 //!   `EPIPE: This socket has been ended by the other party`.
-//! * No timeouts, keep-alive, `ref`/`unref`, IPC or Unix-domain sockets.
+//! * No `ref`/`unref` or IPC. Timeouts ([`Socket::set_timeout`]) are
+//!   tokio timers, which never keep [`block_on`](crate::block_on) from
+//!   returning (Node's are unref'd timers, too).
+//! * Unix-domain sockets have their own entry points ([`connect_path`],
+//!   [`Server::listen_path`], [`Server::local_path`]), where Node takes a
+//!   path in the same `connect`/`listen`/`address()`. As in Node, an
+//!   existing file at the path is `EADDRINUSE` (never removed), and
+//!   closing the server removes the socket's file; a path too long is
+//!   `EINVAL` (Node 20's libuv truncated it).
+//! * A write still waiting for the kernel holds `'timeout'` back by
+//!   pushing the timer back each time the kernel takes more of it; Node
+//!   checks, when the timer fires, whether the write queue moved since the
+//!   last check. Both stay quiet while a slow write progresses.
+//!
+//! The idle timeout ([`Socket::set_timeout`], `'timeout'`) follows Node's
+//! `_unrefTimer`: connecting, every read outcome, the start and the end of
+//! every write push it back; after `'timeout'` the next activity arms it
+//! again; `destroy` clears it; the socket is never closed by it.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -88,6 +105,8 @@ use std::fmt;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
+#[cfg(unix)]
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
@@ -96,6 +115,9 @@ use std::time::Duration;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 use tokio::net::{TcpListener, TcpStream};
+#[cfg(unix)]
+use tokio::net::{UnixListener, UnixStream};
+use tokio::time::Instant;
 
 use crate::runtime::event_loop::{self, next_tick};
 use crate::runtime::events::{ListenerId, Listeners};
@@ -103,7 +125,8 @@ use crate::state::{DuplexOptions, Error, ReadableOptions, WritableOptions};
 use crate::stream::core::Core;
 use crate::stream::side::sealed::{Handle, HasReadable, HasWritable};
 use crate::stream::{
-    Done, Duplex, Hooks, ReadableImpl, ReadableSide, Source, StreamBase, WritableImpl,
+    Done, Duplex, Hooks, ReadableImpl, ReadableSide, Source, StreamBase, WritableEvent,
+    WritableImpl, WritableSide,
 };
 
 /// Bytes asked of the kernel per read (libuv's 64 KiB).
@@ -173,6 +196,8 @@ pub struct SocketOptions {
     writable_low_water_mark: Option<usize>,
     read_size: usize,
     no_delay: bool,
+    keep_alive: Option<Duration>,
+    timeout: Option<Duration>,
 }
 
 impl Default for SocketOptions {
@@ -185,6 +210,8 @@ impl Default for SocketOptions {
             writable_low_water_mark: None,
             read_size: DEFAULT_READ_SIZE,
             no_delay: false,
+            keep_alive: None,
+            timeout: None,
         }
     }
 }
@@ -282,6 +309,55 @@ impl SocketOptions {
     #[must_use]
     pub fn no_delay(mut self, on: bool) -> Self {
         self.no_delay = on;
+        self
+    }
+
+    /// Turn TCP keep-alive on once connected (Node's `keepAlive` and
+    /// `keepAliveInitialDelay`; see [`Socket::set_keep_alive`]): probes
+    /// start after `initial_delay` of idleness, in whole seconds (below
+    /// one second: the system's default, as Node's). No effect on
+    /// Unix-domain sockets.
+    ///
+    /// ```
+    /// # use highwater::net::SocketOptions;
+    /// use std::time::Duration;
+    /// let _ = SocketOptions::default().keep_alive(Some(Duration::from_secs(60)));
+    /// ```
+    #[must_use]
+    pub fn keep_alive(mut self, initial_delay: Option<Duration>) -> Self {
+        self.keep_alive = initial_delay;
+        self
+    }
+
+    /// The idle timeout set on the socket from the start (Node's
+    /// `net.connect({ timeout })`: [`Socket::set_timeout`] right after
+    /// creating it). *Beyond Node*, it applies to accepted sockets too
+    /// (through [`ServerOptions::socket`]); Node's servers have no such
+    /// option (http's `server.timeout` is the same idea).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::time::Duration;
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let opts = SocketOptions::default().timeout(Duration::from_millis(10));
+    ///     let client = Socket::connect(addr, opts);
+    ///     assert_eq!(client.timeout(), Some(Duration::from_millis(10)));
+    ///     let c = client.clone();
+    ///     client.on_timeout(move || c.destroy(None));
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert!(client.destroyed());
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 
@@ -426,14 +502,96 @@ fn have_runtime() -> bool {
     tokio::runtime::Handle::try_current().is_ok()
 }
 
+/// What a socket connects to.
+#[derive(Debug, Clone)]
+enum Target {
+    /// `host:port`, or a literal address.
+    Inet(String),
+    /// A Unix-domain socket's path (Node's `{ path }`).
+    #[cfg(unix)]
+    Path(PathBuf),
+}
+
+/// The connection under a socket: TCP, or a Unix-domain stream (Node's
+/// `TCP` and `Pipe` handles).
+enum Conn {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Conn {
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            Conn::Tcp(t) => Some(t),
+            #[cfg(unix)]
+            Conn::Unix(_) => None,
+        }
+    }
+
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(t) => t.poll_read_ready(cx),
+            #[cfg(unix)]
+            Conn::Unix(u) => u.poll_read_ready(cx),
+        }
+    }
+
+    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Conn::Tcp(t) => t.poll_write_ready(cx),
+            #[cfg(unix)]
+            Conn::Unix(u) => u.poll_write_ready(cx),
+        }
+    }
+
+    fn try_read_buf<B: BufMut>(&self, buf: &mut B) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(t) => t.try_read_buf(buf),
+            #[cfg(unix)]
+            Conn::Unix(u) => u.try_read_buf(buf),
+        }
+    }
+
+    fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(t) => t.try_write(buf),
+            #[cfg(unix)]
+            Conn::Unix(u) => u.try_write(buf),
+        }
+    }
+
+    fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Conn::Tcp(t) => t.try_write_vectored(bufs),
+            #[cfg(unix)]
+            Conn::Unix(u) => u.try_write_vectored(bufs),
+        }
+    }
+
+    /// Shuts the write side down; immediate for both kinds of stream.
+    fn shutdown_now(&mut self) -> io::Result<()> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let r = match self {
+            Conn::Tcp(t) => Pin::new(t).poll_shutdown(&mut cx),
+            #[cfg(unix)]
+            Conn::Unix(u) => Pin::new(u).poll_shutdown(&mut cx),
+        };
+        match r {
+            Poll::Ready(r) => r,
+            Poll::Pending => Ok(()),
+        }
+    }
+}
+
 /// What the two sides of a socket share: the connection, the counters, the
 /// wakers of the tasks doing its I/O, and the `'connect'`/`'ready'`
 /// listeners.
 struct SocketState {
     /// What a client socket connects to (`None` for an accepted one).
-    target: Option<String>,
+    target: Option<Target>,
     /// The connection: `None` while connecting and after closing.
-    tcp: RefCell<Option<TcpStream>>,
+    tcp: RefCell<Option<Conn>>,
     connecting: Cell<bool>,
     connected: Cell<bool>,
     connect_error: RefCell<Option<Error>>,
@@ -444,7 +602,16 @@ struct SocketState {
     bytes_written: Cell<u64>,
     read_size: usize,
     no_delay: Cell<bool>,
+    /// Keep-alive on, with this initial delay (zero: the system's).
+    keep_alive: Cell<Option<Duration>>,
     reset_on_close: Cell<bool>,
+    /// Node's `socket.timeout`: `None` until `set_timeout` is called.
+    timeout: Cell<Option<Duration>>,
+    /// When `'timeout'` is due (`None`: no timer armed).
+    deadline: Cell<Option<Instant>>,
+    timer_task: Cell<bool>,
+    timer_waker: RefCell<Option<Waker>>,
+    on_timeout: Listeners<()>,
     /// Node's `handle.reading`: `_read` asked, and `push` has not said stop.
     reading: Cell<bool>,
     read_task: Cell<bool>,
@@ -461,7 +628,7 @@ struct SocketState {
 
 impl SocketState {
     fn new(
-        target: Option<String>,
+        target: Option<Target>,
         opts: &SocketOptions,
         server: Option<Weak<ServerState>>,
     ) -> Self {
@@ -478,7 +645,13 @@ impl SocketState {
             bytes_written: Cell::new(0),
             read_size: opts.read_size.max(1),
             no_delay: Cell::new(opts.no_delay),
+            keep_alive: Cell::new(opts.keep_alive),
             reset_on_close: Cell::new(false),
+            timeout: Cell::new(None),
+            deadline: Cell::new(None),
+            timer_task: Cell::new(false),
+            timer_waker: RefCell::new(None),
+            on_timeout: Listeners::default(),
             reading: Cell::new(false),
             read_task: Cell::new(false),
             source: RefCell::new(None),
@@ -493,16 +666,21 @@ impl SocketState {
     }
 
     /// The connection is up: remember the addresses, apply the options.
-    fn attach(&self, tcp: TcpStream) {
-        self.remote.set(tcp.peer_addr().ok());
-        self.local.set(tcp.local_addr().ok());
-        if self.no_delay.get() {
-            let _ = tcp.set_nodelay(true);
+    fn attach(&self, conn: Conn) {
+        if let Some(tcp) = conn.tcp() {
+            self.remote.set(tcp.peer_addr().ok());
+            self.local.set(tcp.local_addr().ok());
+            if self.no_delay.get() {
+                let _ = tcp.set_nodelay(true);
+            }
+            if self.reset_on_close.get() {
+                let _ = tcp.set_zero_linger();
+            }
+            if let Some(delay) = self.keep_alive.get() {
+                let _ = set_keep_alive(tcp, true, delay);
+            }
         }
-        if self.reset_on_close.get() {
-            let _ = tcp.set_zero_linger();
-        }
-        *self.tcp.borrow_mut() = Some(tcp);
+        *self.tcp.borrow_mut() = Some(conn);
         self.connected.set(true);
     }
 
@@ -513,13 +691,16 @@ impl SocketState {
             return;
         }
         let tcp = self.tcp.borrow_mut().take();
-        if let Some(t) = &tcp {
+        if let Some(t) = tcp.as_ref().and_then(Conn::tcp) {
             if self.reset_on_close.get() {
                 let _ = t.set_zero_linger();
             }
         }
         drop(tcp);
         self.source.borrow_mut().take();
+        // Node's `_destroy` clears the timer.
+        self.deadline.set(None);
+        wake_slot(&self.timer_waker);
         wake_slot(&self.read_waker);
         wake_slot(&self.write_waker);
         wake_list(&self.connect_wakers);
@@ -693,8 +874,16 @@ impl SocketState {
                     Poll::Ready(Ok(())) => {}
                 }
             }
+            let before = self.bytes_written.get();
             if let Err(e) = self.try_write_bufs(bufs) {
                 return Poll::Ready(Err(e));
+            }
+            // Node's `_onTimeout` holds 'timeout' back while a pending
+            // write makes progress: here, progress pushes the timer back.
+            if self.bytes_written.get() != before {
+                if let (Some(_), Some(d)) = (self.deadline.get(), self.timeout.get()) {
+                    self.deadline.set(Some(Instant::now() + d));
+                }
             }
         }
     }
@@ -704,12 +893,98 @@ impl SocketState {
         let st = self.clone();
         let _task = event_loop::spawn(tokio::task::unconstrained(async move {
             let r = std::future::poll_fn(|cx| st.poll_write_rest(cx, &mut bufs)).await;
+            // Node's onWriteComplete: the end of a write is activity.
+            st.refresh_timer();
             done.call(r);
         }));
     }
 
     fn wake_connect_waiters(&self) {
         wake_list(&self.connect_wakers);
+    }
+
+    /// Node's `_unrefTimer`: activity (a read, a write, connecting) pushes
+    /// the idle timer back; a timer that fired is armed again.
+    fn refresh_timer(self: &Rc<Self>) {
+        let Some(d) = self.timeout.get().filter(|d| !d.is_zero()) else {
+            return;
+        };
+        if self.closed.get() {
+            return;
+        }
+        let was = self.deadline.replace(Some(Instant::now() + d));
+        if !self.timer_task.replace(true) {
+            let weak = Rc::downgrade(self);
+            let _task = event_loop::spawn(tokio::task::unconstrained(timer_loop(weak)));
+        } else if was.is_none() {
+            // The task waits for a deadline: give it this one. (A later
+            // deadline than the one it sleeps to is found when it wakes.)
+            wake_slot(&self.timer_waker);
+        }
+    }
+
+    /// Node's `setTimeout(msecs)`: a new idle timer (zero: none).
+    fn set_timeout(self: &Rc<Self>, d: Duration) {
+        self.timeout.set(Some(d));
+        self.deadline.set(None);
+        wake_slot(&self.timer_waker);
+        self.refresh_timer();
+    }
+}
+
+/// The idle timer: sleeps to the deadline (moved later by activity, found
+/// on waking), emits `'timeout'` when reached, then waits for the next
+/// deadline. It holds the socket weakly, and ends when it closes.
+async fn timer_loop(weak: Weak<SocketState>) {
+    let sleep = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
+    loop {
+        let due = std::future::poll_fn(|cx| {
+            let Some(st) = weak.upgrade() else {
+                return Poll::Ready(false);
+            };
+            if st.closed.get() {
+                st.timer_task.set(false);
+                return Poll::Ready(false);
+            }
+            let Some(d) = st.deadline.get() else {
+                store_waker(&st.timer_waker, cx);
+                return Poll::Pending;
+            };
+            if armed != Some(d) {
+                sleep.as_mut().reset(d);
+                armed = Some(d);
+            }
+            match sleep.as_mut().poll(cx) {
+                Poll::Ready(()) => Poll::Ready(true),
+                Poll::Pending => {
+                    store_waker(&st.timer_waker, cx);
+                    Poll::Pending
+                }
+            }
+        })
+        .await;
+        let Some(st) = weak.upgrade() else { return };
+        if !due {
+            return;
+        }
+        armed = None;
+        st.deadline.set(None);
+        st.on_timeout.emit(&());
+    }
+}
+
+/// Node's `setKeepAlive`: `SO_KEEPALIVE`, and the idle time before the
+/// first probe (`TCP_KEEPIDLE`) in whole seconds when at least one.
+fn set_keep_alive(tcp: &TcpStream, on: bool, initial_delay: Duration) -> io::Result<()> {
+    let sock = socket2::SockRef::from(tcp);
+    if on && initial_delay.as_secs() > 0 {
+        let ka =
+            socket2::TcpKeepalive::new().with_time(Duration::from_secs(initial_delay.as_secs()));
+        sock.set_tcp_keepalive(&ka)
+    } else {
+        sock.set_keepalive(on)
     }
 }
 
@@ -727,6 +1002,8 @@ async fn read_loop(st: Rc<SocketState>) {
         let Some(outcome) = std::future::poll_fn(|cx| st.poll_read(cx)).await else {
             return;
         };
+        // Node's onStreamRead: any read outcome is activity.
+        st.refresh_timer();
         let src = st.source.borrow().clone();
         let Some(src) = src else { return };
         match outcome {
@@ -766,12 +1043,24 @@ fn destroyed_signal(core: Weak<Core<Bytes, Bytes>>) -> impl Future<Output = ()> 
     })
 }
 
-/// Resolves `target` (`host:port`, or a literal address) and connects to
-/// the first address that answers.
-async fn connect_to(target: &str) -> Result<TcpStream, Error> {
+/// Connects to `target`: a Unix-domain path, or [`connect_inet`].
+async fn connect_to(target: &Target) -> Result<Conn, Error> {
     if !have_runtime() {
         return Err(no_runtime());
     }
+    match target {
+        Target::Inet(t) => connect_inet(t).await.map(Conn::Tcp),
+        #[cfg(unix)]
+        Target::Path(p) => UnixStream::connect(p)
+            .await
+            .map(Conn::Unix)
+            .map_err(|e| Error::net(einval(e), "connect", Some(p.display().to_string()))),
+    }
+}
+
+/// Resolves `target` (`host:port`, or a literal address) and connects to
+/// the first address that answers.
+async fn connect_inet(target: &str) -> Result<TcpStream, Error> {
     let host = || {
         target
             .rsplit_once(':')
@@ -831,7 +1120,10 @@ impl WritableImpl<Bytes> for SocketSink {
     fn construct(&self, done: Done) {
         let st = self.0.clone();
         let _task = event_loop::spawn(tokio::task::unconstrained(async move {
-            let target = st.target.clone().unwrap_or_default();
+            let target = st
+                .target
+                .clone()
+                .unwrap_or_else(|| Target::Inet(String::new()));
             let destroyed = destroyed_signal(st.core.borrow().clone());
             let outcome = tokio::select! {
                 biased;
@@ -842,8 +1134,10 @@ impl WritableImpl<Bytes> for SocketSink {
             match outcome {
                 // destroy() while connecting: its destroy hook runs next.
                 None => done.ok(),
-                Some(Ok(tcp)) => {
-                    st.attach(tcp);
+                Some(Ok(conn)) => {
+                    st.attach(conn);
+                    // Node's afterConnect: `_unrefTimer()`.
+                    st.refresh_timer();
                     done.ok();
                     st.wake_connect_waiters();
                     st.on_connect.emit(&());
@@ -881,6 +1175,8 @@ impl WritableImpl<Bytes> for SocketSink {
 
     fn write(&self, chunk: Bytes, done: Done) {
         let st = &self.0;
+        // Node's `_writeGeneric`: a write is activity.
+        st.refresh_timer();
         match st.try_write_one(&chunk) {
             Ok(n) if n == chunk.len() => done.ok(),
             Ok(n) => st.write_later(VecDeque::from([chunk.slice(n..)]), done),
@@ -890,6 +1186,7 @@ impl WritableImpl<Bytes> for SocketSink {
 
     fn writev(&self, chunks: Vec<Bytes>, done: Done) {
         let st = &self.0;
+        st.refresh_timer();
         let mut bufs = VecDeque::from(chunks);
         match st.try_write_bufs(&mut bufs) {
             Ok(()) if bufs.is_empty() => done.ok(),
@@ -902,18 +1199,11 @@ impl WritableImpl<Bytes> for SocketSink {
     fn finish(&self, done: Done) {
         let r = {
             let mut guard = self.0.tcp.borrow_mut();
-            match guard.as_mut() {
-                None => Ok(()),
-                Some(tcp) => {
-                    // A TCP shutdown is immediate: it never returns Pending.
-                    let mut cx = Context::from_waker(Waker::noop());
-                    match Pin::new(tcp).poll_shutdown(&mut cx) {
-                        Poll::Ready(Err(e)) if e.kind() != io::ErrorKind::NotConnected => {
-                            Err(Error::net(e, "shutdown", None))
-                        }
-                        _ => Ok(()),
-                    }
+            match guard.as_mut().map(Conn::shutdown_now) {
+                Some(Err(e)) if e.kind() != io::ErrorKind::NotConnected => {
+                    Err(Error::net(e, "shutdown", None))
                 }
+                _ => Ok(()),
             }
         };
         done.call(r);
@@ -1015,6 +1305,38 @@ pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
     Socket::connect(addr, opts)
 }
 
+/// Connects to the Unix-domain socket at `path`: Node's
+/// `net.connect({ path })`. Returns at once with a pending socket; see
+/// [`Socket::connect_path`].
+///
+/// # Examples
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::net::{connect_path, Server, ServerOptions, SocketOptions};
+///
+/// highwater::block_on(async {
+///     let dir = std::env::temp_dir().join(format!("hw-doc-cp-{}", std::process::id()));
+///     std::fs::create_dir_all(&dir).unwrap();
+///     let path = dir.join("echo.sock");
+///     let server = Server::new(ServerOptions::default());
+///     server.on_connection(|s| { s.pipe(s); }); // echo
+///     server.listen_path_async(&path).await?;
+///     let client = connect_path(&path, SocketOptions::default());
+///     client.connected().await?;
+///     assert_eq!(client.remote_addr(), None); // no IP address, as Node's undefined
+///     client.destroy(None);
+///     server.close();
+///     std::fs::remove_dir(&dir).unwrap();
+///     Ok::<_, highwater::Error>(())
+/// })
+/// .unwrap();
+/// ```
+#[cfg(unix)]
+pub fn connect_path(path: impl AsRef<Path>, opts: SocketOptions) -> Socket {
+    Socket::connect_path(path, opts)
+}
+
 impl Socket {
     fn build(st: SocketState, opts: &SocketOptions) -> Socket {
         let st = Rc::new(st);
@@ -1024,6 +1346,9 @@ impl Socket {
             SocketSink(st.clone()),
         );
         *st.core.borrow_mut() = Rc::downgrade(&duplex.core);
+        if let Some(t) = opts.timeout {
+            st.set_timeout(t);
+        }
         Socket { duplex, st }
     }
 
@@ -1060,15 +1385,42 @@ impl Socket {
     /// .unwrap();
     /// ```
     pub fn connect(addr: impl ToString, opts: SocketOptions) -> Socket {
-        let st = SocketState::new(Some(addr.to_string()), &opts, None);
+        let st = SocketState::new(Some(Target::Inet(addr.to_string())), &opts, None);
         // Node's `connecting` is true from the call on.
         st.connecting.set(true);
         Socket::build(st, &opts)
     }
 
-    fn accepted(tcp: TcpStream, opts: &ServerOptions, server: Weak<ServerState>) -> Socket {
+    /// Connects to the Unix-domain socket at `path` (Node's
+    /// `net.connect({ path })`), on a later turn of the loop: then
+    /// `'connect'` and `'ready'`, or `'error'` (`connect ENOENT /tmp/x.sock`
+    /// when nothing is there, `connect ECONNREFUSED …` when nobody listens
+    /// on it) and `'close'`. Everything else is as for [`Socket::connect`];
+    /// `remote_addr` and `local_addr` stay `None`, and `set_no_delay` and
+    /// `set_keep_alive` do nothing (as in Node, a pipe has neither).
+    ///
+    /// ```
+    /// use highwater::net::{Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let missing = std::env::temp_dir().join(format!("hw-doc-none-{}.sock", std::process::id()));
+    ///     let s = Socket::connect_path(&missing, SocketOptions::default());
+    ///     let err = s.connected().await.unwrap_err();
+    ///     assert_eq!(err.code(), "ENOENT");
+    ///     assert_eq!(err.to_string(), format!("connect ENOENT {}", missing.display()));
+    /// });
+    /// ```
+    #[cfg(unix)]
+    pub fn connect_path(path: impl AsRef<Path>, opts: SocketOptions) -> Socket {
+        let target = Target::Path(path.as_ref().to_path_buf());
+        let st = SocketState::new(Some(target), &opts, None);
+        st.connecting.set(true);
+        Socket::build(st, &opts)
+    }
+
+    fn accepted(conn: Conn, opts: &ServerOptions, server: Weak<ServerState>) -> Socket {
         let st = SocketState::new(None, &opts.socket, Some(server));
-        st.attach(tcp);
+        st.attach(conn);
         let s = Socket::build(st, &opts.socket);
         // Node's Socket constructor: start reading at once, unless paused.
         if opts.pause_on_connect {
@@ -1342,7 +1694,244 @@ impl Socket {
     /// });
     /// ```
     pub fn off(&self, id: ListenerId) -> bool {
-        self.st.on_connect.remove(id) || self.st.on_ready.remove(id) || self.duplex.off(id)
+        self.st.on_connect.remove(id)
+            || self.st.on_ready.remove(id)
+            || self.st.on_timeout.remove(id)
+            || self.duplex.off(id)
+    }
+
+    /// Sets the idle timeout (Node's `setTimeout(msecs)`): once the socket
+    /// has been idle (nothing read, nothing written, no write progressing)
+    /// for `timeout`, `'timeout'` is emitted ([`Socket::on_timeout`]). The
+    /// socket is **not** closed: the listener decides (`destroy`, `end`, or
+    /// nothing). After `'timeout'`, the next activity arms the timer again.
+    /// `Duration::ZERO` disables it. Does nothing on a destroyed socket.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::time::Duration;
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.set_timeout(Duration::from_millis(20));
+    ///     assert_eq!(client.timeout(), Some(Duration::from_millis(20)));
+    ///     let c = client.clone();
+    ///     client.on_timeout(move || c.destroy(None)); // idle: close it
+    ///     let _peer = server.accept().await?; // the peer sends nothing
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert!(client.destroyed());
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_timeout(&self, timeout: Duration) {
+        if self.duplex.destroyed() {
+            return;
+        }
+        self.st.set_timeout(timeout);
+    }
+
+    /// Node's `setTimeout(msecs, callback)`: [`Socket::set_timeout`], and
+    /// `f` as a once-listener of `'timeout'` (returned) unless `timeout`
+    /// is zero. (Node's zero removes `callback` if it was a listener: here
+    /// remove it with [`Socket::off`].)
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     assert!(client.set_timeout_with(Duration::ZERO, || ()).is_none());
+    ///     let c = client.clone();
+    ///     let id = client.set_timeout_with(Duration::from_millis(10), move || c.destroy(None));
+    ///     assert!(id.is_some());
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert!(client.destroyed());
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_timeout_with(
+        &self,
+        timeout: Duration,
+        f: impl Fn() + 'static,
+    ) -> Option<ListenerId> {
+        if self.duplex.destroyed() {
+            return None;
+        }
+        self.st.set_timeout(timeout);
+        if timeout.is_zero() {
+            None
+        } else {
+            Some(self.once_timeout(f))
+        }
+    }
+
+    /// The idle timeout last set (Node's `socket.timeout`): `None` until
+    /// [`Socket::set_timeout`] is called, `Some(Duration::ZERO)` once
+    /// disabled.
+    ///
+    /// ```
+    /// use highwater::net::{Socket, SocketOptions};
+    /// use std::time::Duration;
+    /// highwater::block_on(async {
+    ///     let s = Socket::connect("127.0.0.1:9", SocketOptions::default());
+    ///     assert_eq!(s.timeout(), None);
+    ///     s.set_timeout(Duration::from_secs(5));
+    ///     s.set_timeout(Duration::ZERO);
+    ///     assert_eq!(s.timeout(), Some(Duration::ZERO));
+    /// });
+    /// ```
+    pub fn timeout(&self) -> Option<Duration> {
+        self.st.timeout.get()
+    }
+
+    /// Adds a `'timeout'` listener: the socket has been idle for the
+    /// timeout set with [`Socket::set_timeout`]. Called each time the
+    /// socket goes idle again.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::{cell::Cell, rc::Rc, time::Duration};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     let peer = server.accept().await?;
+    ///     let timeouts = Rc::new(Cell::new(0));
+    ///     let (t, c) = (timeouts.clone(), client.clone());
+    ///     client.on_timeout(move || {
+    ///         t.set(t.get() + 1);
+    ///         if t.get() == 1 {
+    ///             c.write(Bytes::from_static(b"still here")); // activity: armed again
+    ///         } else {
+    ///             c.destroy(None);
+    ///         }
+    ///     });
+    ///     client.set_timeout(Duration::from_millis(10));
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert_eq!(timeouts.get(), 2);
+    ///     peer.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn on_timeout(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_timeout.add(Rc::new(move |_| f()), false, false)
+    }
+
+    /// Adds a `'timeout'` listener called once.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Socket, SocketOptions};
+    /// highwater::block_on(async {
+    ///     let s = Socket::connect("127.0.0.1:9", SocketOptions::default());
+    ///     let id = s.once_timeout(|| ());
+    ///     assert!(s.off(id));
+    ///     s.destroy(None);
+    /// });
+    /// ```
+    pub fn once_timeout(&self, f: impl Fn() + 'static) -> ListenerId {
+        self.st.on_timeout.add(Rc::new(move |_| f()), true, false)
+    }
+
+    /// Turns TCP keep-alive on or off (Node's `setKeepAlive(enable,
+    /// initialDelay)`): when on, probes start after `initial_delay` of
+    /// idleness, counted in whole seconds; below one second the system's
+    /// delay stays. Applies now if connected, else once connected; does
+    /// nothing on a Unix-domain socket (as in Node).
+    ///
+    /// # Errors
+    ///
+    /// The OS error of `setsockopt`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    /// use std::time::Duration;
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.set_keep_alive(true, Duration::from_secs(30))?; // once connected
+    ///     client.connected().await?;
+    ///     client.set_keep_alive(false, Duration::ZERO)?; // now
+    ///     client.destroy(None);
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn set_keep_alive(&self, enable: bool, initial_delay: Duration) -> Result<(), Error> {
+        self.st
+            .keep_alive
+            .set(if enable { Some(initial_delay) } else { None });
+        match self.st.tcp.borrow().as_ref().and_then(Conn::tcp) {
+            Some(t) => set_keep_alive(t, enable, initial_delay)
+                .map_err(|e| Error::net(e, "setsockopt", None)),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the writable side, then destroys the socket once it finished
+    /// (Node's `destroySoon`): buffered writes still go out, then the
+    /// socket closes without waiting for the peer's end.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::net::{Server, ServerOptions, Socket, SocketOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let addr = server.listen_async("127.0.0.1:0").await?;
+    ///     let client = Socket::connect(addr, SocketOptions::default());
+    ///     client.write(Bytes::from_static(b"last words"));
+    ///     client.destroy_soon();
+    ///     assert!(!client.destroyed()); // not yet: the write is pending
+    ///     let peer = server.accept().await?;
+    ///     let got: Vec<u8> = peer.stream().map(|c| c.unwrap().to_vec()).concat().await;
+    ///     assert_eq!(got, b"last words");
+    ///     highwater::finished_async(&client).await.ok();
+    ///     assert!(client.destroyed());
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn destroy_soon(&self) {
+        let d = &self.duplex;
+        if d.writable() {
+            d.end();
+        }
+        if d.writable_finished() {
+            d.destroy(None);
+        } else {
+            let core = Rc::downgrade(&d.core);
+            d.once(WritableEvent::Finish, move || {
+                if let Some(core) = core.upgrade() {
+                    crate::stream::core::destroy(&core, None);
+                }
+            });
+        }
     }
 
     /// Resolves once connected (at once for an accepted socket).
@@ -1434,7 +2023,7 @@ impl Socket {
     /// ```
     pub fn set_no_delay(&self, on: bool) -> Result<(), Error> {
         self.st.no_delay.set(on);
-        match self.st.tcp.borrow().as_ref() {
+        match self.st.tcp.borrow().as_ref().and_then(Conn::tcp) {
             Some(t) => t
                 .set_nodelay(on)
                 .map_err(|e| Error::net(e, "setsockopt", None)),
@@ -1485,7 +2074,7 @@ impl Socket {
     pub fn set_reset_on_close(&self, on: bool) -> Result<(), Error> {
         self.st.reset_on_close.set(on);
         let guard = self.st.tcp.borrow();
-        let Some(t) = guard.as_ref() else {
+        let Some(t) = guard.as_ref().and_then(Conn::tcp) else {
             return Ok(());
         };
         let r = if on {
@@ -1553,13 +2142,81 @@ fn listen_socket(a: SocketAddr, backlog: u32) -> io::Result<std::net::TcpListene
     Ok(l)
 }
 
+/// A Unix-domain listening socket on `path` with the given backlog, not
+/// yet registered with tokio. An existing file at `path` (a socket still
+/// listening, or one left behind) is `EADDRINUSE`, as in Node: it is not
+/// removed.
+#[cfg(unix)]
+fn listen_unix(path: &Path, backlog: u32) -> io::Result<std::os::unix::net::UnixListener> {
+    let sock = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)?;
+    sock.bind(&socket2::SockAddr::unix(path).map_err(einval)?)?;
+    let backlog = i32::try_from(backlog).unwrap_or(i32::MAX);
+    if let Err(e) = sock
+        .listen(backlog)
+        .and_then(|()| sock.set_nonblocking(true))
+    {
+        let _ = std::fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(sock.into())
+}
+
+/// A path too long for a Unix-domain socket is `EINVAL`, as libuv's
+/// `UV_PIPE_NO_TRUNCATE` makes it (Node 20's libuv silently truncated the
+/// path instead; Node's test accepts either): the standard library's own
+/// error carries no OS code.
+#[cfg(unix)]
+fn einval(e: io::Error) -> io::Error {
+    const EINVAL: i32 = 22; // the same on every Unix
+    if e.kind() == io::ErrorKind::InvalidInput && e.raw_os_error().is_none() {
+        io::Error::from_raw_os_error(EINVAL)
+    } else {
+        e
+    }
+}
+
+/// A bound listener, not yet registered with tokio.
+enum StdListener {
+    Tcp(std::net::TcpListener),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixListener),
+}
+
+/// A listener registered with tokio (by the accept task).
+enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix(UnixListener),
+}
+
+impl Listener {
+    fn from_std(l: StdListener) -> io::Result<Listener> {
+        match l {
+            StdListener::Tcp(t) => TcpListener::from_std(t).map(Listener::Tcp),
+            #[cfg(unix)]
+            StdListener::Unix(u) => UnixListener::from_std(u).map(Listener::Unix),
+        }
+    }
+
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<io::Result<Conn>> {
+        match self {
+            Listener::Tcp(t) => t.poll_accept(cx).map_ok(|(s, _)| Conn::Tcp(s)),
+            #[cfg(unix)]
+            Listener::Unix(u) => u.poll_accept(cx).map_ok(|(s, _)| Conn::Unix(s)),
+        }
+    }
+}
+
 /// What a listening server shares with its accept task and its sockets.
 struct ServerState {
     opts: ServerOptions,
     /// Bound, not yet registered with tokio (done by the accept task).
-    std_listener: RefCell<Option<std::net::TcpListener>>,
-    listener: RefCell<Option<TcpListener>>,
+    std_listener: RefCell<Option<StdListener>>,
+    listener: RefCell<Option<Listener>>,
     addr: Cell<Option<SocketAddr>>,
+    /// The path of a Unix-domain listener (removed on close, as libuv does).
+    #[cfg(unix)]
+    path: RefCell<Option<PathBuf>>,
     binding: Cell<bool>,
     listening: Cell<bool>,
     accept_task: Cell<bool>,
@@ -1592,26 +2249,42 @@ impl ServerState {
 
     fn bind(self: &Rc<Self>, a: SocketAddr) {
         self.binding.set(false);
-        let bound = listen_socket(a, self.opts.backlog);
-        match bound {
+        match listen_socket(a, self.opts.backlog) {
             Ok(l) => {
                 self.addr.set(l.local_addr().ok());
-                *self.std_listener.borrow_mut() = Some(l);
-                self.listening.set(true);
-                if !self.accept_task.replace(true) {
-                    let _task =
-                        event_loop::spawn(tokio::task::unconstrained(accept_loop(self.clone())));
-                }
-                let st = self.clone();
-                next_tick(move || {
-                    if st.listening.get() {
-                        st.on_listening.emit(&());
-                    }
-                    st.wake_all();
-                });
+                self.bound(StdListener::Tcp(l));
             }
             Err(e) => self.fail(Error::net(e, "listen", Some(show_addr(&a)))),
         }
+    }
+
+    #[cfg(unix)]
+    fn bind_path(self: &Rc<Self>, path: PathBuf) {
+        self.binding.set(false);
+        match listen_unix(&path, self.opts.backlog) {
+            Ok(l) => {
+                self.addr.set(None);
+                *self.path.borrow_mut() = Some(path);
+                self.bound(StdListener::Unix(l));
+            }
+            Err(e) => self.fail(Error::net(e, "listen", Some(path.display().to_string()))),
+        }
+    }
+
+    /// Listening: the accept task, and `'listening'` on the next tick.
+    fn bound(self: &Rc<Self>, l: StdListener) {
+        *self.std_listener.borrow_mut() = Some(l);
+        self.listening.set(true);
+        if !self.accept_task.replace(true) {
+            let _task = event_loop::spawn(tokio::task::unconstrained(accept_loop(self.clone())));
+        }
+        let st = self.clone();
+        next_tick(move || {
+            if st.listening.get() {
+                st.on_listening.emit(&());
+            }
+            st.wake_all();
+        });
     }
 
     /// A listen error: `'error'` on the next tick.
@@ -1629,7 +2302,7 @@ impl ServerState {
         self.on_connection.count() > 0 || self.accepters.get() > self.queue.borrow().len()
     }
 
-    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<TcpStream>>> {
+    fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Conn>>> {
         if !self.listening.get() {
             return Poll::Ready(None);
         }
@@ -1640,7 +2313,7 @@ impl ServerState {
             if !have_runtime() {
                 return Poll::Ready(Some(Err(io::Error::other(no_runtime().to_string()))));
             }
-            match TcpListener::from_std(l) {
+            match Listener::from_std(l) {
                 Ok(t) => *self.listener.borrow_mut() = Some(t),
                 Err(e) => return Poll::Ready(Some(Err(e))),
             }
@@ -1654,7 +2327,7 @@ impl ServerState {
             return Poll::Ready(None);
         };
         match l.poll_accept(cx) {
-            Poll::Ready(Ok((tcp, _))) => Poll::Ready(Some(Ok(tcp))),
+            Poll::Ready(Ok(conn)) => Poll::Ready(Some(Ok(conn))),
             Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
             Poll::Pending => {
                 drop(guard);
@@ -1666,8 +2339,8 @@ impl ServerState {
 
     /// Node's `onconnection`: a new socket, to the `'connection'` listeners
     /// or to a waiting `accept()`.
-    fn deliver(self: &Rc<Self>, tcp: TcpStream) {
-        let socket = Socket::accepted(tcp, &self.opts, Rc::downgrade(self));
+    fn deliver(self: &Rc<Self>, conn: Conn) {
+        let socket = Socket::accepted(conn, &self.opts, Rc::downgrade(self));
         self.connections.set(self.connections.get() + 1);
         {
             let mut open = self.open.borrow_mut();
@@ -1708,7 +2381,7 @@ async fn accept_loop(st: Rc<ServerState>) {
             return;
         };
         match r {
-            Ok(tcp) => st.deliver(tcp),
+            Ok(conn) => st.deliver(conn),
             Err(e) => {
                 st.on_error.emit(&Error::net(e, "accept", None));
                 if !have_runtime() {
@@ -1801,6 +2474,8 @@ impl Server {
             st: Rc::new(ServerState {
                 opts,
                 std_listener: RefCell::new(None),
+                #[cfg(unix)]
+                path: RefCell::new(None),
                 listener: RefCell::new(None),
                 addr: Cell::new(None),
                 binding: Cell::new(false),
@@ -1856,26 +2531,10 @@ impl Server {
     /// });
     /// ```
     pub fn listen(&self, addr: impl ToString) {
-        let st = &self.st;
-        if st.listening.get() || st.binding.get() {
-            // Node throws ERR_SERVER_ALREADY_LISTEN here; `listen` has no
-            // return value to carry it, so it is an 'error' event, and the
-            // listen already under way (or done) goes on, as in Node.
-            let err = Error::custom(
-                "ERR_SERVER_ALREADY_LISTEN",
-                "Listen method has been called more than once without closing.",
-            );
-            let st = st.clone();
-            next_tick(move || {
-                st.on_error.emit(&err);
-            });
+        if !self.begin_listen() {
             return;
         }
-        st.error.borrow_mut().take();
-        st.closing.set(false);
-        st.close_emitted.set(false);
-        st.closed.set(false);
-        st.binding.set(true);
+        let st = &self.st;
         let target = addr.to_string();
         match target.parse::<SocketAddr>() {
             Ok(a) => st.bind(a),
@@ -1909,6 +2568,150 @@ impl Server {
                 });
             }
         }
+    }
+
+    /// Listens on a Unix-domain socket at `path` (Node's
+    /// `server.listen(path)`): `'listening'` on the next tick, or
+    /// `'error'`: `listen EADDRINUSE: address already in use /tmp/x.sock`
+    /// when a file is there already (a socket still listening, or one left
+    /// behind: as Node, it is not removed), `EACCES`, `ENOENT` for a
+    /// missing directory. [`Server::close`] removes the socket's file, as
+    /// Node (libuv) does.
+    ///
+    /// ```
+    /// use highwater::net::{Server, ServerOptions};
+    /// use std::{cell::Cell, rc::Rc};
+    ///
+    /// highwater::block_on(async {
+    ///     let dir = std::env::temp_dir().join(format!("hw-doc-lp-{}", std::process::id()));
+    ///     std::fs::create_dir_all(&dir).unwrap();
+    ///     let path = dir.join("s.sock");
+    ///     let server = Server::new(ServerOptions::default());
+    ///     let listening = Rc::new(Cell::new(false));
+    ///     let l = listening.clone();
+    ///     server.on_listening(move || l.set(true));
+    ///     server.listen_path(&path);
+    ///     assert!(path.exists()); // bound at once; 'listening' comes on the next tick
+    ///     tokio::task::yield_now().await;
+    ///     assert!(listening.get());
+    ///     server.close_async().await?;
+    ///     assert!(!path.exists()); // removed on close
+    ///     std::fs::remove_dir(&dir).unwrap();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[cfg(unix)]
+    pub fn listen_path(&self, path: impl AsRef<Path>) {
+        if self.begin_listen() {
+            self.st.bind_path(path.as_ref().to_path_buf());
+        }
+    }
+
+    /// Listens on a Unix-domain socket at `path` ([`Server::listen_path`]),
+    /// and resolves to the path once listening.
+    ///
+    /// # Errors
+    ///
+    /// The listen error (`EADDRINUSE`, `EACCES`, `ENOENT`, …).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let dir = std::env::temp_dir().join(format!("hw-doc-lpa-{}", std::process::id()));
+    ///     std::fs::create_dir_all(&dir).unwrap();
+    ///     let path = dir.join("s.sock");
+    ///     let server = Server::new(ServerOptions::default());
+    ///     assert_eq!(server.listen_path_async(&path).await?, path);
+    ///     assert_eq!(server.local_path(), Some(path.clone()));
+    ///     assert_eq!(server.local_addr(), None); // no IP address
+    ///
+    ///     let second = Server::new(ServerOptions::default());
+    ///     let err = second.listen_path_async(&path).await.unwrap_err();
+    ///     assert_eq!(err.code(), "EADDRINUSE");
+    ///     assert_eq!(err.to_string(), format!("listen EADDRINUSE: address already in use {}", path.display()));
+    ///     server.close();
+    ///     std::fs::remove_dir(&dir).unwrap();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[cfg(unix)]
+    pub fn listen_path_async(
+        &self,
+        path: impl AsRef<Path>,
+    ) -> impl Future<Output = Result<PathBuf, Error>> + 'static {
+        self.listen_path(path);
+        let st = self.st.clone();
+        std::future::poll_fn(move |cx| {
+            if let Some(e) = st.error.borrow().clone() {
+                return Poll::Ready(Err(e));
+            }
+            match st.path.borrow().clone() {
+                Some(p) if st.listening.get() => Poll::Ready(Ok(p)),
+                _ if !st.binding.get() && !st.listening.get() => {
+                    Poll::Ready(Err(server_not_running()))
+                }
+                _ => {
+                    event_loop::park_waker(&mut st.wakers.borrow_mut(), cx.waker());
+                    Poll::Pending
+                }
+            }
+        })
+    }
+
+    /// The path of the Unix-domain socket listened on (Node's
+    /// `server.address()` of a pipe server), while listening.
+    ///
+    /// ```
+    /// use highwater::net::{Server, ServerOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let server = Server::new(ServerOptions::default());
+    ///     assert_eq!(server.local_path(), None);
+    ///     server.listen_async("127.0.0.1:0").await?;
+    ///     assert_eq!(server.local_path(), None); // TCP
+    ///     server.close();
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    #[cfg(unix)]
+    pub fn local_path(&self) -> Option<PathBuf> {
+        if self.st.listening.get() {
+            self.st.path.borrow().clone()
+        } else {
+            None
+        }
+    }
+
+    /// Node's listen preamble: `ERR_SERVER_ALREADY_LISTEN` (as `'error'`)
+    /// if listening or binding, else a fresh start. Returns whether to go on.
+    fn begin_listen(&self) -> bool {
+        let st = &self.st;
+        if st.listening.get() || st.binding.get() {
+            // Node throws ERR_SERVER_ALREADY_LISTEN here; `listen` has no
+            // return value to carry it, so it is an 'error' event, and the
+            // listen already under way (or done) goes on, as in Node.
+            let err = Error::custom(
+                "ERR_SERVER_ALREADY_LISTEN",
+                "Listen method has been called more than once without closing.",
+            );
+            let st = st.clone();
+            next_tick(move || {
+                st.on_error.emit(&err);
+            });
+            return false;
+        }
+        st.error.borrow_mut().take();
+        st.closing.set(false);
+        st.close_emitted.set(false);
+        st.closed.set(false);
+        st.binding.set(true);
+        true
     }
 
     /// [`listen`](Self::listen), then waits until listening.
@@ -2113,8 +2916,18 @@ impl Server {
         let st = &self.st;
         st.listening.set(false);
         st.binding.set(false);
-        st.std_listener.borrow_mut().take();
-        st.listener.borrow_mut().take();
+        let was_bound = st.std_listener.borrow_mut().take().is_some()
+            | st.listener.borrow_mut().take().is_some();
+        // libuv removes a Unix-domain socket's file when it closes the
+        // listener (a server that never listened removes nothing).
+        #[cfg(unix)]
+        if let Some(p) = st.path.borrow_mut().take() {
+            if was_bound {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = was_bound;
         wake_slot(&st.accept_waker);
         st.wake_all();
         st.closing.set(true);
@@ -2350,4 +3163,93 @@ impl Server {
 
 fn server_not_running() -> Error {
     Error::custom("ERR_SERVER_NOT_RUNNING", "Server is not running.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `SO_KEEPALIVE` and `TCP_KEEPIDLE` of a connected TCP socket.
+    fn keep_alive_of(s: &Socket) -> (bool, Duration) {
+        let guard = s.st.tcp.borrow();
+        let tcp = guard.as_ref().and_then(Conn::tcp).expect("a TCP socket");
+        let r = socket2::SockRef::from(tcp);
+        (
+            r.keepalive().expect("SO_KEEPALIVE"),
+            r.tcp_keepalive_time().expect("TCP_KEEPIDLE"),
+        )
+    }
+
+    // Node's setKeepAlive(enable, initialDelay): libuv's uv_tcp_keepalive
+    // with `~~(initialDelay / 1000)` seconds; a delay under one second
+    // leaves the system's idle time; set before connecting, it applies
+    // once connected; the server's `keepAlive` option applies to accepted
+    // sockets.
+    #[test]
+    fn set_keep_alive_sets_so_keepalive_and_the_idle_time_in_whole_seconds() {
+        crate::block_on(async {
+            let server = Server::new(
+                ServerOptions::default()
+                    .socket(SocketOptions::default().keep_alive(Some(Duration::from_secs(60)))),
+            );
+            let addr = server.listen_async("127.0.0.1:0").await?;
+
+            let plain = Socket::connect(addr, SocketOptions::default());
+            plain.connected().await?;
+            let (on, system_idle) = keep_alive_of(&plain);
+            assert!(!on);
+
+            let c = Socket::connect(addr, SocketOptions::default());
+            c.set_keep_alive(true, Duration::from_millis(30_900))?; // before connecting
+            c.connected().await?;
+            assert_eq!(keep_alive_of(&c), (true, Duration::from_secs(30)));
+            c.set_keep_alive(false, Duration::ZERO)?;
+            assert!(!keep_alive_of(&c).0);
+
+            let sub_second = Socket::connect(addr, SocketOptions::default());
+            sub_second.connected().await?;
+            sub_second.set_keep_alive(true, Duration::from_millis(999))?;
+            assert_eq!(keep_alive_of(&sub_second), (true, system_idle));
+
+            let peer = server.accept().await?;
+            assert_eq!(keep_alive_of(&peer), (true, Duration::from_secs(60)));
+
+            for s in [plain, c, sub_second, peer] {
+                s.destroy(None);
+            }
+            server.close();
+            Ok::<_, Error>(())
+        })
+        .expect("keep-alive");
+    }
+
+    // A Unix-domain socket has no TCP options: as in Node (the Pipe handle
+    // has no setNoDelay/setKeepAlive), setting them does nothing.
+    #[cfg(unix)]
+    #[test]
+    fn tcp_options_on_a_unix_socket_do_nothing() {
+        crate::block_on(async {
+            let dir = std::env::temp_dir().join(format!("hwu-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::msg(e.to_string()))?;
+            let path = dir.join("k.sock");
+            let server = Server::new(ServerOptions::default());
+            server.listen_path_async(&path).await?;
+            let c = Socket::connect_path(&path, SocketOptions::default().no_delay(true));
+            c.connected().await?;
+            assert!(c
+                .st
+                .tcp
+                .borrow()
+                .as_ref()
+                .is_some_and(|t| t.tcp().is_none()));
+            c.set_keep_alive(true, Duration::from_secs(5))?;
+            c.set_no_delay(true)?;
+            c.set_reset_on_close(true)?;
+            c.destroy(None);
+            server.close();
+            let _ = std::fs::remove_dir_all(&dir);
+            Ok::<_, Error>(())
+        })
+        .expect("unix");
+    }
 }
