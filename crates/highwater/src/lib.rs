@@ -108,13 +108,15 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{
     default_high_water_mark, set_default_high_water_mark, ByteChunk, ByteLen, Callback,
-    DuplexOptions, Error, ErrorKind, Overflow, ReadableOptions, ReadableStats, Result,
-    SharedCallback, StreamId, TransformOptions, WritableOptions, WritableStats,
+    DuplexOptions, Encoding, Error, ErrorKind, Overflow, ReadableOptions, ReadableStats, Result,
+    SharedCallback, StreamId, TextChunk, TransformOptions, WritableOptions, WritableStats,
     DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
