@@ -129,7 +129,7 @@ pub trait TransformImpl<In, Out>: 'static {
     /// ```
     /// use std::{cell::RefCell, rc::Rc};
     /// use highwater::prelude::*;
-    /// use highwater::{Done, Hooks, Transform, TransformDone, TransformImpl, TransformOptions};
+    /// use highwater::{Done, Hooks, Transform, TransformDone, TransformImpl, TransformOptions, WritableEvent};
     ///
     /// struct Logged(Rc<RefCell<Vec<&'static str>>>);
     /// impl TransformImpl<u8, u8> for Logged {
@@ -142,7 +142,7 @@ pub trait TransformImpl<In, Out>: 'static {
     /// let log = Rc::new(RefCell::new(Vec::new()));
     /// let t = Transform::new(TransformOptions::objects(), Logged(log.clone()));
     /// let l = log.clone();
-    /// t.on_prefinish(move || l.borrow_mut().push("prefinish"));
+    /// t.on(WritableEvent::Prefinish, move || l.borrow_mut().push("prefinish"));
     /// t.resume();
     /// t.end();
     /// highwater::run_until_idle();
