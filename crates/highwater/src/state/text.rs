@@ -315,7 +315,12 @@ impl<R: TextChunk> TextState<R> {
 /// splitting after `n` of them (at a character boundary).
 pub(crate) fn text_ops<R: TextChunk>() -> ChunkOps<R> {
     fn len<R: TextChunk>(c: &R) -> usize {
-        utf16_len(c.as_bytes())
+        // A chunk not decoded yet (`push` tests for empty chunks before
+        // decoding, as Node tests the Buffer's length) may be continuation
+        // bytes only: it is not empty. Decoded text is empty only when it
+        // has no bytes, so this changes no length of buffered text.
+        let b = c.as_bytes();
+        utf16_len(b).max(usize::from(!b.is_empty()))
     }
     fn split<R: TextChunk>(c: &mut R, n: usize) -> R {
         let at = utf16_to_byte_index(c.as_bytes(), n);
