@@ -98,6 +98,9 @@ impl Default for Common {
     }
 }
 
+/// Sets a side's encoding (`RState::set_encoding`, which needs a text chunk type).
+pub(crate) type ApplyEncoding<T> = fn(&mut RState<T>, Encoding);
+
 /// Options of a [`Readable`](crate::Readable), or of the readable side of a
 /// Duplex: Node's `highWaterMark`, `objectMode`, `autoDestroy`, `emitClose`,
 /// and highwater's item bound and overflow policy.
@@ -127,7 +130,7 @@ pub struct ReadableOptions<T> {
     pub(crate) overflow: Overflow,
     pub(crate) overflow_limit: Option<usize>,
     /// Node's `encoding` option: applied to the side's state at creation.
-    pub(crate) encoding: Option<(Encoding, fn(&mut RState<T>, Encoding))>,
+    pub(crate) encoding: Option<(Encoding, ApplyEncoding<T>)>,
 }
 
 impl<T> Clone for ReadableOptions<T> {

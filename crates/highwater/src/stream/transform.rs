@@ -120,9 +120,10 @@ pub trait TransformImpl<In, Out>: 'static {
 
     /// The transform's own final hook (Node's `new Transform({ final })`):
     /// runs as the writable side's `_final` once every written chunk was
-    /// transformed. When `done` is called, `'prefinish'` is emitted and
-    /// *then* [`flush`](Self::flush) runs and the readable side ends (Node's
-    /// order: the Transform's `flush` hangs on `'prefinish'`). Called only
+    /// transformed. When `done` is called, `'prefinish'` is emitted, and
+    /// [`flush`](Self::flush) runs from it, then the readable side ends
+    /// (Node's order: the Transform's own `'prefinish'` listener, added at
+    /// construction, so before any of yours, runs the flush). Called only
     /// with [`Hooks::FINAL`]; an error given to `done` fails the stream and
     /// skips the flush.
     ///
@@ -146,7 +147,9 @@ pub trait TransformImpl<In, Out>: 'static {
     /// t.resume();
     /// t.end();
     /// highwater::run_until_idle();
-    /// assert_eq!(*log.borrow(), ["final", "prefinish", "flush"]);
+    /// // Node 20 logs the same: the flush runs from 'prefinish', before
+    /// // the listeners added after construction.
+    /// assert_eq!(*log.borrow(), ["final", "flush", "prefinish"]);
     /// ```
     fn finish(&self, done: Done) {
         done.ok();
