@@ -459,3 +459,43 @@ fn random_reads_of_text_never_cut_a_character() {
         })
         .expect("property holds");
 }
+
+// A file read 3 bytes at a time with `encoding: 'utf8'`. Node 20:
+//   fs.createReadStream(file, { highWaterMark: 3, encoding: 'utf8' })
+//   'data': ["hé","llo"," w","örl","d ","😀","!\n"], readableEncoding utf8
+#[cfg(feature = "fs")]
+#[test]
+fn fs_read_stream_with_the_encoding_option() {
+    use highwater::fs::{create_read_stream, ReadStreamOptions};
+    let dir = std::env::temp_dir().join(format!("highwater-enc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("t.txt");
+    std::fs::write(&path, "héllo wörld 😀!\n").expect("write");
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    let enc = highwater::block_on(async move {
+        let r = create_read_stream(
+            &path,
+            ReadStreamOptions::default()
+                .high_water_mark(3)
+                .encoding(Encoding::Utf8),
+        )
+        .expect("options");
+        let (tx, rx) = futures::channel::oneshot::channel::<()>();
+        let tx = RefCell::new(Some(tx));
+        r.on_data(move |d: &Bytes| g.borrow_mut().push(text(d)));
+        r.on_close(move || {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(());
+            }
+        });
+        let _ = rx.await;
+        r.readable_encoding()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(enc, Some(Encoding::Utf8));
+    assert_eq!(
+        *got.borrow(),
+        ["hé", "llo", " w", "örl", "d ", "😀", "!\n"]
+    );
+}
