@@ -494,8 +494,52 @@ fn fs_read_stream_with_the_encoding_option() {
     });
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(enc, Some(Encoding::Utf8));
+    assert_eq!(*got.borrow(), ["hé", "llo", " w", "örl", "d ", "😀", "!\n"]);
+}
+
+// `unshift` after `set_encoding`: Node puts the Buffer back as is (a
+// Buffer among strings); highwater decodes it on its own so that every
+// chunk stays whole UTF-8, and counts it in UTF-16 units.
+#[test]
+fn unshift_on_a_text_side_keeps_chunks_whole() {
+    let r = pushed();
+    r.set_encoding(Encoding::Utf8);
+    r.push(Bytes::from("😀"));
+    r.unshift(Bytes::from_static(&[b'a', 0xC3])); // 'a' and a lone lead byte
+    assert_eq!(r.readable_length(), 2 + 2); // "a\u{FFFD}" + '😀'
     assert_eq!(
-        *got.borrow(),
-        ["hé", "llo", " w", "örl", "d ", "😀", "!\n"]
+        r.read(None).as_ref().map(text).as_deref(),
+        Some("a\u{FFFD}😀")
     );
+}
+
+// Object mode with an encoding: each chunk decoded, each counting 1 (Node
+// decodes object-mode chunks too, and adds the empty string a lone lead
+// byte decodes to).
+#[test]
+fn object_mode_text_counts_items() {
+    let r = Readable::<Bytes>::pushed(ReadableOptions::objects());
+    r.set_encoding(Encoding::Utf8);
+    r.push(Bytes::from_static(&[0xE2, 0x82]));
+    r.push(Bytes::from_static(&[0xAC]));
+    assert_eq!(r.readable_length(), 2);
+    assert_eq!(r.read(None).as_ref().map(text).as_deref(), Some(""));
+    assert_eq!(r.read(None).as_ref().map(text).as_deref(), Some("€"));
+}
+
+// Every byte readable side has it, through `ReadableSide` (checked at
+// compile time for the I/O streams).
+#[allow(dead_code)]
+fn any_byte_side_can_decode(s: &impl ReadableSide<Bytes>) {
+    s.set_encoding(Encoding::Utf8);
+}
+#[cfg(feature = "net")]
+#[allow(dead_code)]
+fn a_socket_can_decode(s: &highwater::net::Socket) {
+    any_byte_side_can_decode(s);
+}
+#[cfg(feature = "fs")]
+#[allow(dead_code)]
+fn a_read_stream_can_decode(s: &highwater::fs::ReadStream) {
+    any_byte_side_can_decode(s);
 }
