@@ -108,14 +108,17 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{
     default_high_water_mark, set_default_high_water_mark, AbortController, AbortListener,
-    AbortSignal, ByteChunk, ByteLen, Callback, Cancelled, DuplexOptions, Error, ErrorKind,
-    Overflow, ReadableOptions, ReadableStats, Result, SharedCallback, StreamId, TransformOptions,
-    WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
+    AbortSignal, ByteChunk, ByteLen, Callback, Cancelled, DuplexOptions, Encoding, Error,
+    ErrorKind, Overflow, ReadableOptions, ReadableStats, Result, SharedCallback, StreamId,
+    TextChunk, TransformOptions, WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK,
+    DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
     is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,

@@ -195,6 +195,7 @@ pub struct ReadStreamOptions {
     mode: u32,
     auto_close: bool,
     emit_close: bool,
+    encoding: Option<crate::state::Encoding>,
 }
 
 impl Default for ReadStreamOptions {
@@ -207,11 +208,28 @@ impl Default for ReadStreamOptions {
             mode: 0o666,
             auto_close: true,
             emit_close: true,
+            encoding: None,
         }
     }
 }
 
 impl ReadStreamOptions {
+    /// Node's `encoding` option: the stream's chunks are decoded UTF-8 text
+    /// (whole characters, lengths in UTF-16 code units), as after
+    /// [`set_encoding`](crate::ReadableSide::set_encoding). Only UTF-8 is
+    /// supported ([`Encoding`](crate::Encoding)).
+    ///
+    /// ```
+    /// # use highwater::prelude::*;
+    /// # use highwater::fs::ReadStreamOptions;
+    /// let _ = ReadStreamOptions::default().encoding(highwater::Encoding::Utf8);
+    /// ```
+    #[must_use]
+    pub fn encoding(mut self, encoding: crate::state::Encoding) -> Self {
+        self.encoding = Some(encoding);
+        self
+    }
+
     /// Bytes per read, and the readable mark (default 64 KiB).
     ///
     /// ```
@@ -1319,10 +1337,13 @@ fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Er
     }
     let flags = OpenFlags::parse(&opts.flags)?;
     let st = FileState::new(target, flags, opts.mode, opts.start, opts.end, false);
-    let ro = ReadableOptions::default()
+    let mut ro = ReadableOptions::default()
         .high_water_mark(opts.high_water_mark)
         .auto_destroy(opts.auto_close)
         .emit_close(opts.emit_close);
+    if let Some(e) = opts.encoding {
+        ro = ro.encoding(e);
+    }
     let readable = Readable::new(ro, FileSource(st.clone()));
     Ok(ReadStream { readable, st })
 }

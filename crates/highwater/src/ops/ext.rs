@@ -146,6 +146,36 @@ pub trait ReadableExt<T: 'static>: ReadableSide<T> {
     fn stream(&self) -> ReadableStream<T> {
         ReadableStream::new(self.core().clone())
     }
+
+    /// The stream as a `futures::Stream` of `String`s: sets the UTF-8
+    /// encoding if none is set ([`set_encoding`](crate::ReadableSide::set_encoding)),
+    /// then iterates as [`stream`](Self::stream) does (in byte mode each item
+    /// is everything buffered, joined), each item whole characters.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    ///     r.push(Bytes::from("héllo".as_bytes()[..2].to_vec())); // 'h' and half of 'é'
+    ///     r.push(Bytes::from("héllo".as_bytes()[2..].to_vec()));
+    ///     r.push_eof();
+    ///     let s: Vec<String> = r.text().map(|s| s.unwrap()).collect().await;
+    ///     assert_eq!(s.concat(), "héllo");
+    /// });
+    /// ```
+    fn text(&self) -> crate::ops::text::TextStream<T>
+    where
+        T: crate::state::TextChunk,
+    {
+        if self.readable_encoding().is_none() {
+            self.set_encoding(crate::state::Encoding::Utf8);
+        }
+        crate::ops::text::TextStream::new(self.stream())
+    }
 }
 
 impl<T: 'static, S: ReadableSide<T>> ReadableExt<T> for S {}

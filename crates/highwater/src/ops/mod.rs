@@ -9,9 +9,11 @@ pub(crate) mod finished;
 pub(crate) mod iter;
 pub(crate) mod pipe;
 pub(crate) mod pipeline;
+pub(crate) mod text;
 
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async};
 pub use iter::ReadableStream;
 pub use pipe::PipeOptions;
 pub use pipeline::Pipeline;
+pub use text::TextStream;

@@ -98,6 +98,15 @@ pub enum ErrorKind {
         /// The rejected value.
         value: String,
     },
+    /// `ERR_UNKNOWN_ENCODING`: an encoding name Node does not know
+    /// (`setEncoding('nope')`).
+    #[error("Unknown encoding: {0}")]
+    UnknownEncoding(String),
+    /// `ERR_UNSUPPORTED_ENCODING` (highwater's own code): an encoding Node
+    /// has (`hex`, `base64`, `latin1`, `utf16le`…) that highwater does not
+    /// decode; only `utf8` is supported.
+    #[error("The encoding '{0}' is not supported by highwater (only utf8 is)")]
+    UnsupportedEncoding(String),
     /// An error raised by user code (a sink, a hook), with an optional code.
     #[error("{message}")]
     Custom {
@@ -449,6 +458,8 @@ impl Error {
             ErrorKind::Overflow { .. } => "ERR_STREAM_OVERFLOW",
             ErrorKind::InvalidArgValue { .. } => "ERR_INVALID_ARG_VALUE",
             ErrorKind::OutOfRange { .. } => "ERR_OUT_OF_RANGE",
+            ErrorKind::UnknownEncoding(_) => "ERR_UNKNOWN_ENCODING",
+            ErrorKind::UnsupportedEncoding(_) => "ERR_UNSUPPORTED_ENCODING",
             ErrorKind::Custom {
                 code: Some(code), ..
             } => code,

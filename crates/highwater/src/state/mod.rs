@@ -13,6 +13,7 @@ pub(crate) mod op;
 pub(crate) mod options;
 pub(crate) mod readable;
 pub mod stats;
+pub(crate) mod text;
 pub(crate) mod writable;
 
 pub use abort::{AbortController, AbortListener, AbortSignal, Cancelled};
@@ -25,6 +26,7 @@ pub use marks::{
 };
 pub use options::{DuplexOptions, Overflow, ReadableOptions, TransformOptions, WritableOptions};
 pub use stats::{ReadableStats, WritableStats};
+pub use text::{Encoding, TextChunk};
 
 use std::cell::Cell;
 

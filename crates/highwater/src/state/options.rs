@@ -22,6 +22,8 @@ use std::fmt;
 
 use super::chunk::{ByteChunk, ByteLen, ChunkOps};
 use super::marks::default_high_water_mark;
+use super::readable::RState;
+use super::text::{Encoding, TextChunk};
 
 /// *Beyond Node.* What a Readable's `push()` does with a chunk that would
 /// take its buffer over the overflow limit (live data that cannot wait).
@@ -96,6 +98,9 @@ impl Default for Common {
     }
 }
 
+/// Sets a side's encoding (`RState::set_encoding`, which needs a text chunk type).
+pub(crate) type ApplyEncoding<T> = fn(&mut RState<T>, Encoding);
+
 /// Options of a [`Readable`](crate::Readable), or of the readable side of a
 /// Duplex: Node's `highWaterMark`, `objectMode`, `autoDestroy`, `emitClose`,
 /// and highwater's item bound and overflow policy.
@@ -124,6 +129,8 @@ pub struct ReadableOptions<T> {
     pub(crate) ops: ChunkOps<T>,
     pub(crate) overflow: Overflow,
     pub(crate) overflow_limit: Option<usize>,
+    /// Node's `encoding` option: applied to the side's state at creation.
+    pub(crate) encoding: Option<(Encoding, ApplyEncoding<T>)>,
 }
 
 impl<T> Clone for ReadableOptions<T> {
@@ -142,6 +149,7 @@ impl<T> fmt::Debug for ReadableOptions<T> {
             .field("max_items", &self.common.max_items)
             .field("overflow", &self.overflow)
             .field("overflow_limit", &self.overflow_limit)
+            .field("encoding", &self.encoding.map(|e| e.0))
             .finish()
     }
 }
@@ -161,6 +169,7 @@ impl<T> ReadableOptions<T> {
             ops,
             overflow: Overflow::Block,
             overflow_limit: None,
+            encoding: None,
         }
     }
 
@@ -299,6 +308,36 @@ impl<T> ReadableOptions<T> {
     #[must_use]
     pub fn overflow_limit(mut self, limit: usize) -> Self {
         self.overflow_limit = Some(limit);
+        self
+    }
+
+    /// Node's `encoding` option: the side decodes what is pushed to text
+    /// from the start, as if [`set_encoding`](crate::ReadableSide::set_encoding)
+    /// had been called (chunks hold whole UTF-8 characters; lengths count
+    /// UTF-16 code units). Only UTF-8 exists ([`Encoding`]).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Encoding, Readable, ReadableOptions};
+    ///
+    /// let r: Readable<Bytes> = Readable::pushed(ReadableOptions::default().encoding(Encoding::Utf8));
+    /// assert_eq!(r.readable_encoding(), Some(Encoding::Utf8));
+    /// r.push(Bytes::from_static(&[0xE2, 0x82])); // the start of '€'
+    /// assert_eq!(r.readable_length(), 0);        // held by the decoder
+    /// r.push(Bytes::from_static(&[0xAC]));
+    /// assert_eq!(r.readable_length(), 1);        // one UTF-16 code unit
+    /// assert_eq!(r.read(None).as_deref(), Some("€".as_bytes()));
+    /// ```
+    #[must_use]
+    pub fn encoding(mut self, encoding: Encoding) -> Self
+    where
+        T: TextChunk,
+    {
+        fn apply<T: TextChunk>(st: &mut RState<T>, e: Encoding) {
+            st.set_encoding(e);
+        }
+        self.encoding = Some((encoding, apply::<T>));
         self
     }
 

@@ -15,6 +15,7 @@ use std::task::Waker;
 
 use super::chunk::ChunkOps;
 use super::stats::{PressureClock, ReadableStats};
+use super::text::{text_ops, Encoding, TextChunk, TextState};
 use super::{Error, Overflow, StreamId};
 
 /// Node's `awaitDrainWriters`: the destinations a pipe waits on.
@@ -37,7 +38,7 @@ impl AwaitDrain {
     }
 }
 
-/// Node's `ReadableState`, minus encodings.
+/// Node's `ReadableState` (of its encodings, UTF-8 only).
 pub(crate) struct RState<R> {
     pub(crate) object_mode: bool,
     pub(crate) hwm: usize,
@@ -76,6 +77,10 @@ pub(crate) struct RState<R> {
     pub(crate) errored: Option<Error>,
 
     pub(crate) wakers: Vec<Waker>,
+
+    /// Node's `decoder` and `encoding`: set by `setEncoding`; every chunk
+    /// pushed is then decoded to whole UTF-8 characters.
+    pub(crate) text: Option<Box<TextState<R>>>,
 
     // Beyond Node: weights, the item bound, the overflow policy and the
     // counters of `ReadableStats`.
@@ -135,6 +140,7 @@ impl<R> RState<R> {
             error_emitted: false,
             errored: None,
             wakers: Vec::new(),
+            text: None,
             weighted: false,
             max_items: None,
             overflow: Overflow::Block,
@@ -277,5 +283,56 @@ impl<R> RState<R> {
                 }
             }
         }
+    }
+}
+
+impl<R: TextChunk> RState<R> {
+    /// Node's `setEncoding`: a new decoder; in byte mode the side counts
+    /// UTF-16 code units from now on, and what is buffered is decoded again
+    /// with the new decoder into one chunk (an incomplete character at its
+    /// end stays in the decoder). In object mode each buffered chunk is
+    /// decoded in place and still counts 1 (Node would join them; see the
+    /// divergences in `ReadableSide::set_encoding`).
+    pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
+        let mut text = TextState::<R>::new(encoding);
+        let chunks: Vec<R> = self.buffer.drain(..).collect();
+        if self.object_mode {
+            for c in chunks {
+                let d = (text.decode)(&mut text.decoder, c);
+                self.buffer.push_back(d);
+            }
+        } else {
+            self.ops = text_ops::<R>();
+            let mut parts = Vec::with_capacity(chunks.len());
+            let mut bytes = 0;
+            for c in chunks {
+                let d = (text.decode)(&mut text.decoder, c);
+                let n = TextChunk::as_bytes(&d).len();
+                if n > 0 {
+                    bytes += n;
+                    parts.push(d);
+                }
+            }
+            self.length = 0;
+            if !parts.is_empty() {
+                let joined = if parts.len() == 1 {
+                    parts.pop()
+                } else {
+                    Some((self.ops.concat)(parts, bytes))
+                };
+                if let Some(j) = joined {
+                    self.length = (self.ops.len)(&j);
+                    self.buffer.push_back(j);
+                }
+            }
+        }
+        self.text = Some(Box::new(text));
+    }
+}
+
+impl<R> RState<R> {
+    /// Node's `readableEncoding`.
+    pub(crate) fn encoding(&self) -> Option<Encoding> {
+        self.text.as_ref().map(|t| t.encoding)
     }
 }

@@ -112,7 +112,8 @@ impl Hooks {
     /// assert_eq!(*sink.0.borrow(), ["write_sync"]); // write() was not called
     /// ```
     pub const WRITE_SYNC: Hooks = Hooks(2);
-    /// [`WritableImpl::finish`] (Node's `_final`).
+    /// [`WritableImpl::finish`] (Node's `_final`), or a Transform's own
+    /// final hook, [`TransformImpl::finish`](crate::TransformImpl::finish).
     ///
     /// ```
     /// use std::{cell::RefCell, rc::Rc};

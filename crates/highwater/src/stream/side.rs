@@ -1525,6 +1525,62 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
         self.core().rs().borrow().length
     }
 
+    /// Node's `setEncoding(encoding)`: from now on what is pushed is decoded
+    /// to text. The chunk type stays `T` (`Bytes`), so pipes keep working,
+    /// but every chunk holds whole, valid UTF-8 characters: a character
+    /// split across pushes is held until it is complete, invalid bytes
+    /// become U+FFFD, and an incomplete character left at the end becomes
+    /// U+FFFD (Node's `StringDecoder`). In byte mode the side counts UTF-16
+    /// code units, as Node counts string lengths: `readable_length()`,
+    /// `read(n)` and the mark. What was already buffered is decoded again
+    /// into one chunk (Node's `setEncoding`). Only UTF-8 exists
+    /// ([`Encoding`](crate::Encoding)); `Encoding::from_name` turns Node's
+    /// names into it, with Node's errors. For `String` chunks, see
+    /// [`ReadableExt::text`](crate::ReadableExt::text).
+    ///
+    /// Differences from Node: `read(n)` in the middle of a surrogate pair
+    /// returns the whole character (JavaScript returns half of it);
+    /// `unshift` after `set_encoding` decodes the chunk on its own (Node
+    /// puts the Buffer back as is); in object mode each buffered chunk is
+    /// decoded in place and keeps counting 1 (Node joins them).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Encoding, Readable, ReadableOptions};
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// r.push(Bytes::from_static(&[0xF0, 0x9F])); // the first half of '😀'
+    /// r.set_encoding(Encoding::Utf8);
+    /// assert_eq!(r.readable_length(), 0);       // held by the decoder
+    /// r.push(Bytes::from_static(&[0x98, 0x80, b'!']));
+    /// assert_eq!(r.readable_length(), 3);       // '😀' is 2 UTF-16 units, '!' one
+    /// assert_eq!(r.read(None).as_deref(), Some("😀!".as_bytes()));
+    /// ```
+    fn set_encoding(&self, encoding: crate::state::Encoding)
+    where
+        T: crate::state::TextChunk,
+    {
+        rm::set_encoding(self.core(), encoding);
+    }
+
+    /// Node's `readableEncoding`: the encoding set by
+    /// [`set_encoding`](Self::set_encoding) or the `encoding` option.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Encoding, Readable, ReadableOptions};
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// assert_eq!(r.readable_encoding(), None);
+    /// r.set_encoding(Encoding::Utf8);
+    /// assert_eq!(r.readable_encoding().map(Encoding::as_str), Some("utf8"));
+    /// ```
+    fn readable_encoding(&self) -> Option<crate::state::Encoding> {
+        self.core().rs().borrow().encoding()
+    }
+
     /// The mark `push()` compares against (raised by large `read(n)`).
     ///
     /// ```

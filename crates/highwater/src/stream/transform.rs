@@ -76,8 +76,8 @@ pub trait TransformImpl<In, Out>: 'static {
     /// ```
     fn transform(&self, chunk: In, done: TransformDone<Out>);
 
-    /// The optional hooks this transform implements ([`Hooks::FLUSH`] is
-    /// the only one a transform can have). Read once, at creation.
+    /// The optional hooks this transform implements ([`Hooks::FLUSH`] and
+    /// [`Hooks::FINAL`]). Read once, at creation.
     ///
     /// ```
     /// use highwater::prelude::*;
@@ -116,6 +116,43 @@ pub trait TransformImpl<In, Out>: 'static {
     /// ```
     fn flush(&self, done: TransformDone<Out>) {
         done.call(Ok(None));
+    }
+
+    /// The transform's own final hook (Node's `new Transform({ final })`):
+    /// runs as the writable side's `_final` once every written chunk was
+    /// transformed. When `done` is called, `'prefinish'` is emitted, and
+    /// [`flush`](Self::flush) runs from it, then the readable side ends
+    /// (Node's order: the Transform's own `'prefinish'` listener, added at
+    /// construction, so before any of yours, runs the flush). Called only
+    /// with [`Hooks::FINAL`]; an error given to `done` fails the stream and
+    /// skips the flush.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::{Done, Hooks, Transform, TransformDone, TransformImpl, TransformOptions, WritableEvent};
+    ///
+    /// struct Logged(Rc<RefCell<Vec<&'static str>>>);
+    /// impl TransformImpl<u8, u8> for Logged {
+    ///     fn transform(&self, n: u8, done: TransformDone<u8>) { done.call(Ok(Some(n))) }
+    ///     fn finish(&self, done: Done) { self.0.borrow_mut().push("final"); done.ok() }
+    ///     fn flush(&self, done: TransformDone<u8>) { self.0.borrow_mut().push("flush"); done.call(Ok(None)) }
+    ///     fn hooks(&self) -> Hooks { Hooks::FINAL | Hooks::FLUSH }
+    /// }
+    ///
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let t = Transform::new(TransformOptions::objects(), Logged(log.clone()));
+    /// let l = log.clone();
+    /// t.on(WritableEvent::Prefinish, move || l.borrow_mut().push("prefinish"));
+    /// t.resume();
+    /// t.end();
+    /// highwater::run_until_idle();
+    /// // Node 20 logs the same: the flush runs from 'prefinish', before
+    /// // the listeners added after construction.
+    /// assert_eq!(*log.borrow(), ["final", "flush", "prefinish"]);
+    /// ```
+    fn finish(&self, done: Done) {
+        done.ok();
     }
 }
 
@@ -179,6 +216,9 @@ enum Kind {
     Write(Done, usize),
     /// The `_final` completion.
     Flush(Done),
+    /// A flush run from `'prefinish'` (after the transform's own final
+    /// hook): no completion; an error destroys the stream.
+    FlushAfterFinal,
 }
 
 impl<Out: 'static> TransformDone<Out> {
@@ -203,8 +243,39 @@ impl<Out: 'static> TransformDone<Out> {
     pub fn call(self, result: Result<Option<Out>, Error>) {
         match self.kind {
             Kind::Write(done, before) => self.shared.after_transform(done, before, result),
-            Kind::Flush(done) => self.shared.after_flush(done, result),
+            Kind::Flush(done) => self.shared.after_flush(Some(done), result),
+            Kind::FlushAfterFinal => self.shared.after_flush(None, result),
         }
+    }
+
+    /// Pushes one chunk to the readable side now (Node's `this.push(chunk)`
+    /// inside `_transform` or `_flush`) and returns what Node's `push`
+    /// returns: `false` once the readable buffer reached its mark (or the
+    /// side ended). A transform may push any number of chunks, synchronously
+    /// or later, then [`call`](Self::call) `Ok(None)` (or `Ok(Some(last))`).
+    /// The write's completion is still held while the readable side is full
+    /// and the transform pushed something (Node's rule), so pushing many
+    /// chunks keeps backpressure.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Transform, TransformDone, TransformImpl, TransformOptions};
+    ///
+    /// struct Twice;
+    /// impl TransformImpl<u32, u32> for Twice {
+    ///     fn transform(&self, n: u32, done: TransformDone<u32>) {
+    ///         done.push(n);
+    ///         done.push(n);
+    ///         done.call(Ok(None));
+    ///     }
+    /// }
+    /// let t = Transform::new(TransformOptions::objects(), Twice);
+    /// let _ = t.write(7);
+    /// assert_eq!(t.readable_length(), 2);
+    /// assert_eq!((t.read(None), t.read(None)), (Some(7), Some(7)));
+    /// ```
+    pub fn push(&self, chunk: Out) -> bool {
+        self.shared.push(chunk)
     }
 }
 
@@ -212,12 +283,16 @@ impl<Out: 'static> TransformDone<Out> {
 /// the stream erased for [`TransformDone`].
 trait Shared<Out> {
     fn after_transform(&self, done: Done, before: usize, result: Result<Option<Out>, Error>);
-    fn after_flush(&self, done: Done, result: Result<Option<Out>, Error>);
+    fn after_flush(&self, done: Option<Done>, result: Result<Option<Out>, Error>);
+    fn push(&self, chunk: Out) -> bool;
 }
 
 struct State<In: 'static, Out: 'static> {
     imp: Box<dyn TransformImpl<In, Out>>,
     has_flush: bool,
+    /// The transform has its own final hook ([`Hooks::FINAL`]): the flush
+    /// then runs from `'prefinish'`.
+    has_final: bool,
     /// Node's `kCallback`: the write completion held while the readable side is full.
     /// Held weakly: the stream holding its own completion must not keep
     /// itself alive once nothing else refers to it.
@@ -259,16 +334,52 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
         }
     }
 
-    /// The callback Node's `final` gives `_flush`.
-    fn after_flush(&self, done: Done, result: Result<Option<Out>, Error>) {
+    /// The callback Node's `final` gives `_flush` (`done` is `cb`, absent
+    /// when `final` runs from `'prefinish'`).
+    fn after_flush(&self, done: Option<Done>, result: Result<Option<Out>, Error>) {
         let Some(c) = self.core() else { return };
         match result {
-            Err(e) => done.err(e),
+            Err(e) => match done {
+                Some(done) => done.err(e),
+                None => crate::stream::core::destroy(&c, Some(e)),
+            },
             Ok(v) => {
                 if let Some(v) = v {
                     rm::push(&c, Some(v));
                 }
                 rm::push(&c, None);
+                if let Some(done) = done {
+                    done.ok();
+                }
+            }
+        }
+    }
+
+    fn push(&self, chunk: Out) -> bool {
+        match self.core() {
+            Some(c) => rm::push(&c, Some(chunk)),
+            None => false,
+        }
+    }
+}
+
+impl<In: 'static, Out: 'static> State<In, Out> {
+    /// Node's `final` (transform.js): flush, then end the readable side.
+    /// `done` is its `cb`, absent when called from `'prefinish'`.
+    fn final_(self: &Rc<Self>, c: &Rc<Core<Out, In>>, done: Option<Done>) {
+        if self.has_flush && !c.is_destroyed() {
+            let kind = match done {
+                Some(done) => Kind::Flush(done),
+                None => Kind::FlushAfterFinal,
+            };
+            let td = TransformDone {
+                shared: self.clone(),
+                kind,
+            };
+            self.imp.flush(td);
+        } else {
+            rm::push(c, None);
+            if let Some(done) = done {
                 done.ok();
             }
         }
@@ -295,19 +406,16 @@ impl<In: 'static, Out: 'static> WritableImpl<In> for WriteSide<In, Out> {
         Hooks::FINAL
     }
 
-    /// Node's `final`: flush, then end the readable side.
+    /// Node's `final`: flush, then end the readable side; or, when the
+    /// transform has its own final hook, that hook (the flush then runs
+    /// from `'prefinish'`).
     fn finish(&self, done: Done) {
-        let Some(c) = self.0.core() else { return };
-        if self.0.has_flush && !c.is_destroyed() {
-            let td = TransformDone {
-                shared: self.0.clone(),
-                kind: Kind::Flush(done),
-            };
-            self.0.imp.flush(td);
-        } else {
-            rm::push(&c, None);
-            done.ok();
+        if self.0.has_final {
+            self.0.imp.finish(done);
+            return;
         }
+        let Some(c) = self.0.core() else { return };
+        self.0.final_(&c, Some(done));
     }
 }
 
@@ -426,10 +534,13 @@ fn build<In: 'static, Out: 'static>(
     opts: TransformOptions<In, Out>,
     imp: Box<dyn TransformImpl<In, Out>>,
 ) -> Rc<Core<Out, In>> {
-    let has_flush = imp.hooks().contains(Hooks::FLUSH);
+    let hooks = imp.hooks();
+    let has_flush = hooks.contains(Hooks::FLUSH);
+    let has_final = hooks.contains(Hooks::FINAL);
     let state = Rc::new(State {
         imp,
         has_flush,
+        has_final,
         held: RefCell::new(None),
         core: OnceCell::new(),
     });
@@ -441,6 +552,20 @@ fn build<In: 'static, Out: 'static>(
     // Node's Transform clears the readable side's initial `sync`.
     d.core.rs().borrow_mut().sync = false;
     let _ = state.core.set(Rc::downgrade(&d.core));
+    if has_final {
+        // Node's `this.on('prefinish', prefinish)`: with the user's own
+        // `_final`, `final` (the flush) runs once that one has called back.
+        let st = state.clone();
+        d.core.events.prefinish.add(
+            Rc::new(move |_: &()| {
+                if let Some(c) = st.core() {
+                    st.final_(&c, None);
+                }
+            }),
+            false,
+            false,
+        );
+    }
     d.core
 }
 
@@ -458,6 +583,37 @@ where
             Err(_) => Err(Error::msg("transform closure called re-entrantly")),
         };
         done.call(r);
+    }
+}
+
+/// A closure that pushes, as a transform with a flush.
+struct PushFnTransform<F>(RefCell<F>);
+
+impl<F> PushFnTransform<F> {
+    fn run<In, Out: 'static>(&self, chunk: Option<In>, done: TransformDone<Out>)
+    where
+        F: FnMut(Option<In>, &TransformDone<Out>) -> Result<(), Error>,
+    {
+        let r = match self.0.try_borrow_mut() {
+            Ok(mut f) => f(chunk, &done),
+            Err(_) => Err(Error::msg("transform closure called re-entrantly")),
+        };
+        done.call(r.map(|()| None));
+    }
+}
+
+impl<In: 'static, Out: 'static, F> TransformImpl<In, Out> for PushFnTransform<F>
+where
+    F: FnMut(Option<In>, &TransformDone<Out>) -> Result<(), Error> + 'static,
+{
+    fn transform(&self, chunk: In, done: TransformDone<Out>) {
+        self.run(Some(chunk), done);
+    }
+    fn flush(&self, done: TransformDone<Out>) {
+        self.run(None, done);
+    }
+    fn hooks(&self) -> Hooks {
+        Hooks::FLUSH
     }
 }
 
@@ -500,6 +656,48 @@ impl<In: 'static, Out: 'static> Transform<In, Out> {
         f: impl FnMut(In) -> Result<Option<Out>, Error> + 'static,
     ) -> Self {
         Self::new(opts, FnTransform(RefCell::new(f)))
+    }
+
+    /// A Transform whose function is a closure that pushes any number of
+    /// chunks (Node's `_transform` calling `this.push()` 0..n times, then
+    /// `cb()`): it gets `Some(chunk)` for each written chunk and `None` once
+    /// at `end()` (Node's `_flush`), with the [`TransformDone`] to
+    /// [`push`](TransformDone::push) through; `Err` fails the stream. One
+    /// closure for both keeps their state (a remainder, a counter) in one
+    /// place.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{ReadableOptions, Transform, TransformOptions, WritableOptions};
+    ///
+    /// // Bytes in, one object per comma-separated field out.
+    /// let mut rest = Vec::new();
+    /// let fields = Transform::from_push_fn(
+    ///     TransformOptions::new(WritableOptions::<Bytes>::default(), ReadableOptions::objects()),
+    ///     move |chunk: Option<Bytes>, out| {
+    ///         match chunk {
+    ///             Some(c) => rest.extend_from_slice(&c),
+    ///             None => rest.push(b','), // the last field, at end()
+    ///         }
+    ///         while let Some(i) = rest.iter().position(|&b| b == b',') {
+    ///             let field: Vec<u8> = rest.drain(..=i).take(i).collect();
+    ///             out.push(String::from_utf8_lossy(&field).into_owned());
+    ///         }
+    ///         Ok(())
+    ///     },
+    /// );
+    /// let _ = fields.write(Bytes::from_static(b"a,b"));
+    /// fields.end();
+    /// highwater::run_until_idle();
+    /// assert_eq!(fields.read(None).as_deref(), Some("a"));
+    /// assert_eq!(fields.read(None).as_deref(), Some("b"));
+    /// ```
+    pub fn from_push_fn(
+        opts: TransformOptions<In, Out>,
+        f: impl FnMut(Option<In>, &TransformDone<Out>) -> Result<(), Error> + 'static,
+    ) -> Self {
+        Self::new(opts, PushFnTransform(RefCell::new(f)))
     }
 
     /// Node's `allowHalfOpen`.

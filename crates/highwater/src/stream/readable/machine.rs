@@ -56,6 +56,20 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
         return false;
     }
     st.reading = false;
+    let chunk = match st.text.as_deref_mut() {
+        None => chunk,
+        Some(t) => {
+            // Node: `chunk = state.decoder.write(chunk)`; a chunk that was
+            // only the start of a character adds nothing.
+            let chunk = (t.decode)(&mut t.decoder, chunk);
+            if !st.object_mode && (st.ops.len)(&chunk) == 0 {
+                drop(st);
+                maybe_read_more(c);
+                return c.rs().borrow_mut().push_answer();
+            }
+            chunk
+        }
+    };
     drop(st);
     add_chunk(c, chunk, false);
     c.rs().borrow_mut().push_answer()
@@ -79,6 +93,13 @@ pub(crate) fn unshift<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<
     } else if st.destroyed || st.errored.is_some() {
         return false;
     } else {
+        // With an encoding, the chunk put back is decoded on its own (Node
+        // puts a Buffer back as is, among strings; highwater keeps every
+        // chunk whole UTF-8).
+        let chunk = match st.text.as_deref() {
+            Some(t) => (t.whole)(chunk),
+            None => chunk,
+        };
         drop(st);
         add_chunk(c, chunk, true);
     }
@@ -289,6 +310,14 @@ fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
     if st.ended {
         return;
+    }
+    if let Some(t) = st.text.as_deref_mut() {
+        // Node: what the decoder holds (an incomplete character) ends as U+FFFD.
+        if let Some(last) = (t.end)(&mut t.decoder) {
+            let n = st.chunk_len(&last);
+            st.length += n;
+            st.buffer.push_back(last);
+        }
     }
     st.ended = true;
     st.wake_all();
@@ -537,4 +566,12 @@ fn update_readable_listening<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     } else if !st.readable_listening {
         st.flowing = None;
     }
+}
+
+/// `setEncoding(encoding)`.
+pub(crate) fn set_encoding<R: crate::state::TextChunk, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    encoding: crate::state::Encoding,
+) {
+    c.rs().borrow_mut().set_encoding(encoding);
 }

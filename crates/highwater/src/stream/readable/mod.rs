@@ -332,6 +332,9 @@ pub(crate) fn readable_side<R: 'static>(
     state.max_items = opts.common.max_items;
     state.overflow = opts.overflow;
     state.overflow_limit = opts.overflow_limit;
+    if let Some((encoding, apply)) = opts.encoding {
+        apply(&mut state, encoding);
+    }
     let hooks = imp.hooks();
     RSide {
         state: RefCell::new(state),
