@@ -10,8 +10,8 @@
 
 use highwater::prelude::*;
 use highwater::{
-    Callback, Error, PassThrough, PipeOptions, Pipeline, Readable, ReadableEvent, StreamId,
-    Transform, Writable, WritableEvent,
+    Callback, Encoding, Error, PassThrough, PipeOptions, Pipeline, Readable, ReadableEvent,
+    StreamId, Transform, Writable, WritableEvent,
 };
 use serde_json::{json, Map, Value};
 
@@ -205,6 +205,10 @@ pub(crate) trait RSide {
     fn unpipe_all(&self);
     /// A pipeline from this stream.
     fn pipeline(&self) -> Pipeline<Val>;
+    /// v1.3 `setEncoding`: Node's `setEncoding('utf8')`.
+    fn set_encoding(&self);
+    /// Whether `set_encoding` was called: the side gives decoded strings.
+    fn decoding(&self) -> bool;
 }
 
 impl<S: ReadableSide<Val> + Clone> RSide for S {
@@ -278,5 +282,11 @@ impl<S: ReadableSide<Val> + Clone> RSide for S {
     }
     fn pipeline(&self) -> Pipeline<Val> {
         Pipeline::new(self)
+    }
+    fn set_encoding(&self) {
+        ReadableSide::set_encoding(self, Encoding::Utf8);
+    }
+    fn decoding(&self) -> bool {
+        self.readable_encoding().is_some()
     }
 }

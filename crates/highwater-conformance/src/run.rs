@@ -51,7 +51,7 @@ impl Val {
     /// crossed from an object-mode side is its UTF-8 bytes, as in Node.
     /// (Other JSON values cannot cross: Node throws ERR_INVALID_ARG_TYPE;
     /// the format forbids them, and here they count as their JSON text.)
-    fn into_bytes(self) -> Bytes {
+    pub(crate) fn into_bytes(self) -> Bytes {
         match self {
             Val::Bytes(b) => b,
             Val::Json(Value::String(s)) => Bytes::from(s),
@@ -376,6 +376,8 @@ struct TransformHook {
     object_mode: bool,
     mode: String,
     flush: Option<ChunkSpec>,
+    /// v1.3 `"lines"`: the text after the last complete line.
+    remainder: RefCell<String>,
 }
 
 impl TransformImpl<Val, Val> for TransformHook {
@@ -384,6 +386,11 @@ impl TransformImpl<Val, Val> for TransformHook {
             return;
         };
         if ctx.stopped() {
+            return;
+        }
+        // v1.3 "twice"/"lines": run/v13.rs.
+        if matches!(&*self.mode, "twice" | "lines") {
+            v13::transform_pushing(&ctx, self, chunk, done);
             return;
         }
         let st = &ctx.streams[self.s];
@@ -396,12 +403,7 @@ impl TransformImpl<Val, Val> for TransformHook {
             .push_back((id, Pending::T(done.clone())));
         run_hook_listeners(&ctx, self.s, "_transform");
         if self.mode != "manual" {
-            let mut p = st.pending.borrow_mut();
-            if let Some(i) = p.iter().position(|(x, _)| *x == id) {
-                p.remove(i);
-            }
-            drop(p);
-            *st.last_completed.borrow_mut() = Some(Pending::T(done.clone()));
+            self_complete(st, id, &done);
             let out = match (&*self.mode, chunk) {
                 ("upper", Val::Bytes(b)) => Val::Bytes(Bytes::from(b.to_ascii_uppercase())),
                 (_, c) => c,
@@ -418,16 +420,31 @@ impl TransformImpl<Val, Val> for TransformHook {
             return;
         }
         ctx.trace(json!({"t": "hook", "s": ctx.streams[self.s].name, "name": "_flush"}));
+        if self.mode == "lines" {
+            v13::flush_lines(self, done);
+            return;
+        }
         done.call(Ok(self.flush.as_ref().and_then(to_val)));
     }
 
     fn hooks(&self) -> Hooks {
-        if self.flush.is_some() {
+        if self.flush.is_some() || self.mode == "lines" {
             Hooks::FLUSH
         } else {
             Hooks::NONE
         }
     }
+}
+
+/// A transform completing by itself: its callback (`id`) is no longer
+/// pending, and is the last one completed (for `complete` with `again`).
+fn self_complete(st: &RStream, id: u64, done: &TransformDone<Val>) {
+    let mut p = st.pending.borrow_mut();
+    if let Some(i) = p.iter().position(|(x, _)| *x == id) {
+        p.remove(i);
+    }
+    drop(p);
+    *st.last_completed.borrow_mut() = Some(Pending::T(done.clone()));
 }
 
 /// Runs the `then` of a hook's listeners: in order of addition, on a
@@ -709,8 +726,11 @@ fn step_unshift(ctx: &Rc<Ctx>, s: usize, chunk: &ChunkSpec) {
 
 /// `read`: Node's `readable.read([n])`, tracing the chunk read (or null).
 fn step_read(ctx: &Rc<Ctx>, s: usize, n: &Option<usize>) {
-    let ret = ctx.h(s).r().read(*n);
-    let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+    let h = ctx.h(s);
+    let ret = h.r().read(*n);
+    let rendered = ret
+        .as_ref()
+        .map_or(Value::Null, |v| v13::render_read(&h, v));
     call_line(ctx, s, "read", Some(("ret", rendered)));
 }
 
@@ -721,8 +741,11 @@ fn step_read_all(ctx: &Rc<Ctx>, s: usize) {
         if ctx.stopped() {
             return;
         }
-        let ret = ctx.h(s).r().read(None);
-        let rendered = ret.as_ref().map_or(Value::Null, render_chunk);
+        let h = ctx.h(s);
+        let ret = h.r().read(None);
+        let rendered = ret
+            .as_ref()
+            .map_or(Value::Null, |v| v13::render_read(&h, v));
         call_line(ctx, s, "readAll", Some(("ret", rendered)));
         if ret.is_none() {
             break;
@@ -868,7 +891,8 @@ fn listen_data(ctx: &Rc<Ctx>, s: usize, h: &H, once: bool, run: impl Fn() + 'sta
     let c = Rc::downgrade(ctx);
     let f = move |v: &Val| {
         if let Some(c) = c.upgrade() {
-            c.trace(json!({"t": "event", "s": name, "name": "data", "chunk": render_chunk(v)}));
+            let chunk = v13::render_read(&c.h(s), v);
+            c.trace(json!({"t": "event", "s": name, "name": "data", "chunk": chunk}));
         }
         run();
     };
@@ -1056,7 +1080,11 @@ fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
 /// A `transform`: Node's `new Transform({ transform, flush, ... })`, its
 /// hooks a [`TransformHook`].
 fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
-    let opts = duplex_options(spec);
+    let opts = if spec.transform == "lines" {
+        v13::lines_options(spec)
+    } else {
+        duplex_options(spec)
+    };
     let object_mode = spec.object_mode;
     let hook = TransformHook {
         ctx: Rc::downgrade(ctx),
@@ -1064,6 +1092,7 @@ fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         object_mode,
         mode: spec.transform.clone(),
         flush: spec.flush.clone(),
+        remainder: RefCell::new(String::new()),
     };
     H::T(Transform::new(opts, hook))
 }

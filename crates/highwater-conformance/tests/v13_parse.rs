@@ -131,16 +131,17 @@ fn pipeline_async_keeps_end_and_signal() {
 #[test]
 fn a_part_not_driven_yet_is_refused_before_the_run() {
     let text = json!({
+        "signals": ["ac"],
         "streams": { "r": { "kind": "readable", "highWaterMark": 4 } },
         "steps": [
             { "do": "push", "stream": "r", "chunk": "a" },
-            { "do": "on", "stream": "r", "event": "data", "then": [ { "do": "setEncoding", "stream": "r" } ] }
+            { "do": "on", "stream": "r", "event": "data", "then": [ { "do": "abort", "signal": "ac" } ] }
         ]
     })
     .to_string();
     match run_text(&text) {
         Outcome::Unsupported(why) => {
-            assert_eq!(why, "not supported yet: steps[1].then[0]: setEncoding")
+            assert_eq!(why, "not supported yet: steps[1].then[0]: abort")
         }
         other => panic!("{other:?}"),
     }

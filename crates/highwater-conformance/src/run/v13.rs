@@ -15,8 +15,149 @@
 
 use std::rc::Rc;
 
-use super::Ctx;
-use crate::scenario::{FinishedOpts, Located, Scenario, Step};
+use bytes::Bytes;
+use highwater::{ReadableOptions, TextChunk, TransformDone, TransformOptions, WritableOptions};
+use serde_json::{json, Value};
+
+use super::{call_line, render_chunk, render_for, run_hook_listeners, self_complete};
+use super::{Ctx, Pending, TransformHook, Val};
+use crate::handle::H;
+use crate::scenario::{FinishedOpts, Located, Scenario, Step, StreamSpec};
+
+/// `setEncoding` decodes the runner's chunks: a bytes value is its bytes, a
+/// JSON string (from an object-mode side) its UTF-8 bytes, as Node's
+/// byte-mode side turns a string into a Buffer. Other JSON values cannot
+/// reach a byte-mode side (the format forbids them) and hold no bytes.
+impl TextChunk for Val {
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Val::Bytes(b) => b,
+            Val::Json(Value::String(s)) => s.as_bytes(),
+            Val::Json(_) => &[],
+        }
+    }
+    fn from_text(text: String) -> Self {
+        Val::Bytes(Bytes::from(text))
+    }
+}
+
+/// Format v1.3 (Rendering): a chunk read from (or `data` on) a readable
+/// side. On a side after `setEncoding` the chunk is a decoded string: the
+/// string when its UTF-8 form is at most 32 bytes, else `{"bytes": N}`.
+/// Otherwise the usual rule ([`render_chunk`]).
+pub(super) fn render_read(h: &H, v: &Val) -> Value {
+    let decoding = h.readable().is_some_and(|r| r.decoding());
+    if !decoding {
+        return render_chunk(v);
+    }
+    let text = match v {
+        Val::Bytes(b) => std::str::from_utf8(b).ok(),
+        Val::Json(Value::String(s)) => Some(s.as_str()),
+        Val::Json(_) => None,
+    };
+    match text {
+        Some(t) if t.len() <= 32 => json!(t),
+        Some(t) => json!({ "bytes": t.len() }),
+        // Not text (cannot happen on a decoding side): the usual rule.
+        None => render_chunk(v),
+    }
+}
+
+/// The options of a v1.3 `"lines"` transform: Node's
+/// `{ readableObjectMode: true, writableHighWaterMark, readableHighWaterMark? }`
+/// (a byte-mode writable side, an object-mode readable side);
+/// `highWaterMark`, when given, sets both sides.
+pub(super) fn lines_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
+    let mut w = WritableOptions::default();
+    if let Some(h) = spec.writable_hwm {
+        w = w.high_water_mark(h);
+    }
+    let mut r = ReadableOptions::objects();
+    if let Some(h) = spec.readable_hwm {
+        r = r.high_water_mark(h);
+    }
+    let mut o = TransformOptions::new(w, r)
+        .auto_destroy(spec.auto_destroy)
+        .emit_close(spec.emit_close);
+    if let Some(h) = spec.hwm {
+        o = o.high_water_mark(h);
+    }
+    o
+}
+
+/// The `_transform` of a v1.3 `"twice"` or `"lines"` transform: the hook
+/// line and its listeners, then its pushes (while its callback is still
+/// pending), then `cb()`. `"twice"` pushes the chunk twice; `"lines"` pushes
+/// each complete line of the kept text. A chunk reaching `"lines"` that is
+/// not whole UTF-8 characters is malformed (the run stops before the hook
+/// line, as in the Node runner).
+pub(super) fn transform_pushing(
+    ctx: &Rc<Ctx>,
+    t: &TransformHook,
+    chunk: Val,
+    done: TransformDone<Val>,
+) {
+    let st = &ctx.streams[t.s];
+    // A byte-mode side holds bytes (Node's decodeStrings).
+    let chunk = if t.object_mode {
+        chunk
+    } else {
+        Val::Bytes(chunk.into_bytes())
+    };
+    let text = if t.mode == "lines" {
+        match std::str::from_utf8(TextChunk::as_bytes(&chunk)) {
+            Ok(s) => Some(s.to_string()),
+            Err(_) => {
+                ctx.stop(format!(
+                    "streams.{}: a chunk reached the \"lines\" _transform that is not whole UTF-8 characters",
+                    st.name
+                ));
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    ctx.trace(
+        json!({"t": "hook", "s": st.name, "name": "_transform", "chunk": render_for(&chunk, t.object_mode)}),
+    );
+    let id = ctx.id();
+    st.pending
+        .borrow_mut()
+        .push_back((id, Pending::T(done.clone())));
+    run_hook_listeners(ctx, t.s, "_transform");
+    if ctx.stopped() {
+        return;
+    }
+    match text {
+        None => {
+            done.push(chunk.clone());
+            done.push(chunk);
+        }
+        Some(text) => {
+            let mut rest = t.remainder.borrow_mut();
+            rest.push_str(&text);
+            let mut lines: Vec<String> = rest.split('\n').map(String::from).collect();
+            *rest = lines.pop().unwrap_or_default();
+            drop(rest);
+            for line in lines {
+                done.push(Val::Json(Value::String(line)));
+            }
+        }
+    }
+    self_complete(st, id, &done);
+    done.call(Ok(None));
+}
+
+/// The `_flush` of a `"lines"` transform (its hook line already traced):
+/// pushes the remainder if it is not empty, then `cb()`.
+pub(super) fn flush_lines(t: &TransformHook, done: TransformDone<Val>) {
+    let rest = std::mem::take(&mut *t.remainder.borrow_mut());
+    if !rest.is_empty() {
+        done.push(Val::Json(Value::String(rest)));
+    }
+    done.call(Ok(None));
+}
 
 /// The first v1.3 part of the scenario that the runner does not drive yet
 /// (a stream option or a step, at any depth of `then`), or `None`.
@@ -25,12 +166,6 @@ pub(super) fn unsupported(sc: &Scenario) -> Option<String> {
         if st.signal.is_some() {
             return Some(format!("streams.{}: \"signal\"", st.name));
         }
-        if matches!(st.transform.as_str(), "twice" | "lines") {
-            return Some(format!(
-                "streams.{}: \"transform\": {:?}",
-                st.name, st.transform
-            ));
-        }
     }
     unsupported_step(&sc.steps)
 }
@@ -38,7 +173,6 @@ pub(super) fn unsupported(sc: &Scenario) -> Option<String> {
 fn unsupported_step(steps: &[Located]) -> Option<String> {
     for l in steps {
         let what = match &l.step {
-            Step::SetEncoding { .. } => "setEncoding",
             Step::Abort { .. } => "abort",
             Step::AddAbortSignal { .. } => "addAbortSignal",
             Step::PipelineAsync { .. } => "pipelineAsync",
@@ -63,8 +197,9 @@ fn not_yet(ctx: &Ctx, what: &str) {
 }
 
 /// `setEncoding`: Node's `readable.setEncoding('utf8')`.
-pub(super) fn step_set_encoding(ctx: &Rc<Ctx>, _s: usize) {
-    not_yet(ctx, "setEncoding");
+pub(super) fn step_set_encoding(ctx: &Rc<Ctx>, s: usize) {
+    ctx.h(s).r().set_encoding();
+    call_line(ctx, s, "setEncoding", None);
 }
 
 /// `abort`: Node's `ac.abort()`; the call line names the signal.
