@@ -6,7 +6,8 @@
 //! [`Outcome::Unsupported`](super::Outcome::Unsupported) ("not supported
 //! yet: ...", exit 2), and `conformance/scenarios/pending-v13.txt` lists
 //! those scenarios. Hex chunks and the v1.3 rendering need no new API and
-//! are done in `run.rs`.
+//! are done in `run.rs`; `setEncoding` (with the rendering of decoded
+//! strings) and the `"twice"` and `"lines"` transforms are driven here.
 //!
 //! Wiring a part (once the library has it) means: drop its case from
 //! [`unsupported`], fill in its `step_*` function here (each is already
