@@ -209,6 +209,8 @@ pub(crate) trait RSide {
     fn set_encoding(&self);
     /// Whether `set_encoding` was called: the side gives decoded strings.
     fn decoding(&self) -> bool;
+    /// Whether the side is in object mode.
+    fn object_mode(&self) -> bool;
 }
 
 impl<S: ReadableSide<Val> + Clone> RSide for S {
@@ -288,5 +290,8 @@ impl<S: ReadableSide<Val> + Clone> RSide for S {
     }
     fn decoding(&self) -> bool {
         self.readable_encoding().is_some()
+    }
+    fn object_mode(&self) -> bool {
+        self.readable_object_mode()
     }
 }

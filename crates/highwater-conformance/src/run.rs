@@ -406,6 +406,10 @@ impl TransformImpl<Val, Val> for TransformHook {
             self_complete(st, id, &done);
             let out = match (&*self.mode, chunk) {
                 ("upper", Val::Bytes(b)) => Val::Bytes(Bytes::from(b.to_ascii_uppercase())),
+                // A string on a byte-mode side is its bytes (Node's Buffer.from).
+                ("upper", c @ Val::Json(Value::String(_))) if !self.object_mode => {
+                    Val::Bytes(Bytes::from(c.into_bytes().to_ascii_uppercase()))
+                }
                 (_, c) => c,
             };
             done.call(Ok(Some(out)));

@@ -16,7 +16,6 @@
 
 use std::rc::Rc;
 
-use bytes::Bytes;
 use highwater::{ReadableOptions, TextChunk, TransformDone, TransformOptions, WritableOptions};
 use serde_json::{json, Value};
 
@@ -37,8 +36,11 @@ impl TextChunk for Val {
             Val::Json(_) => &[],
         }
     }
+    /// A decoded string stays a string (a JSON string), as in Node: on
+    /// a byte-mode side it counts and renders as its UTF-8 bytes, on an
+    /// object-mode side it reaches by `pipe` it is a string value.
     fn from_text(text: String) -> Self {
-        Val::Bytes(Bytes::from(text))
+        Val::Json(Value::String(text))
     }
 }
 
@@ -47,9 +49,16 @@ impl TextChunk for Val {
 /// string when its UTF-8 form is at most 32 bytes, else `{"bytes": N}`.
 /// Otherwise the usual rule ([`render_chunk`]).
 pub(super) fn render_read(h: &H, v: &Val) -> Value {
-    let decoding = h.readable().is_some_and(|r| r.decoding());
-    if !decoding {
+    let Some(r) = h.readable() else {
         return render_chunk(v);
+    };
+    if r.object_mode() {
+        return render_chunk(v);
+    }
+    if !r.decoding() {
+        // A byte-mode side holds bytes: a string that crossed from an
+        // object-mode side is its UTF-8 bytes (Node's Buffer.from).
+        return render_for(v, false);
     }
     let text = match v {
         Val::Bytes(b) => std::str::from_utf8(b).ok(),
