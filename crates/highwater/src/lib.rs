@@ -108,7 +108,10 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, OperatorOptions, OperatorsExt, PipeOptions, Pipeline, ReadableExt,
+    ReadableStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{

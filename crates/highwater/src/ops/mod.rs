@@ -7,11 +7,13 @@ pub(crate) mod ext;
 pub mod fanout;
 pub(crate) mod finished;
 pub(crate) mod iter;
+pub(crate) mod operators;
 pub(crate) mod pipe;
 pub(crate) mod pipeline;
 
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async};
 pub use iter::ReadableStream;
+pub use operators::{OperatorOptions, OperatorsExt};
 pub use pipe::PipeOptions;
 pub use pipeline::Pipeline;

@@ -1,0 +1,221 @@
+//! Node's `Readable.from(asyncGenerator)`, for the stream-returning
+//! operators: an object-mode Readable (high-water mark 1) whose source is an
+//! async body that pushes through an [`Emitter`].
+//!
+//! As in Node, the body starts at the first `_read` (the generator's first
+//! `next()`), runs until the consumer's buffer is full (`push` returned
+//! `false`, Node's `reading = false`) and waits for the next `_read`. Its
+//! `Ok` end is `push(null)`, its error `destroy(err)`; destroying the
+//! Readable drops the body (Node's `iterator.return()`), and with it
+//! whatever the body holds: the upstream iterator, which destroys the
+//! upstream stream, and any in-flight call.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::runtime::event_loop::spawn;
+use crate::state::{Error, ReadableOptions};
+use crate::stream::{Done, Readable, ReadableImpl, Source};
+
+struct Shared<U> {
+    /// The stream's push handle, kept from the first `_read` until the end
+    /// (cleared then, so that the body does not keep the stream alive).
+    source: Option<Source<U>>,
+    /// A `_read` is waiting for a value (Node: `next()` was called).
+    want: bool,
+    /// The stream was destroyed (or the body ended): stop.
+    closed: bool,
+    /// The task running the body.
+    waker: Option<Waker>,
+}
+
+impl<U> Shared<U> {
+    fn wake(sh: &RefCell<Self>) {
+        let w = sh.borrow_mut().waker.take();
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+}
+
+/// The body's side of the adapter: where it yields.
+pub(crate) struct Emitter<U> {
+    sh: Rc<RefCell<Shared<U>>>,
+}
+
+impl<U> Clone for Emitter<U> {
+    fn clone(&self) -> Self {
+        Emitter {
+            sh: self.sh.clone(),
+        }
+    }
+}
+
+/// The stream was destroyed while the body was running: the body should
+/// return (its error is ignored).
+pub(crate) fn closed_error() -> Error {
+    Error::new(crate::state::ErrorKind::Aborted)
+}
+
+impl<U: 'static> Emitter<U> {
+    /// Pushes `v` (Node's `yield v` answered by `readable.push(v)`). After
+    /// a `false` from `push`, [`wants`](Self::wants) is false until the
+    /// next `_read`.
+    pub(crate) fn push(&self, v: U) {
+        let src = {
+            let mut sh = self.sh.borrow_mut();
+            sh.want = false;
+            sh.source.clone()
+        };
+        if let Some(s) = src {
+            // No borrow held: push may emit 'data', whose listener may read
+            // (and so call `_read`, which sets `want` again).
+            if s.push(v) {
+                self.sh.borrow_mut().want = true;
+            }
+        }
+    }
+
+    /// Whether the consumer waits for a value (`next()` pending).
+    pub(crate) fn wants(&self) -> bool {
+        self.sh.borrow().want
+    }
+
+    /// Whether the stream was destroyed.
+    pub(crate) fn closed(&self) -> bool {
+        self.sh.borrow().closed
+    }
+
+    /// Registers the task to be woken by the next `_read` or destroy.
+    pub(crate) fn register(&self, cx: &Context<'_>) {
+        self.sh.borrow_mut().waker = Some(cx.waker().clone());
+    }
+
+    /// A waker-less wake of the body's task (an abort signal fired).
+    pub(crate) fn wake(&self) {
+        Shared::wake(&self.sh);
+    }
+
+    /// Node's `yield v`: pushes, then waits until the consumer wants more.
+    /// `Err` once the stream is destroyed.
+    pub(crate) async fn emit(&self, v: U) -> Result<(), Error> {
+        self.push(v);
+        std::future::poll_fn(|cx| {
+            if self.closed() {
+                Poll::Ready(Err(closed_error()))
+            } else if self.wants() {
+                Poll::Ready(Ok(()))
+            } else {
+                self.register(cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+type Start = Box<dyn FnOnce()>;
+
+struct GenImpl<U> {
+    sh: Rc<RefCell<Shared<U>>>,
+    start: RefCell<Option<Start>>,
+}
+
+impl<U: 'static> ReadableImpl<U> for GenImpl<U> {
+    fn read(&self, _size: usize, src: &Source<U>) {
+        {
+            let mut sh = self.sh.borrow_mut();
+            if sh.closed {
+                return;
+            }
+            if sh.source.is_none() {
+                sh.source = Some(src.clone());
+            }
+            sh.want = true;
+        }
+        Shared::wake(&self.sh);
+        let start = self.start.borrow_mut().take();
+        if let Some(f) = start {
+            f();
+        }
+    }
+
+    fn destroy(&self, err: Option<Error>, done: Done) {
+        {
+            let mut sh = self.sh.borrow_mut();
+            sh.closed = true;
+            sh.source = None;
+        }
+        // The body is dropped by its task, which this wakes.
+        Shared::wake(&self.sh);
+        self.start.borrow_mut().take();
+        done.call(err.map_or(Ok(()), Err));
+    }
+}
+
+/// `Readable.from(body())`: an object-mode Readable with high-water mark 1
+/// fed by `body`, started at the first read.
+pub(crate) fn generate<U, F, Fut>(body: F) -> Readable<U>
+where
+    U: 'static,
+    F: FnOnce(Emitter<U>) -> Fut + 'static,
+    Fut: Future<Output = Result<(), Error>> + 'static,
+{
+    let sh = Rc::new(RefCell::new(Shared {
+        source: None,
+        want: false,
+        closed: false,
+        waker: None,
+    }));
+    let task_sh = sh.clone();
+    let start: Start = Box::new(move || {
+        let em = Emitter {
+            sh: task_sh.clone(),
+        };
+        let fut = body(em);
+        drop(spawn(async move {
+            let outcome = {
+                let mut fut = pin!(fut);
+                std::future::poll_fn(|cx| {
+                    if task_sh.borrow().closed {
+                        return Poll::Ready(None);
+                    }
+                    task_sh.borrow_mut().waker = Some(cx.waker().clone());
+                    fut.as_mut().poll(cx).map(Some)
+                })
+                .await
+            };
+            // The body (and all it held) is dropped here.
+            let src = {
+                let mut sh = task_sh.borrow_mut();
+                let was_closed = sh.closed;
+                sh.closed = true;
+                sh.waker = None;
+                let src = sh.source.take();
+                if was_closed {
+                    None
+                } else {
+                    src
+                }
+            };
+            if let (Some(src), Some(result)) = (src, outcome) {
+                match result {
+                    Ok(()) => {
+                        src.push_eof();
+                    }
+                    Err(e) => src.destroy(Some(e)),
+                }
+            }
+        }));
+    });
+    Readable::new(
+        ReadableOptions::objects().high_water_mark(1),
+        GenImpl {
+            sh,
+            start: RefCell::new(Some(start)),
+        },
+    )
+}
