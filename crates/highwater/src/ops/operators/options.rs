@@ -1,6 +1,6 @@
 //! The options of the operators: Node's `{ concurrency, highWaterMark, signal }`.
 
-use crate::state::{Error, ErrorKind};
+use crate::state::{AbortListener, AbortSignal, Error, ErrorKind};
 
 /// The options of the [operators](crate::OperatorsExt): Node's
 /// `{ concurrency, highWaterMark, signal }`.
@@ -11,6 +11,9 @@ use crate::state::{Error, ErrorKind};
 ///   consumer, beyond the calls in flight (default `concurrency - 1`, as
 ///   Node's). The operator never takes more than `concurrency +
 ///   high_water_mark` values from the source ahead of its consumer.
+/// * `signal`: an [`AbortSignal`]; its abort destroys the result (or fails
+///   the future) with Node's `AbortError` (`ABORT_ERR`, the signal's reason
+///   as its cause) and destroys the source.
 ///
 /// # Examples
 ///
@@ -33,6 +36,7 @@ use crate::state::{Error, ErrorKind};
 pub struct OperatorOptions {
     pub(crate) concurrency: usize,
     pub(crate) high_water_mark: Option<usize>,
+    pub(crate) signal: Option<AbortSignal>,
 }
 
 impl Default for OperatorOptions {
@@ -40,6 +44,7 @@ impl Default for OperatorOptions {
         OperatorOptions {
             concurrency: 1,
             high_water_mark: None,
+            signal: None,
         }
     }
 }
@@ -75,6 +80,29 @@ impl OperatorOptions {
         self
     }
 
+    /// Node's `signal`: aborting it stops the operator with `ABORT_ERR`.
+    /// Unlike Node, which notices the abort at the next value, the stop is
+    /// immediate (calls in flight are dropped).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{AbortController, OperatorOptions, Readable, ReadableOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let ac = AbortController::new();
+    ///     let r = Readable::<u32>::pushed(ReadableOptions::objects()); // never ends
+    ///     let all = r.to_array_with(OperatorOptions::default().signal(ac.signal()));
+    ///     highwater::next_tick(move || ac.abort());
+    ///     assert_eq!(all.await.unwrap_err().code(), "ABORT_ERR");
+    ///     assert!(r.destroyed());
+    /// });
+    /// ```
+    #[must_use]
+    pub fn signal(mut self, signal: AbortSignal) -> Self {
+        self.signal = Some(signal);
+        self
+    }
+
     /// Node's `validateInteger(concurrency, 'options.concurrency', 1)`, and
     /// the queue's bound `highWaterMark + concurrency`.
     pub(crate) fn validate(&self) -> Result<(usize, usize), Error> {
@@ -90,25 +118,43 @@ impl OperatorOptions {
     }
 
     pub(crate) fn abort(&self) -> Option<Abort> {
-        None
+        self.signal.clone().map(|signal| Abort { signal })
     }
 }
 
 /// The operator's view of its signal.
-pub(crate) struct Abort {}
+pub(crate) struct Abort {
+    signal: AbortSignal,
+}
 
 /// Keeps an abort listener registered while alive.
-pub(crate) struct AbortGuard {}
+pub(crate) struct AbortGuard {
+    signal: AbortSignal,
+    listener: AbortListener,
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        self.signal.remove(self.listener);
+    }
+}
 
 impl Abort {
     /// Calls `f` when the signal fires.
-    pub(crate) fn watch(&self, f: impl Fn() + 'static) -> AbortGuard {
-        let _ = f;
-        AbortGuard {}
+    pub(crate) fn watch(&self, f: impl FnOnce() + 'static) -> AbortGuard {
+        let listener = self.signal.on_abort(move |_| f());
+        AbortGuard {
+            signal: self.signal.clone(),
+            listener,
+        }
     }
 
-    /// Node's `AbortError` once the signal fired.
+    /// Node's `AbortError` (the reason as its cause) once the signal fired.
     pub(crate) fn error(&self) -> Option<Error> {
-        None
+        if self.signal.aborted() {
+            Some(Error::aborted(self.signal.reason()))
+        } else {
+            None
+        }
     }
 }
