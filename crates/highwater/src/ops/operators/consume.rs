@@ -13,7 +13,10 @@ use crate::state::{Error, ErrorKind};
 use super::options::Abort;
 
 /// The next item of `s`, or Node's `AbortError` as soon as `abort` fires.
-pub(crate) async fn next_or_abort<S, T>(s: &mut S, abort: Option<&Abort>) -> Option<Result<T, Error>>
+pub(crate) async fn next_or_abort<S, T>(
+    s: &mut S,
+    abort: Option<&Abort>,
+) -> Option<Result<T, Error>>
 where
     S: Stream<Item = Result<T, Error>> + Unpin,
 {
@@ -40,6 +43,33 @@ where
     .await
 }
 
+/// `fut`, or Node's `AbortError` as soon as `abort` fires (the call is
+/// dropped: a Rust future is cancelled by dropping it).
+pub(crate) async fn or_abort<T, F>(fut: F, abort: Option<&Abort>) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
+    let Some(a) = abort else {
+        return fut.await;
+    };
+    let waker = std::rc::Rc::new(std::cell::RefCell::new(None::<std::task::Waker>));
+    let w = waker.clone();
+    let _guard = a.watch(move || {
+        if let Some(w) = w.borrow_mut().take() {
+            w.wake();
+        }
+    });
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if let Some(e) = a.error() {
+            return Poll::Ready(Err(e));
+        }
+        *waker.borrow_mut() = Some(cx.waker().clone());
+        fut.as_mut().poll(cx)
+    })
+    .await
+}
+
 /// Node's `toArray`.
 pub(crate) async fn to_array<S, T>(mut s: S, abort: Option<Abort>) -> Result<Vec<T>, Error>
 where
@@ -59,7 +89,7 @@ pub(crate) async fn reduce<S, T, A, F, Fut>(
     initial: Option<A>,
     mut f: F,
     abort: Option<Abort>,
-    first: impl FnOnce(T) -> A,
+    first: Option<fn(T) -> A>,
 ) -> Result<A, Error>
 where
     S: Stream<Item = Result<T, Error>> + Unpin,
@@ -67,11 +97,11 @@ where
     Fut: Future<Output = Result<A, Error>>,
 {
     let mut acc = initial;
-    let mut first = Some(first);
+    let mut first = first;
     while let Some(v) = next_or_abort(&mut s, abort.as_ref()).await {
         let v = v?;
         acc = Some(match acc.take() {
-            Some(a) => f(a, v).await?,
+            Some(a) => or_abort(f(a, v), abort.as_ref()).await?,
             None => match first.take() {
                 Some(first) => first(v),
                 None => return Err(missing_args()),

@@ -12,7 +12,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
@@ -117,6 +117,68 @@ impl<U: 'static> Emitter<U> {
     }
 }
 
+type Body = Pin<Box<dyn Future<Output = Result<(), Error>>>>;
+
+/// The body and the one place it is polled from (its task).
+struct Runner<U> {
+    sh: Rc<RefCell<Shared<U>>>,
+    body: RefCell<Option<Body>>,
+}
+
+impl<U: 'static> Runner<U> {
+    /// Polls the body once; `Ready` when it is gone (ended or dropped).
+    fn step(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut slot = self.body.borrow_mut();
+        if self.sh.borrow().closed {
+            let body = slot.take();
+            drop(slot);
+            // Dropping the body drops what it holds: the upstream
+            // iterator (which destroys the upstream stream), calls in flight.
+            drop(body);
+            return Poll::Ready(());
+        }
+        let Some(fut) = slot.as_mut() else {
+            return Poll::Ready(());
+        };
+        self.sh.borrow_mut().waker = Some(cx.waker().clone());
+        match fut.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(result) => {
+                let body = slot.take();
+                drop(slot);
+                drop(body);
+                self.finish(result);
+                Poll::Ready(())
+            }
+        }
+    }
+
+    /// The body returned: `push(null)`, or `destroy(err)` (Node's
+    /// `Readable.from` on the generator's end or throw).
+    fn finish(&self, result: Result<(), Error>) {
+        let src = {
+            let mut sh = self.sh.borrow_mut();
+            let was_closed = sh.closed;
+            sh.closed = true;
+            sh.waker = None;
+            let src = sh.source.take();
+            if was_closed {
+                None
+            } else {
+                src
+            }
+        };
+        if let Some(src) = src {
+            match result {
+                Ok(()) => {
+                    src.push_eof();
+                }
+                Err(e) => src.destroy(Some(e)),
+            }
+        }
+    }
+}
+
 type Start = Box<dyn FnOnce()>;
 
 struct GenImpl<U> {
@@ -126,7 +188,7 @@ struct GenImpl<U> {
 
 impl<U: 'static> ReadableImpl<U> for GenImpl<U> {
     fn read(&self, _size: usize, src: &Source<U>) {
-        {
+        let waker = {
             let mut sh = self.sh.borrow_mut();
             if sh.closed {
                 return;
@@ -135,11 +197,18 @@ impl<U: 'static> ReadableImpl<U> for GenImpl<U> {
                 sh.source = Some(src.clone());
             }
             sh.want = true;
-        }
-        Shared::wake(&self.sh);
+            sh.waker.clone()
+        };
         let start = self.start.borrow_mut().take();
         if let Some(f) = start {
             f();
+            return;
+        }
+        // The body runs on its task's next turn: the reader that took the
+        // last value may still leave (`some`, `find`, `take`'s consumer)
+        // before the pump calls `fn` on the next value.
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 
@@ -170,46 +239,15 @@ where
         closed: false,
         waker: None,
     }));
-    let task_sh = sh.clone();
+    let runner = Rc::new(Runner {
+        sh: sh.clone(),
+        body: RefCell::new(None),
+    });
+    let r = runner;
     let start: Start = Box::new(move || {
-        let em = Emitter {
-            sh: task_sh.clone(),
-        };
-        let fut = body(em);
-        drop(spawn(async move {
-            let outcome = {
-                let mut fut = pin!(fut);
-                std::future::poll_fn(|cx| {
-                    if task_sh.borrow().closed {
-                        return Poll::Ready(None);
-                    }
-                    task_sh.borrow_mut().waker = Some(cx.waker().clone());
-                    fut.as_mut().poll(cx).map(Some)
-                })
-                .await
-            };
-            // The body (and all it held) is dropped here.
-            let src = {
-                let mut sh = task_sh.borrow_mut();
-                let was_closed = sh.closed;
-                sh.closed = true;
-                sh.waker = None;
-                let src = sh.source.take();
-                if was_closed {
-                    None
-                } else {
-                    src
-                }
-            };
-            if let (Some(src), Some(result)) = (src, outcome) {
-                match result {
-                    Ok(()) => {
-                        src.push_eof();
-                    }
-                    Err(e) => src.destroy(Some(e)),
-                }
-            }
-        }));
+        let em = Emitter { sh: r.sh.clone() };
+        *r.body.borrow_mut() = Some(Box::pin(body(em)));
+        drop(spawn(std::future::poll_fn(move |cx| r.step(cx))));
     });
     Readable::new(
         ReadableOptions::objects().high_water_mark(1),

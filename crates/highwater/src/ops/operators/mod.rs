@@ -93,6 +93,17 @@ fn failed<U: 'static>(err: Error) -> Readable<U> {
     r
 }
 
+/// Node's `reduce` with a signal already aborted: destroys the stream with
+/// the `AbortError` and fails with it.
+fn pre_aborted<T: 'static, S: ReadableSide<T> + ?Sized>(
+    stream: &S,
+    opts: &OperatorOptions,
+) -> Option<Error> {
+    let e = opts.abort()?.error()?;
+    stream.destroy(Some(e.clone()));
+    Some(e)
+}
+
 /// Node's Readable operators, for every readable side: see the [module
 /// documentation](self). Bring it into scope with `use highwater::prelude::*`.
 ///
@@ -580,7 +591,14 @@ pub trait OperatorsExt<T: 'static>: ReadableSide<T> + ReadableExt<T> {
         F: FnMut(T, T) -> Fut + 'static,
         Fut: Future<Output = Result<T, Error>> + 'static,
     {
-        consume::reduce(self.stream(), None, f, opts.abort(), |v| v)
+        let pre = pre_aborted(self, &opts);
+        let run = consume::reduce(self.stream(), None, f, opts.abort(), Some(|v| v));
+        async move {
+            match pre {
+                Some(e) => Err(e),
+                None => run.await,
+            }
+        }
     }
 
     /// Node's `reduce(fn, initial)`: folds every value into `init`.
@@ -631,9 +649,14 @@ pub trait OperatorsExt<T: 'static>: ReadableSide<T> + ReadableExt<T> {
         F: FnMut(A, T) -> Fut + 'static,
         Fut: Future<Output = Result<A, Error>> + 'static,
     {
-        consume::reduce(self.stream(), Some(init), f, opts.abort(), |_| {
-            unreachable!("fold always has its accumulator")
-        })
+        let pre = pre_aborted(self, &opts);
+        let run = consume::reduce(self.stream(), Some(init), f, opts.abort(), None);
+        async move {
+            match pre {
+                Some(e) => Err(e),
+                None => run.await,
+            }
+        }
     }
 
     /// Node's `some(fn)`: whether `f` answers `true` for a value; stops
