@@ -489,9 +489,7 @@ fn filter_concurrency_keeps_the_input_order() {
 // another kind of Readable.
 // ---------------------------------------------------------------------------
 
-fn iter<T: 'static>(
-    v: Vec<T>,
-) -> futures::stream::Iter<std::iter::Map<std::vec::IntoIter<T>, fn(T) -> Result<T, Error>>> {
+fn iter<T: 'static>(v: Vec<T>) -> impl futures::Stream<Item = Result<T, Error>> + 'static {
     futures::stream::iter(v.into_iter().map(Ok as fn(T) -> Result<T, Error>))
 }
 

@@ -128,7 +128,10 @@ struct Runner<U> {
 impl<U: 'static> Runner<U> {
     /// Polls the body once; `Ready` when it is gone (ended or dropped).
     fn step(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut slot = self.body.borrow_mut();
+        // Busy: a destroy from inside the body's own poll.
+        let Ok(mut slot) = self.body.try_borrow_mut() else {
+            return Poll::Pending;
+        };
         if self.sh.borrow().closed {
             let body = slot.take();
             drop(slot);
@@ -183,6 +186,7 @@ type Start = Box<dyn FnOnce()>;
 
 struct GenImpl<U> {
     sh: Rc<RefCell<Shared<U>>>,
+    runner: Rc<Runner<U>>,
     start: RefCell<Option<Start>>,
 }
 
@@ -218,7 +222,15 @@ impl<U: 'static> ReadableImpl<U> for GenImpl<U> {
             sh.closed = true;
             sh.source = None;
         }
-        // The body is dropped by its task, which this wakes.
+        // Node's `iterator.return()`: the body goes now, and with it the
+        // upstream iterator, which destroys the upstream stream (unless
+        // the body is running: this destroy comes from inside it, and its
+        // task drops it when it returns).
+        let body = match self.runner.body.try_borrow_mut() {
+            Ok(mut slot) => slot.take(),
+            Err(_) => None,
+        };
+        drop(body);
         Shared::wake(&self.sh);
         self.start.borrow_mut().take();
         done.call(err.map_or(Ok(()), Err));
@@ -243,7 +255,7 @@ where
         sh: sh.clone(),
         body: RefCell::new(None),
     });
-    let r = runner;
+    let r = runner.clone();
     let start: Start = Box::new(move || {
         let em = Emitter { sh: r.sh.clone() };
         *r.body.borrow_mut() = Some(Box::pin(body(em)));
@@ -253,6 +265,7 @@ where
         ReadableOptions::objects().high_water_mark(1),
         GenImpl {
             sh,
+            runner,
             start: RefCell::new(Some(start)),
         },
     )
