@@ -100,7 +100,7 @@ pub use io::compat;
 pub use io::fs;
 #[cfg(feature = "net")]
 pub use io::net;
-pub use ops::fanout;
+pub use ops::{fanout, operators};
 pub use runtime::event_loop;
 pub use state::stats;
 

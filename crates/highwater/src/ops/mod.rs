@@ -7,7 +7,7 @@ pub(crate) mod ext;
 pub mod fanout;
 pub(crate) mod finished;
 pub(crate) mod iter;
-pub(crate) mod operators;
+pub mod operators;
 pub(crate) mod pipe;
 pub(crate) mod pipeline;
 

@@ -105,7 +105,7 @@ fn pre_aborted<T: 'static, S: ReadableSide<T> + ?Sized>(
 }
 
 /// Node's Readable operators, for every readable side: see the [module
-/// documentation](self). Bring it into scope with `use highwater::prelude::*`.
+/// documentation](crate::operators). Bring it into scope with `use highwater::prelude::*`.
 ///
 /// # Examples
 ///
