@@ -100,7 +100,7 @@ pub use io::compat;
 pub use io::fs;
 #[cfg(feature = "net")]
 pub use io::net;
-pub use ops::fanout;
+pub use ops::{fanout, operators};
 pub use runtime::event_loop;
 pub use state::stats;
 
@@ -109,7 +109,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
+    finished, finished_async, OperatorOptions, OperatorsExt, PipeOptions, Pipeline, ReadableExt,
+    ReadableStream, TextStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
