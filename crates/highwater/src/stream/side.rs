@@ -138,6 +138,44 @@ pub trait StreamBase: Handle {
         core_::destroy(self.core(), err);
     }
 
+    /// Node's `destroy(err, cb)`: destroys the stream as
+    /// [`destroy`](Self::destroy) does, and calls `cb` once it is destroyed:
+    /// with the outcome the destroy hook reported (`Err` when it failed or
+    /// passed `err` on), before `'error'` and `'close'` are emitted. When the
+    /// stream was already destroyed, `cb` is called right away with `Ok(())`
+    /// and `err` is ignored, as in Node.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let (a, b, c) = (log.clone(), log.clone(), log.clone());
+    /// w.on_error(move |e| a.borrow_mut().push(format!("error {}", e.code())));
+    /// w.on_close(move || b.borrow_mut().push("close".to_string()));
+    /// w.destroy_with_callback(Some(Error::msg("boom")), move |r: Result<(), Error>| {
+    ///     c.borrow_mut().push(format!("cb {}", r.unwrap_err().code()))
+    /// });
+    /// // The default destroy hook calls back at once: so does the callback.
+    /// assert_eq!(*log.borrow(), ["cb boom"]);
+    /// highwater::run_until_idle();
+    /// assert_eq!(*log.borrow(), ["cb boom", "error boom", "close"]);
+    ///
+    /// // Already destroyed: called right away, without an error.
+    /// let again = Rc::new(RefCell::new(None));
+    /// let g = again.clone();
+    /// w.destroy_with_callback(Some(Error::msg("ignored")), move |r: Result<(), Error>| {
+    ///     *g.borrow_mut() = Some(r.is_ok())
+    /// });
+    /// assert_eq!(*again.borrow(), Some(true));
+    /// ```
+    fn destroy_with_callback(&self, err: Option<Error>, cb: impl Into<Callback>) {
+        core_::destroy_cb(self.core(), err, cb.into().0);
+    }
+
     /// `destroy()` was called (or an error destroyed the stream).
     ///
     /// ```
