@@ -119,6 +119,6 @@ pub use state::{
 };
 pub use stream::{
     AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
-    ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
+    ReadableSide, Source, StreamBase, StreamEvent, Transform, TransformDone, TransformImpl, Writable,
     WritableEvent, WritableImpl, WritableSide,
 };

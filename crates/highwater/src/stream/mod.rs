@@ -9,6 +9,7 @@
 pub(crate) mod core;
 pub(crate) mod done;
 pub(crate) mod duplex;
+pub(crate) mod event;
 pub(crate) mod hooks;
 pub(crate) mod readable;
 pub(crate) mod side;
@@ -18,6 +19,7 @@ pub(crate) mod writable;
 
 pub use done::Done;
 pub use duplex::Duplex;
+pub use event::StreamEvent;
 pub use hooks::{Hooks, ReadableImpl, WritableImpl};
 pub use readable::{Readable, ReadableEvent, Source};
 pub use side::{ReadableSide, StreamBase, WritableSide};

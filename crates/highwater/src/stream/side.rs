@@ -30,7 +30,7 @@ use crate::state::{Callback, Error, ErrorKind, StreamId};
 use super::core::{self as core_, Core};
 use super::readable::machine as rm;
 use super::writable::machine as wm;
-use super::{ReadableEvent, WritableEvent};
+use super::{ReadableEvent, StreamEvent, WritableEvent};
 
 pub(crate) mod sealed {
     use std::rc::Rc;
@@ -354,6 +354,55 @@ pub trait StreamBase: Handle {
     fn error_listener_count(&self) -> usize {
         self.core().events.error.count()
     }
+
+    /// How many listeners `event` has (Node's `listenerCount(event)`): a
+    /// [`WritableEvent`], a [`ReadableEvent`] or any [`StreamEvent`]. The
+    /// listeners the library adds count too, as Node's do: a `pipe()` adds
+    /// `'data'` and `'end'` on the source and `'unpipe'`, `'error'`,
+    /// `'close'` and `'finish'` on the destination, as Node's `pipe` does.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{
+    ///     Readable, ReadableEvent, ReadableOptions, StreamEvent, Writable, WritableEvent,
+    ///     WritableOptions,
+    /// };
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 0);
+    /// let id = w.on(WritableEvent::Finish, || {});
+    /// w.once(WritableEvent::Finish, || {});
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 2);
+    /// w.off(id);
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 1);
+    /// assert_eq!(w.listener_count(WritableEvent::Drain), 0);
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// r.on_end(|| {});
+    /// assert_eq!(r.listener_count(ReadableEvent::End), 1);
+    /// r.pipe(&w);
+    /// assert_eq!(r.listener_count(ReadableEvent::End), 2); // the pipe's own
+    /// assert_eq!(r.listener_count(StreamEvent::Data), 1);
+    /// assert_eq!(w.listener_count(StreamEvent::Unpipe), 1);
+    /// ```
+    fn listener_count(&self, event: impl Into<StreamEvent>) -> usize {
+        let e = &self.core().events;
+        match event.into() {
+            StreamEvent::Data => e.data.count(),
+            StreamEvent::Readable => e.readable.count(),
+            StreamEvent::End => e.end.count(),
+            StreamEvent::Pause => e.pause.count(),
+            StreamEvent::Resume => e.resume.count(),
+            StreamEvent::Drain => e.drain.count(),
+            StreamEvent::Prefinish => e.prefinish.count(),
+            StreamEvent::Finish => e.finish.count(),
+            StreamEvent::Pipe => e.pipe.count(),
+            StreamEvent::Unpipe => e.unpipe.count(),
+            StreamEvent::Error => e.error.count(),
+            StreamEvent::Close => e.close.count(),
+        }
+    }
 }
 
 impl<S: Handle> StreamBase for S {}
@@ -647,26 +696,6 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
         self.core()
             .wevent(event)
             .add(Rc::new(move |_| f()), false, true)
-    }
-
-    /// How many listeners `event` has.
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use highwater::prelude::*;
-    /// use highwater::{Writable, WritableEvent, WritableOptions};
-    ///
-    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 0);
-    /// let id = w.on(WritableEvent::Finish, || {});
-    /// w.once(WritableEvent::Finish, || {});
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 2);
-    /// w.off(id);
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 1);
-    /// assert_eq!(w.listener_count(WritableEvent::Drain), 0);
-    /// ```
-    fn listener_count(&self, event: WritableEvent) -> usize {
-        self.core().wevent(event).count()
     }
 
     /// Adds a `'pipe'` listener: a Readable started piping into this
