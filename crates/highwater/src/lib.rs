@@ -108,7 +108,9 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, IterOptions, PipeOptions, Pipeline, ReadableExt, ReadableStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{
@@ -119,6 +121,6 @@ pub use state::{
 };
 pub use stream::{
     AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
-    ReadableSide, Source, StreamBase, StreamEvent, Transform, TransformDone, TransformImpl, Writable,
-    WritableEvent, WritableImpl, WritableSide,
+    ReadableSide, Source, StreamBase, StreamEvent, Transform, TransformDone, TransformImpl,
+    Writable, WritableEvent, WritableImpl, WritableSide,
 };

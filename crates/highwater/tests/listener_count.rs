@@ -59,12 +59,18 @@ fn pipe_and_unpipe() {
     assert_eq!(counts(&w), []);
     r.pipe(&w);
     assert_eq!(counts(&r), [(Data, 1), (End, 1)]);
-    assert_eq!(counts(&w), [(Finish, 1), (Unpipe, 1), (Error, 1), (Close, 1)]);
+    assert_eq!(
+        counts(&w),
+        [(Finish, 1), (Unpipe, 1), (Error, 1), (Close, 1)]
+    );
     r.push(Bytes::from(vec![b'x'; 20000]));
     r.push(Bytes::from(vec![b'y'; 20000]));
     run_until_idle();
     assert_eq!(counts(&r), [(Data, 1), (End, 1)]);
-    assert_eq!(counts(&w), [(Finish, 1), (Unpipe, 1), (Error, 1), (Close, 1)]);
+    assert_eq!(
+        counts(&w),
+        [(Finish, 1), (Unpipe, 1), (Error, 1), (Close, 1)]
+    );
     r.unpipe(&w);
     assert_eq!(counts(&r), []);
     assert_eq!(counts(&w), []);
@@ -77,7 +83,10 @@ fn pipe_and_unpipe() {
 #[test]
 fn pipe_under_backpressure_adds_drain() {
     let r = Readable::<Bytes>::pushed(ReadableOptions::default());
-    let w = Writable::new(WritableOptions::default().high_water_mark(1), Stuck::default());
+    let w = Writable::new(
+        WritableOptions::default().high_water_mark(1),
+        Stuck::default(),
+    );
     r.pipe(&w);
     r.push(Bytes::from_static(b"abc"));
     r.push(Bytes::from_static(b"def"));
@@ -104,10 +113,7 @@ fn pipe_under_backpressure_adds_drain() {
 fn finished_listeners() {
     let p = PassThrough::<Bytes>::new(TransformOptions::default());
     let _cleanup = finished(&p, |_r| {});
-    assert_eq!(
-        counts(&p),
-        [(End, 1), (Finish, 1), (Error, 1), (Close, 1)]
-    );
+    assert_eq!(counts(&p), [(End, 1), (Finish, 1), (Error, 1), (Close, 1)]);
 }
 
 // User listeners on every kind of stream, counted per event and removed by id.

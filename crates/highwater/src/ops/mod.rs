@@ -12,6 +12,6 @@ pub(crate) mod pipeline;
 
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async};
-pub use iter::ReadableStream;
+pub use iter::{IterOptions, ReadableStream};
 pub use pipe::PipeOptions;
 pub use pipeline::Pipeline;

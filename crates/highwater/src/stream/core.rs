@@ -255,7 +255,11 @@ pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Er
 /// `destroy(err, cb)`: as [`destroy`]; `cb` is called right away when the
 /// stream was already destroyed, else with the destroy hook's outcome when
 /// it calls back, before `'error'`/`'close'` (Node's `onDestroy`).
-pub(crate) fn destroy_cb<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>, mut cb: Cb) {
+pub(crate) fn destroy_cb<R: 'static, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    err: Option<Error>,
+    mut cb: Cb,
+) {
     if c.w.is_some() {
         wm::schedule_error_buffer_on_destroy(c);
     }
