@@ -52,7 +52,10 @@ fn break_leaves_the_stream_open_then_a_second_iterator_finishes_it() {
     let r = objects(&[1, 2, 3], true);
     {
         let mut it = r.stream_with(keep());
-        assert_eq!(it.next().now_or_never().flatten().map(Result::ok), Some(Some(1)));
+        assert_eq!(
+            it.next().now_or_never().flatten().map(Result::ok),
+            Some(Some(1))
+        );
     }
     assert!(!r.destroyed());
     assert_eq!(listeners(&r), [0; 5]);
@@ -71,7 +74,10 @@ fn throw_leaves_the_stream_for_another_consumer() {
     let r = objects(&[1, 2], false);
     {
         let mut it = r.stream_with(keep());
-        assert_eq!(it.next().now_or_never().flatten().map(Result::ok), Some(Some(1)));
+        assert_eq!(
+            it.next().now_or_never().flatten().map(Result::ok),
+            Some(Some(1))
+        );
     }
     assert!(!r.destroyed());
     assert_eq!(r.readable_length(), 1);
@@ -93,14 +99,20 @@ fn throw_leaves_the_stream_for_another_consumer() {
 #[test]
 fn default_destroys_on_return() {
     block_on(async {
-        for opts in [IterOptions::default(), IterOptions::default().destroy_on_return(true)] {
+        for opts in [
+            IterOptions::default(),
+            IterOptions::default().destroy_on_return(true),
+        ] {
             let r = objects(&[1], false);
             {
                 let mut it = r.stream_with(opts);
                 let _ = it.next().await;
             }
             assert!(r.destroyed());
-            assert_eq!(r.errored().map(|e| e.code().to_string()).as_deref(), Some("ABORT_ERR"));
+            assert_eq!(
+                r.errored().map(|e| e.code().to_string()).as_deref(),
+                Some("ABORT_ERR")
+            );
         }
     });
 }

@@ -821,6 +821,37 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
         self.core().ws().borrow().stats()
     }
 
+    /// Node's `writableBuffer`, lent rather than copied: calls `f` with an
+    /// iterator over the chunks waiting in the buffer (not the one the sink
+    /// is writing now), oldest first, and returns what it returns. Nothing
+    /// is copied and the stream's hot path is untouched.
+    ///
+    /// `f` runs while the buffer is borrowed: it may call the stream's
+    /// getters, but a method that changes the stream (`write`, `end`,
+    /// `destroy`, ...) called from inside `f` panics.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// w.cork();
+    /// let _ = w.write(Bytes::from_static(b"ab"));
+    /// let _ = w.write(Bytes::from_static(b"c"));
+    /// let (n, bytes) = w.with_writable_buffer(|it| (it.len(), it.map(|c| c.len()).sum::<usize>()));
+    /// assert_eq!((n, bytes), (2, 3));
+    /// w.uncork();
+    /// assert_eq!(w.with_writable_buffer(|it| it.len()), 0); // written
+    /// ```
+    fn with_writable_buffer<U>(
+        &self,
+        f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> U,
+    ) -> U {
+        let st = self.core().ws().borrow();
+        f(&mut st.buffered.iter().map(|b| &b.chunk))
+    }
+
     /// Bytes (items) accepted and not yet written, in-flight chunk included.
     ///
     /// ```
@@ -1573,6 +1604,34 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// ```
     fn readable_stats(&self) -> ReadableStats {
         self.core().rs().borrow().stats()
+    }
+
+    /// Node's `readableBuffer`, lent rather than copied: calls `f` with an
+    /// iterator over the chunks buffered now, oldest first, and returns what
+    /// it returns. Nothing is copied and the stream's hot path is untouched.
+    ///
+    /// `f` runs while the buffer is borrowed: it may call the stream's
+    /// getters, but a method that changes the stream (`read`, `push`,
+    /// `destroy`, ...) called from inside `f` panics.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions};
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// r.push(Bytes::from_static(b"ab"));
+    /// r.push(Bytes::from_static(b"cd"));
+    /// let _ = r.read(Some(1)); // takes "a"
+    /// let chunks: Vec<Bytes> = r.with_readable_buffer(|it| it.cloned().collect());
+    /// assert_eq!(chunks, [Bytes::from_static(b"b"), Bytes::from_static(b"cd")]);
+    /// ```
+    fn with_readable_buffer<U>(
+        &self,
+        f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> U,
+    ) -> U {
+        let st = self.core().rs().borrow();
+        f(&mut st.buffer.iter())
     }
 
     /// Bytes (items) buffered.
