@@ -42,7 +42,10 @@ fn writable_buffer_excludes_the_chunk_in_the_sink() {
     let done = sink.0.borrow_mut().remove(0);
     done.ok();
     run_until_idle();
-    assert_eq!(w.with_writable_buffer(|it| it.copied().collect::<Vec<_>>()), ["c"]);
+    assert_eq!(
+        w.with_writable_buffer(|it| it.copied().collect::<Vec<_>>()),
+        ["c"]
+    );
 }
 
 #[test]
@@ -51,9 +54,15 @@ fn readable_buffer_after_a_read() {
     r.push(1u32);
     r.push(2);
     assert_eq!(r.read(None), Some(1));
-    assert_eq!(r.with_readable_buffer(|it| it.copied().collect::<Vec<_>>()), [2]);
+    assert_eq!(
+        r.with_readable_buffer(|it| it.copied().collect::<Vec<_>>()),
+        [2]
+    );
     // Getters may be called inside: they only share the borrow.
-    assert_eq!(r.with_readable_buffer(|it| (it.len(), r.readable_length())), (1, 1));
+    assert_eq!(
+        r.with_readable_buffer(|it| (it.len(), r.readable_length())),
+        (1, 1)
+    );
 }
 
 #[test]
@@ -62,6 +71,12 @@ fn a_duplex_has_both_views() {
     p.cork();
     let _ = p.write(7);
     p.push(9);
-    assert_eq!(p.with_writable_buffer(|it| it.copied().collect::<Vec<_>>()), [7]);
-    assert_eq!(p.with_readable_buffer(|it| it.copied().collect::<Vec<_>>()), [9]);
+    assert_eq!(
+        p.with_writable_buffer(|it| it.copied().collect::<Vec<_>>()),
+        [7]
+    );
+    assert_eq!(
+        p.with_readable_buffer(|it| it.copied().collect::<Vec<_>>()),
+        [9]
+    );
 }
