@@ -114,13 +114,14 @@ pub use ops::{
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{
-    default_high_water_mark, set_default_high_water_mark, ByteChunk, ByteLen, Callback,
-    DuplexOptions, Error, ErrorKind, Overflow, ReadableOptions, ReadableStats, Result,
-    SharedCallback, StreamId, TransformOptions, WritableOptions, WritableStats,
-    DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
+    default_high_water_mark, set_default_high_water_mark, AbortController, AbortListener,
+    AbortSignal, ByteChunk, ByteLen, Callback, Cancelled, DuplexOptions, Error, ErrorKind,
+    Overflow, ReadableOptions, ReadableStats, Result, SharedCallback, StreamId, TransformOptions,
+    WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
-    ReadableSide, Source, StreamBase, StreamEvent, Transform, TransformDone, TransformImpl,
-    Writable, WritableEvent, WritableImpl, WritableSide,
+    is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,
+    Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
+    StreamEvent, Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl,
+    WritableSide,
 };

@@ -217,6 +217,9 @@ fn path_suffix(path: &Option<String>) -> String {
 #[derive(Clone)]
 pub struct Error {
     kind: Arc<ErrorKind>,
+    /// JavaScript's `err.cause`: what led to this error (an `AbortError`'s
+    /// signal reason).
+    cause: Option<Arc<Error>>,
 }
 
 impl Error {
@@ -237,6 +240,7 @@ impl Error {
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             kind: Arc::new(kind),
+            cause: None,
         }
     }
 
@@ -471,6 +475,43 @@ impl Error {
         Arc::ptr_eq(&self.kind, &other.kind)
     }
 
+    /// Node's `AbortError` (code `ABORT_ERR`, "The operation was aborted"),
+    /// as a stream, `pipeline` or `finished` reports an abort: its
+    /// [`cause`](Error::cause) is the signal's reason, when there is one.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let e = Error::aborted(Some(Error::custom("ETIMEDOUT", "too slow")));
+    /// assert_eq!(e.code(), "ABORT_ERR");
+    /// assert_eq!(e.to_string(), "The operation was aborted");
+    /// assert_eq!(e.cause().map(|c| c.code()), Some("ETIMEDOUT"));
+    /// assert!(Error::aborted(None).cause().is_none());
+    /// ```
+    pub fn aborted(cause: Option<Error>) -> Self {
+        Error {
+            kind: Arc::new(ErrorKind::Aborted),
+            cause: cause.map(Arc::new),
+        }
+    }
+
+    /// JavaScript's `err.cause`: the error that led to this one, if any (the
+    /// reason of the signal behind an [`aborted`](Error::aborted) error).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::Error;
+    ///
+    /// let reason = Error::msg("user pressed stop");
+    /// let e = Error::aborted(Some(reason.clone()));
+    /// assert!(e.cause().is_some_and(|c| c.same(&reason)));
+    /// assert!(Error::msg("plain").cause().is_none());
+    /// ```
+    pub fn cause(&self) -> Option<&Error> {
+        self.cause.as_deref()
+    }
+
     pub(crate) fn write_after_end() -> Self {
         Error::new(ErrorKind::WriteAfterEnd)
     }
@@ -504,7 +545,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &*self.kind {
             ErrorKind::Io { source, .. } | ErrorKind::Net { source, .. } => Some(source),
-            _ => None,
+            _ => self.cause.as_deref().map(|c| c as _),
         }
     }
 }

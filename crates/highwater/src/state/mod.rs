@@ -4,6 +4,7 @@
 //! here touches the event loop, a listener or a hook, so every rule can be
 //! tested on its own; the layers above import from here, never the reverse.
 
+pub(crate) mod abort;
 pub(crate) mod callback;
 pub(crate) mod chunk;
 pub(crate) mod error;
@@ -14,6 +15,7 @@ pub(crate) mod readable;
 pub mod stats;
 pub(crate) mod writable;
 
+pub use abort::{AbortController, AbortListener, AbortSignal, Cancelled};
 pub use callback::{Callback, SharedCallback};
 pub use chunk::{ByteChunk, ByteLen};
 pub use error::{Error, ErrorKind, Result};
