@@ -332,3 +332,73 @@ fn read_stream_fd_leak() {
     })
     .unwrap();
 }
+
+/// Node's `signal` option of the fs streams (`addAbortSignal` in the
+/// Readable/Writable constructors). Printed by Node 20:
+///
+/// ```js
+/// // A: an aborted signal: destroyed at once; 'error' ABORT_ERR (cause the
+/// //    reason), 'close' with fd null
+/// // B: abort after the first 'data': destroyed synchronously, 'error' ABORT_ERR, 'close'
+/// // C: a write pending, abort on 'open': the write's callback ABORT_ERR, 'error', 'close'
+/// // D: abort after 'close': nothing (errored stays null)
+/// ```
+#[test]
+fn abort_signal() {
+    let dir = Scratch::new("sig");
+    let path = dir.file("f.txt", &[b'x'; 100]);
+    let out = dir.0.join("out.txt");
+    block_on(async move {
+        // A
+        let ac = highwater::AbortController::new();
+        ac.abort();
+        let s = create_read_stream(&path, ReadStreamOptions::default())?.with_signal(&ac.signal());
+        assert!(s.destroyed());
+        let e = highwater::finished_async(&s).await.unwrap_err();
+        assert_eq!(e.code(), "ABORT_ERR");
+        assert!(e.cause().is_some());
+        assert!(s.closed() && s.fd().is_none());
+
+        // B
+        let ac = highwater::AbortController::new();
+        let s = create_read_stream(&path, ReadStreamOptions::default().high_water_mark(16))?
+            .with_signal(&ac.signal());
+        let (a, s2, datas) = (ac.clone(), s.clone(), Rc::new(Cell::new(0)));
+        let d = datas.clone();
+        s.on_data(move |_c| {
+            d.set(d.get() + 1);
+            a.abort();
+            assert!(s2.destroyed());
+        });
+        let e = highwater::finished_async(&s).await.unwrap_err();
+        assert_eq!((e.code(), datas.get()), ("ABORT_ERR", 1));
+        assert!(s.fd().is_none());
+
+        // C
+        let ac = highwater::AbortController::new();
+        let w = create_write_stream(&out, WriteStreamOptions::default())?.with_signal(&ac.signal());
+        let cb = Rc::new(RefCell::new(None));
+        let c = cb.clone();
+        let _ = w.write_cb(Bytes::from_static(b"abc"), move |r: Result<(), Error>| {
+            *c.borrow_mut() = Some(r)
+        });
+        let a = ac.clone();
+        w.on_open(move |_fd| a.abort());
+        let e = highwater::finished_async(&w).await.unwrap_err();
+        assert_eq!(e.code(), "ABORT_ERR");
+        let r = cb.borrow_mut().take().expect("the write's callback");
+        assert_eq!(r.unwrap_err().code(), "ABORT_ERR");
+        assert!(w.fd().is_none());
+
+        // D
+        let ac = highwater::AbortController::new();
+        let w = create_write_stream(&out, WriteStreamOptions::default())?.with_signal(&ac.signal());
+        w.end_with(Some(Bytes::from_static(b"x")), None);
+        highwater::finished_async(&w).await?;
+        assert_eq!(ac.signal().listener_count(), 0); // removed when the stream finished
+        ac.abort();
+        assert!(w.errored().is_none());
+        Ok::<_, Error>(())
+    })
+    .unwrap();
+}

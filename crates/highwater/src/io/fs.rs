@@ -51,7 +51,7 @@ use bytes::Bytes;
 
 use crate::runtime::event_loop;
 use crate::runtime::events::{ListenerId, Listeners};
-use crate::state::{Error, ErrorKind, ReadableOptions, WritableOptions};
+use crate::state::{AbortSignal, Error, ErrorKind, ReadableOptions, WritableOptions};
 use crate::stream::core::Core;
 use crate::stream::side::sealed::{Handle, HasReadable, HasWritable};
 use crate::stream::{
@@ -327,6 +327,23 @@ impl PartialEq for FsOps {
 }
 
 impl Eq for FsOps {}
+
+/// Node's `addAbortSignal(signal, stream)`, as the Readable and Writable
+/// constructors call it for their `signal` option: an abort destroys the
+/// stream with an `AbortError` whose cause is the signal's reason (at once
+/// if the signal is already aborted); the listener goes when the stream
+/// finishes.
+fn add_abort_signal(stream: &(impl StreamBase + Clone + 'static), signal: &AbortSignal) {
+    if signal.aborted() {
+        stream.destroy(Some(Error::aborted(signal.reason())));
+        return;
+    }
+    let s = stream.clone();
+    let listener =
+        signal.on_abort(move |reason| s.destroy(Some(Error::aborted(Some(reason.clone())))));
+    let signal = signal.clone();
+    crate::ops::finished(stream, move |_r| signal.remove(listener));
+}
 
 /// How a file is opened: Node's `flags` strings.
 ///
@@ -1412,6 +1429,38 @@ impl ReadStream {
         self.readable.destroy(None);
     }
 
+    /// Node's `signal` option of `createReadStream`: aborting the signal
+    /// destroys the stream with an `AbortError` (`ABORT_ERR`, its cause the
+    /// signal's reason); a signal already aborted destroys it at once.
+    /// Called right after [`create_read_stream`], before the loop runs, it
+    /// is the option (the options stay `Send`; a signal is not).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// use highwater::AbortController;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-rsig-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// # std::fs::write(&path, vec![0u8; 100]).unwrap();
+    /// let err = highwater::block_on(async move {
+    ///     let ac = AbortController::new();
+    ///     let rs = create_read_stream(&path, ReadStreamOptions::default())?.with_signal(&ac.signal());
+    ///     ac.abort();
+    ///     assert!(rs.destroyed());
+    ///     highwater::finished_async(&rs).await
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.code(), "ABORT_ERR");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_signal(self, signal: &AbortSignal) -> Self {
+        add_abort_signal(&self, signal);
+        self
+    }
+
     /// Node's `readStream.close(cb)`: [`close`](Self::close), calling `cb`
     /// once the stream has finished (Node's `finished(stream, cb)`): with
     /// `ERR_STREAM_PREMATURE_CLOSE` when it is closed before its end, as in
@@ -1562,6 +1611,39 @@ impl WriteStream {
     /// ```
     pub fn close(&self) {
         self.close_inner(None);
+    }
+
+    /// Node's `signal` option of `createWriteStream`: aborting the signal
+    /// destroys the stream with an `AbortError` (`ABORT_ERR`, its cause the
+    /// signal's reason), failing pending writes with it; a signal already
+    /// aborted destroys it at once. Called right after
+    /// [`create_write_stream`], before the loop runs, it is the option (the
+    /// options stay `Send`; a signal is not).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// use highwater::{AbortController, Error};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-wsig-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("out.txt");
+    /// let err = highwater::block_on(async move {
+    ///     let ac = AbortController::new();
+    ///     let ws = create_write_stream(&path, WriteStreamOptions::default())?.with_signal(&ac.signal());
+    ///     ac.abort_with(Error::custom("ETIMEDOUT", "too slow"));
+    ///     assert!(ws.destroyed());
+    ///     highwater::finished_async(&ws).await
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.code(), "ABORT_ERR");
+    /// assert_eq!(err.cause().map(|c| c.code()), Some("ETIMEDOUT"));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_signal(self, signal: &AbortSignal) -> Self {
+        add_abort_signal(&self, signal);
+        self
     }
 
     /// Node's `writeStream.close(cb)`: [`close`](Self::close), with `cb`
