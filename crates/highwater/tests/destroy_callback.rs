@@ -42,11 +42,14 @@ fn cb(log: &Log, name: &'static str) -> impl FnOnce(Result<(), Error>) + 'static
     }
 }
 
+/// A destroy hook's call, held: the error it got and its callback.
+type Held = (Option<Error>, Done);
+
 /// A sink whose destroy hook is held until the test releases it (Node's
 /// `setImmediate(() => cb(err))`), or fails with its own error.
 #[derive(Clone, Default)]
 struct Hook {
-    held: Rc<RefCell<Option<(Option<Error>, Done)>>>,
+    held: Rc<RefCell<Option<Held>>>,
     fail: Option<&'static str>,
     construct: Rc<RefCell<Option<Done>>>,
     constructs: bool,

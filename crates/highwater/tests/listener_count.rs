@@ -112,7 +112,7 @@ fn pipe_under_backpressure_adds_drain() {
 #[test]
 fn finished_listeners() {
     let p = PassThrough::<Bytes>::new(TransformOptions::default());
-    let _cleanup = finished(&p, |_r| {});
+    finished(&p, |_r| {});
     assert_eq!(counts(&p), [(End, 1), (Finish, 1), (Error, 1), (Close, 1)]);
 }
 
