@@ -109,8 +109,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, OperatorOptions, OperatorsExt, PipeOptions, Pipeline, ReadableExt,
-    ReadableStream, TextStream,
+    finished, finished_async, IterOptions, OperatorOptions, OperatorsExt, PipeOptions, Pipeline,
+    ReadableExt, ReadableStream, TextStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
@@ -124,5 +124,6 @@ pub use state::{
 pub use stream::{
     is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,
     Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
-    Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
+    StreamEvent, Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl,
+    WritableSide,
 };

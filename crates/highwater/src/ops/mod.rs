@@ -14,7 +14,7 @@ pub(crate) mod text;
 
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async};
-pub use iter::ReadableStream;
+pub use iter::{IterOptions, ReadableStream};
 pub use operators::{OperatorOptions, OperatorsExt};
 pub use pipe::PipeOptions;
 pub use pipeline::Pipeline;
