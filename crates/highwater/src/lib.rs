@@ -108,7 +108,9 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, Compose, PipeOptions, Pipeline, ReadableExt, ReadableStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{

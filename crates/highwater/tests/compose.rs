@@ -1,0 +1,481 @@
+//! `Duplex.from({ readable, writable })`, `stream.compose` and Node 22's
+//! `duplexPair()`: ports of Node's tests, plus the error and event orders of
+//! Node's `duplexify.js` / `compose.js`, each checked on Node v20.20.2 (and
+//! `duplexPair` against Node 22's `lib/internal/streams/duplexpair.js`).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use bytes::Bytes;
+use highwater::prelude::*;
+use highwater::{
+    run_until_idle, Compose, Done, Duplex, DuplexOptions, Error, PassThrough, Readable,
+    ReadableImpl, ReadableOptions, Source, Transform, TransformOptions, Writable, WritableEvent,
+    WritableImpl, WritableOptions,
+};
+
+mod common;
+use common::{Calls, Log};
+
+fn b(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
+fn text(c: &Bytes) -> String {
+    String::from_utf8_lossy(c).into_owned()
+}
+
+/// Logs `'error'` (by code) and `'close'` of a stream under `name`.
+fn watch(log: &Log, name: &str, s: &impl StreamBase) {
+    let (l, n) = (log.clone(), name.to_string());
+    s.on_error(move |e| l.push(format!("{n}:error:{}", e.code())));
+    s.on_close(log.ev(format!("{name}:close")));
+}
+
+/// A readable with a no-op `_read` (Node's `new Readable({ read() {} })`).
+fn idle_readable() -> Readable<Bytes> {
+    Readable::pushed(ReadableOptions::default())
+}
+
+/// A writable that logs its writes.
+fn logging_writable(log: &Log) -> Writable<Bytes> {
+    let l = log.clone();
+    Writable::from_fn(WritableOptions::default(), move |c: Bytes| {
+        l.push(format!("w:write:{}", text(&c)));
+        Ok(())
+    })
+}
+
+struct Setup {
+    log: Log,
+    r: Readable<Bytes>,
+    w: Writable<Bytes>,
+    d: Duplex<Bytes, Bytes>,
+}
+
+/// The fixture of the Node script the orders below come from.
+fn setup() -> Setup {
+    let log = Log::default();
+    let r = idle_readable();
+    let w = logging_writable(&log);
+    watch(&log, "r", &r);
+    watch(&log, "w", &w);
+    let d = Duplex::from_pair(&r, &w, DuplexOptions::default());
+    watch(&log, "d", &d);
+    d.on(WritableEvent::Finish, log.ev("d:finish"));
+    d.on_end(log.ev("d:end"));
+    Setup { log, r, w, d }
+}
+
+fn destroyed(s: &Setup) -> (bool, bool, bool) {
+    (s.d.destroyed(), s.r.destroyed(), s.w.destroyed())
+}
+
+// ---------------------------------------------------------------------------
+// duplexify.js: errors and close, both ways
+// ---------------------------------------------------------------------------
+
+#[test]
+fn duplexify_destroy_without_error_aborts_both_inner_streams() {
+    let s = setup();
+    s.d.destroy(None);
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        [
+            "w:error:ABORT_ERR",
+            "w:close",
+            "r:error:ABORT_ERR",
+            "r:close",
+            "d:error:ABORT_ERR",
+            "d:close"
+        ]
+    );
+    assert_eq!(destroyed(&s), (true, true, true));
+}
+
+#[test]
+fn duplexify_destroy_with_error_passes_it_to_both() {
+    let s = setup();
+    s.d.destroy(Some(Error::msg("boom")));
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        [
+            "w:error:boom",
+            "w:close",
+            "r:error:boom",
+            "r:close",
+            "d:error:boom",
+            "d:close"
+        ]
+    );
+}
+
+#[test]
+fn duplexify_readable_error_destroys_the_whole_but_not_the_writable() {
+    // Node destroys the readable (already destroyed) in that branch, not the
+    // writable: w stays open.
+    let s = setup();
+    s.r.destroy(Some(Error::msg("rboom")));
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        ["r:error:rboom", "r:close", "d:error:rboom", "d:close"]
+    );
+    assert_eq!(destroyed(&s), (true, true, false));
+}
+
+#[test]
+fn duplexify_writable_error_destroys_the_readable_and_the_whole() {
+    let s = setup();
+    s.w.destroy(Some(Error::msg("wboom")));
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        [
+            "w:error:wboom",
+            "w:close",
+            "r:error:wboom",
+            "r:close",
+            "d:error:wboom",
+            "d:close"
+        ]
+    );
+    assert_eq!(destroyed(&s), (true, true, true));
+}
+
+#[test]
+fn duplexify_inner_premature_close_errors_the_whole() {
+    let s = setup();
+    s.r.destroy(None);
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        ["r:close", "d:error:ERR_STREAM_PREMATURE_CLOSE", "d:close"]
+    );
+    assert_eq!(destroyed(&s), (true, true, false));
+}
+
+#[test]
+fn duplexify_normal_flow_event_order() {
+    let s = setup();
+    let l = s.log.clone();
+    s.d.on_data(move |c| l.push(format!("d:data:{}", text(c))));
+    assert!(s.d.write(b("x")));
+    s.d.end();
+    s.r.push(b("y"));
+    s.r.push_eof();
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        [
+            "w:write:x",
+            "d:data:y",
+            "d:finish",
+            "w:close",
+            "d:end",
+            "r:close",
+            "d:close"
+        ]
+    );
+    assert_eq!(destroyed(&s), (true, true, true));
+}
+
+#[test]
+fn duplexify_destroy_after_finish_aborts_only_the_unfinished_readable() {
+    let s = setup();
+    s.d.end();
+    let d = s.d.clone();
+    s.d.on(WritableEvent::Finish, move || d.destroy(None));
+    run_until_idle();
+    assert_eq!(
+        s.log.take(),
+        [
+            "d:finish",
+            "w:close",
+            "r:error:ABORT_ERR",
+            "r:close",
+            "d:close"
+        ]
+    );
+    assert_eq!(destroyed(&s), (true, true, true));
+}
+
+#[test]
+fn duplexify_write_callback_waits_for_the_inner_drain() {
+    // `_write` holds its callback while the inner writable is over its mark.
+    let held: Rc<RefCell<Vec<Done>>> = Rc::default();
+    struct Slow(Rc<RefCell<Vec<Done>>>);
+    impl WritableImpl<Bytes> for Slow {
+        fn write(&self, _c: Bytes, done: Done) {
+            self.0.borrow_mut().push(done);
+        }
+    }
+    let w = Writable::new(
+        WritableOptions::default().high_water_mark(2),
+        Slow(held.clone()),
+    );
+    let d: Duplex<Bytes, Bytes> =
+        Duplex::from_writable(&w, DuplexOptions::default().high_water_mark(2));
+    let acked = Calls::default();
+    let a = acked.clone();
+    assert!(!d.write_cb(b("abc"), move |_r: Result<(), Error>| a.hit()));
+    run_until_idle();
+    // In the inner stream's hands, and the outer callback held.
+    assert_eq!(w.writable_length(), 3);
+    assert_eq!(acked.get(), 0);
+    assert_eq!(d.writable_length(), 3);
+    let done = held.borrow_mut().pop();
+    done.expect("the inner write was started").ok();
+    run_until_idle();
+    assert_eq!(acked.get(), 1, "released by the inner 'drain'");
+    assert_eq!(d.writable_length(), 0);
+}
+
+#[test]
+fn duplexify_reads_respect_the_outer_mark() {
+    // `_read` stops pushing once the outer buffer is full; the rest stays in
+    // the inner readable (Node, object mode, mark 16: 10 of 10 moved; here
+    // mark 2: 2 moved, 8 left).
+    let r: Readable<u32> = Readable::pushed(ReadableOptions::objects());
+    for i in 0..10 {
+        r.push(i);
+    }
+    let d: Duplex<u32, u32> = Duplex::from_readable(&r, DuplexOptions::objects().high_water_mark(2));
+    assert_eq!(d.read(Some(0)), None);
+    run_until_idle();
+    assert_eq!((d.readable_length(), r.readable_length()), (2, 8));
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    d.on_data(move |c| g.borrow_mut().push(*c));
+    run_until_idle();
+    assert_eq!(r.readable_length(), 0);
+    assert_eq!(*got.borrow(), (0..10).collect::<Vec<_>>());
+}
+
+// ---------------------------------------------------------------------------
+// Port of test/parallel/test-stream-duplex-from.js
+//
+// Left out (JavaScript-only inputs, no Rust analogue of the value passed to
+// `Duplex.from`): `Promise.resolve('asd')` / `Promise.reject(..)` (a Rust
+// future is not a stream body here), async functions returning a rejected
+// promise and `() => {}` (ERR_INVALID_RETURN_VALUE: a closure's type is
+// checked by the compiler), `Blob`, `Duplex.from(duplex) === duplex` (a
+// Duplex is already a Duplex; there is no dynamic dispatch on the input),
+// and the `async function*` stage of nodejs/node#40497 (async generators;
+// `compat`'s `Pipeline::through_fn` is the Rust form of such a stage).
+// ---------------------------------------------------------------------------
+
+fn asd_readable() -> Readable<Bytes> {
+    struct Asd;
+    impl ReadableImpl<Bytes> for Asd {
+        fn read(&self, _size: usize, src: &Source<Bytes>) {
+            src.push(b("asd"));
+            src.push_eof();
+        }
+    }
+    Readable::new(ReadableOptions::default(), Asd)
+}
+
+/// `d.once('readable', read() == 'asd')` and `d.once('end', !readable)`.
+fn expect_asd(d: &Duplex<Bytes, Bytes>) -> (Calls, Calls) {
+    let (readable, ended) = (Calls::default(), Calls::default());
+    let (d1, c1) = (d.clone(), readable.clone());
+    let fired = Rc::new(std::cell::Cell::new(false));
+    d.on_readable(move || {
+        if !fired.replace(true) {
+            assert_eq!(d1.read(None), Some(b("asd")));
+            c1.hit();
+        }
+    });
+    let (d2, c2) = (d.clone(), ended.clone());
+    d.on_end(move || {
+        assert!(!d2.readable());
+        c2.hit();
+    });
+    (readable, ended)
+}
+
+#[test]
+fn duplex_from_readable_pair_and_readable() {
+    // Duplex.from({ readable }) and Duplex.from(readable): the same here.
+    let d: Duplex<Bytes, Bytes> = Duplex::from_readable(&asd_readable(), DuplexOptions::default());
+    assert!(d.readable());
+    assert!(!d.writable());
+    let (readable, ended) = expect_asd(&d);
+    run_until_idle();
+    assert_eq!((readable.get(), ended.get()), (1, 1));
+}
+
+fn concat_writable(out: &Rc<RefCell<String>>) -> Writable<Bytes> {
+    let o = out.clone();
+    Writable::from_fn(WritableOptions::default(), move |c: Bytes| {
+        o.borrow_mut().push_str(&text(&c));
+        Ok(())
+    })
+}
+
+#[test]
+fn duplex_from_writable_pair_and_writable() {
+    // Duplex.from(writable) and Duplex.from({ writable }).
+    let ret = Rc::new(RefCell::new(String::new()));
+    let d: Duplex<Bytes, Bytes> =
+        Duplex::from_writable(&concat_writable(&ret), DuplexOptions::default());
+    assert!(!d.readable());
+    assert!(d.writable());
+    d.end_with_chunk(b("asd"));
+    let finished = Calls::default();
+    let (d2, f, r) = (d.clone(), finished.clone(), ret.clone());
+    d.on(WritableEvent::Finish, move || {
+        assert!(!d2.writable());
+        assert_eq!(*r.borrow(), "asd");
+        f.hit();
+    });
+    run_until_idle();
+    assert_eq!(finished.get(), 1);
+}
+
+#[test]
+fn duplex_from_readable_and_writable() {
+    let ret = Rc::new(RefCell::new(String::new()));
+    let d = Duplex::from_pair(
+        &asd_readable(),
+        &concat_writable(&ret),
+        DuplexOptions::default(),
+    );
+    assert!(d.readable());
+    assert!(d.writable());
+    let (readable, ended) = expect_asd(&d);
+    d.end_with_chunk(b("asd"));
+    let finished = Calls::default();
+    let (d2, f, r) = (d.clone(), finished.clone(), ret.clone());
+    d.once(WritableEvent::Finish, move || {
+        assert!(!d2.writable());
+        assert_eq!(*r.borrow(), "asd");
+        f.hit();
+    });
+    run_until_idle();
+    assert_eq!((readable.get(), ended.get(), finished.get()), (1, 1, 1));
+}
+
+#[test]
+fn duplex_from_sub_object_readable_data() {
+    // "Ensure data if a sub object has a readable stream it's duplexified"
+    let r: Readable<Bytes> = Readable::pushed(ReadableOptions::default());
+    r.push(b("hello"));
+    r.push_eof();
+    let d: Duplex<Bytes, Bytes> = Duplex::from_readable(&r, DuplexOptions::default());
+    let data = Calls::default();
+    let c = data.clone();
+    d.on_data(move |chunk| {
+        assert_eq!(chunk, &b("hello"));
+        c.hit();
+    });
+    assert!(!d.writable());
+    run_until_idle();
+    assert_eq!(data.get(), 1);
+}
+
+#[test]
+fn duplex_from_sub_object_writable_data() {
+    let writes = Calls::default();
+    let c = writes.clone();
+    // A `write` that never calls back, as in Node's test.
+    struct Hold(Calls, RefCell<Vec<Done>>);
+    impl WritableImpl<Bytes> for Hold {
+        fn write(&self, chunk: Bytes, done: Done) {
+            assert_eq!(chunk, b("hello"));
+            self.0.hit();
+            self.1.borrow_mut().push(done);
+        }
+    }
+    let w = Writable::new(WritableOptions::default(), Hold(c, RefCell::default()));
+    let d: Duplex<Bytes, Bytes> = Duplex::from_writable(&w, DuplexOptions::default());
+    assert!(d.write(b("hello")));
+    assert!(!d.readable());
+    run_until_idle();
+    assert_eq!(writes.get(), 1);
+}
+
+#[test]
+fn duplex_from_pair_piped_into_itself() {
+    // `duplex.pipe(duplex)`: what the readable yields is written back to the
+    // writable; 'data' and 'end' on the duplex.
+    let writes = Calls::default();
+    let c = writes.clone();
+    let w = Writable::from_fn(WritableOptions::default(), move |chunk: Bytes| {
+        assert_eq!(chunk, b("hello"));
+        c.hit();
+        Ok(())
+    });
+    let r: Readable<Bytes> = Readable::pushed(ReadableOptions::default());
+    r.push(b("hello"));
+    r.push_eof();
+    let d = Duplex::from_pair(&r, &w, DuplexOptions::default());
+    d.pipe(&d);
+    let (data, end) = (Calls::default(), Calls::default());
+    let (dc, d2) = (data.clone(), d.clone());
+    d.on_data(move |chunk| {
+        assert_eq!(chunk, &b("hello"));
+        assert!(d2.readable());
+        assert!(d2.writable());
+        dc.hit();
+    });
+    d.on_end(end.listener());
+    run_until_idle();
+    assert_eq!((data.get(), end.get(), writes.get()), (1, 1, 1));
+}
+
+#[test]
+fn duplex_from_readable_that_fails_destroys() {
+    // "given readable stream that throws an error it calls destroy": a
+    // `_read` that throws is `src.error(..)` here.
+    struct Throws;
+    impl ReadableImpl<Bytes> for Throws {
+        fn read(&self, _size: usize, src: &Source<Bytes>) {
+            src.error(Error::msg("error!"));
+        }
+    }
+    let r = Readable::new(ReadableOptions::default(), Throws);
+    let d: Duplex<Bytes, Bytes> = Duplex::from_readable(&r, DuplexOptions::default());
+    let errors = Log::default();
+    let e = errors.clone();
+    d.on_error(move |err| e.push(err.to_string()));
+    run_until_idle();
+    assert_eq!(errors.take(), ["error!"]);
+}
+
+#[test]
+fn duplex_from_writable_that_fails_destroys() {
+    let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| {
+        Err(Error::msg("error!"))
+    });
+    let d: Duplex<Bytes, Bytes> = Duplex::from_writable(&w, DuplexOptions::default());
+    let errors = Log::default();
+    let e = errors.clone();
+    d.on_error(move |err| e.push(err.to_string()));
+    assert!(d.write(b("test")));
+    run_until_idle();
+    assert_eq!(errors.take(), ["error!"]);
+}
+
+#[test]
+fn duplex_from_transform_sides() {
+    // Any stream type works on either side: a Transform's input and
+    // a PassThrough's output.
+    let upper = Transform::from_fn(TransformOptions::default(), |c: Bytes| {
+        Ok(Some(Bytes::from(c.to_ascii_uppercase())))
+    });
+    let out = PassThrough::<Bytes>::new(TransformOptions::default());
+    let d = Duplex::from_pair(&out, &upper, DuplexOptions::default());
+    upper.pipe(&out);
+    d.end_with_chunk(b("abc"));
+    let got = Log::default();
+    let g = got.clone();
+    d.on_data(move |c| g.push(text(c)));
+    run_until_idle();
+    assert_eq!(got.take(), ["ABC"]);
+    assert!(d.writable_finished());
+    assert!(d.readable_ended());
+}
