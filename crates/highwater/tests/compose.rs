@@ -242,7 +242,8 @@ fn duplexify_reads_respect_the_outer_mark() {
     for i in 0..10 {
         r.push(i);
     }
-    let d: Duplex<u32, u32> = Duplex::from_readable(&r, DuplexOptions::objects().high_water_mark(2));
+    let d: Duplex<u32, u32> =
+        Duplex::from_readable(&r, DuplexOptions::objects().high_water_mark(2));
     assert_eq!(d.read(Some(0)), None);
     run_until_idle();
     assert_eq!((d.readable_length(), r.readable_length()), (2, 8));
@@ -478,4 +479,205 @@ fn duplex_from_transform_sides() {
     assert_eq!(got.take(), ["ABC"]);
     assert!(d.writable_finished());
     assert!(d.readable_ended());
+}
+
+// ---------------------------------------------------------------------------
+// compose.js: errors, close and backpressure (orders from Node v20.20.2)
+// ---------------------------------------------------------------------------
+
+struct Composed {
+    log: Log,
+    a: PassThrough<Bytes>,
+    b: Transform<Bytes, Bytes>,
+    d: Duplex<Bytes, Bytes>,
+}
+
+fn upper() -> Transform<Bytes, Bytes> {
+    Transform::from_fn(TransformOptions::default(), |c: Bytes| {
+        Ok(Some(Bytes::from(c.to_ascii_uppercase())))
+    })
+}
+
+fn composed() -> Composed {
+    let log = Log::default();
+    let a = PassThrough::<Bytes>::new(TransformOptions::default());
+    let b = upper();
+    watch(&log, "a", &a);
+    watch(&log, "b", &b);
+    let d = Compose::new(&a).then(&b).build(DuplexOptions::default());
+    watch(&log, "d", &d);
+    d.on(WritableEvent::Finish, log.ev("d:finish"));
+    d.on_end(log.ev("d:end"));
+    Composed { log, a, b, d }
+}
+
+fn all_destroyed(c: &Composed) -> (bool, bool, bool) {
+    (c.d.destroyed(), c.a.destroyed(), c.b.destroyed())
+}
+
+#[test]
+fn compose_destroy_without_error_aborts_every_stage() {
+    let c = composed();
+    c.d.destroy(None);
+    run_until_idle();
+    assert_eq!(
+        c.log.take(),
+        [
+            "b:error:ABORT_ERR",
+            "b:close",
+            "a:error:ABORT_ERR",
+            "a:close",
+            "d:error:ABORT_ERR",
+            "d:close"
+        ]
+    );
+    assert_eq!(all_destroyed(&c), (true, true, true));
+}
+
+#[test]
+fn compose_destroy_with_error() {
+    let c = composed();
+    c.d.destroy(Some(Error::msg("boom")));
+    run_until_idle();
+    assert_eq!(
+        c.log.take(),
+        [
+            "b:error:boom",
+            "b:close",
+            "a:error:boom",
+            "a:close",
+            "d:error:boom",
+            "d:close"
+        ]
+    );
+}
+
+#[test]
+fn compose_error_in_the_first_stage_destroys_the_whole() {
+    let c = composed();
+    c.a.destroy(Some(Error::msg("aboom")));
+    run_until_idle();
+    assert_eq!(
+        c.log.take(),
+        [
+            "a:error:aboom",
+            "a:close",
+            "b:error:aboom",
+            "b:close",
+            "d:error:aboom",
+            "d:close"
+        ]
+    );
+    assert_eq!(all_destroyed(&c), (true, true, true));
+}
+
+#[test]
+fn compose_error_in_the_last_stage_destroys_the_whole() {
+    let c = composed();
+    c.b.destroy(Some(Error::msg("bboom")));
+    run_until_idle();
+    assert_eq!(
+        c.log.take(),
+        [
+            "b:error:bboom",
+            "b:close",
+            "a:error:bboom",
+            "a:close",
+            "d:error:bboom",
+            "d:close"
+        ]
+    );
+}
+
+#[test]
+fn compose_normal_flow_finish_waits_for_the_last_stage() {
+    let c = composed();
+    let l = c.log.clone();
+    c.d.on_data(move |x| l.push(format!("d:data:{}", text(x))));
+    assert!(c.d.write(b("x")));
+    c.d.end_with_chunk(b("y"));
+    run_until_idle();
+    assert_eq!(
+        c.log.take(),
+        [
+            "d:data:XY",
+            "a:close",
+            "d:end",
+            "b:close",
+            "d:finish",
+            "d:close"
+        ]
+    );
+    assert!(c.d.writable_finished());
+    assert_eq!(all_destroyed(&c), (true, true, true));
+}
+
+#[test]
+fn compose_end_without_reading_does_not_finish() {
+    // Node: only the first stage closes; 'finish' waits for the last stage
+    // to be read to its end.
+    let c = composed();
+    c.d.end_with_chunk(b("y"));
+    run_until_idle();
+    assert_eq!(c.log.take(), ["a:close"]);
+    assert!(!c.d.writable_finished());
+    assert_eq!(all_destroyed(&c), (false, true, false));
+}
+
+#[test]
+fn compose_backpressure_reaches_the_outer_buffer() {
+    // Node: ten 4-byte writes into compose(a, b) with marks of 4: write()
+    // true each time (the outer mark is 16 KiB), 36 bytes wait in the outer
+    // buffer, 4 in each inner buffer, nothing read.
+    let a = PassThrough::<Bytes>::new(TransformOptions::default().high_water_mark(4));
+    let b2 = PassThrough::<Bytes>::new(TransformOptions::default().high_water_mark(4));
+    let d = Compose::new(&a).then(&b2).build(DuplexOptions::default());
+    for _ in 0..10 {
+        assert!(d.write(b("abcd")));
+    }
+    run_until_idle();
+    assert_eq!(
+        (
+            d.writable_length(),
+            a.writable_length(),
+            a.readable_length(),
+            b2.writable_length(),
+            b2.readable_length(),
+            d.readable_length()
+        ),
+        (36, 4, 4, 4, 4, 0)
+    );
+    // Reading drains everything through.
+    let got = Rc::new(std::cell::Cell::new(0));
+    let g = got.clone();
+    d.on_data(move |c| g.set(g.get() + c.len()));
+    run_until_idle();
+    assert_eq!(got.get(), 40);
+    assert_eq!(d.writable_length(), 0);
+}
+
+#[test]
+fn compose_outer_mark_makes_write_return_false() {
+    // With a small outer mark the composed stream's own write() says wait
+    // once the stages are full (nothing reads the end), and 'drain' comes
+    // once a reader made room all the way through.
+    let a = PassThrough::<Bytes>::new(TransformOptions::default().high_water_mark(4));
+    let b2 = PassThrough::<Bytes>::new(TransformOptions::default().high_water_mark(4));
+    let d = Compose::new(&a)
+        .then(&b2)
+        .build(DuplexOptions::default().high_water_mark(4));
+    assert_eq!(d.writable_high_water_mark(), 4);
+    let mut writes = 0;
+    while d.write(b("abcd")) {
+        writes += 1;
+        assert!(writes < 10, "write() never said wait");
+        run_until_idle();
+    }
+    let drained = Calls::default();
+    d.on(WritableEvent::Drain, drained.listener());
+    run_until_idle();
+    assert_eq!(drained.get(), 0, "nothing read yet");
+    d.resume();
+    run_until_idle();
+    assert_eq!(drained.get(), 1);
 }

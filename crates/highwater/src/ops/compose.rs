@@ -25,6 +25,14 @@ type PipelineCb = Box<dyn FnOnce(Result<(), Error>)>;
 type Chain<R> = Box<dyn FnOnce(Option<PipelineCb>) -> Option<Pipeline<R>>>;
 type Attach<R, W> = Box<dyn FnOnce(&Duplex<R, W>, &Rc<Waiters>, Rc<dyn Fn() -> Option<R>>)>;
 
+/// The first stage, as the composed stream's sink needs it.
+struct Head<W: 'static> {
+    write: Box<dyn Fn(W) -> bool>,
+    end: Box<dyn Fn()>,
+    writable: Box<dyn Fn() -> bool>,
+    attach: Box<dyn FnOnce(&Rc<Waiters>)>,
+}
+
 /// Stages being composed into one Duplex (Node's `stream.compose`): the
 /// first takes writes of `W`, the last so far reads `R`.
 ///
@@ -57,10 +65,7 @@ type Attach<R, W> = Box<dyn FnOnce(&Duplex<R, W>, &Rc<Waiters>, Rc<dyn Fn() -> O
 #[must_use = "a composition does nothing until `build` is called"]
 pub struct Compose<W: 'static, R: 'static> {
     stages: usize,
-    head_write: Box<dyn Fn(W) -> bool>,
-    head_end: Box<dyn Fn()>,
-    head_writable: Box<dyn Fn() -> bool>,
-    head_attach: Box<dyn FnOnce(&Rc<Waiters>)>,
+    head: Head<W>,
     chain: Chain<R>,
     tail: Rc<dyn Stage>,
     tail_read: Rc<dyn Fn() -> Option<R>>,
@@ -117,10 +122,12 @@ impl<W: 'static, T: Clone + 'static> Compose<W, T> {
         let single = first.clone();
         Compose {
             stages: 1,
-            head_write: Box::new(move |c| h1.write(c)),
-            head_end: Box::new(move || h2.end()),
-            head_writable: Box::new(move || h3.core().is_writable() == Some(true)),
-            head_attach: Box::new(move |waiters| attach_drain(&h4, waiters)),
+            head: Head {
+                write: Box::new(move |c| h1.write(c)),
+                end: Box::new(move || h2.end()),
+                writable: Box::new(move || h3.core().is_writable() == Some(true)),
+                attach: Box::new(move |waiters| attach_drain(&h4, waiters)),
+            },
             chain: Box::new(move |cb| match cb {
                 None => Some(Pipeline::new(&f)),
                 Some(_) => None,
@@ -162,10 +169,12 @@ impl<W: 'static, T: Clone + 'static> Compose<W, T> {
         let single = source.clone();
         Compose {
             stages: 1,
-            head_write: Box::new(|_| true),
-            head_end: Box::new(|| {}),
-            head_writable: Box::new(|| false),
-            head_attach: Box::new(|_| {}),
+            head: Head {
+                write: Box::new(|_| true),
+                end: Box::new(|| {}),
+                writable: Box::new(|| false),
+                attach: Box::new(|_| {}),
+            },
             chain: Box::new(move |cb| match cb {
                 None => Some(Pipeline::new(&f)),
                 Some(_) => None,
@@ -210,10 +219,7 @@ impl<W: 'static, R: Clone + 'static> Compose<W, R> {
         let t = next.clone();
         Compose {
             stages: self.stages + 1,
-            head_write: self.head_write,
-            head_end: self.head_end,
-            head_writable: self.head_writable,
-            head_attach: self.head_attach,
+            head: self.head,
             chain: Box::new(move |cb| {
                 let p = prev(None)?;
                 match cb {
@@ -252,77 +258,152 @@ impl<W: 'static, R: Clone + 'static> Compose<W, R> {
         if let Some(single) = self.single {
             return single(opts);
         }
-        let waiters = Rc::new(Waiters::default());
-        let outer: Rc<RefCell<Weak<Core<R, W>>>> = Rc::new(RefCell::new(Weak::new()));
-        let flags: Rc<RefCell<(bool, bool)>> = Rc::new(RefCell::new((false, false)));
+        let chain = self.chain;
+        let run: Runner = Box::new(move |cb| {
+            let _ = chain(Some(cb));
+        });
+        let tail = Tail {
+            stage: self.tail,
+            read: Some(self.tail_read),
+            attach: Some(self.tail_attach),
+        };
+        assemble(self.head, run, tail, opts)
+    }
 
-        // `pipeline(streams, onfinished)`, before the Duplex exists.
-        {
-            let (wk, outer, flags) = (Rc::downgrade(&waiters), outer.clone(), flags.clone());
-            let _ = (self.chain)(Some(Box::new(move |res: Result<(), Error>| {
-                let err = res.err();
-                let Some(waiters) = wk.upgrade() else { return };
-                let d = outer.borrow().clone();
-                match waiters.take_onclose() {
-                    OnClose::Waiting(cb) => cb.call(err.map_or(Ok(()), Err)),
-                    _ => {
-                        let (readable, writable) = *flags.borrow();
-                        if err.is_some() || (!readable && !writable) {
-                            if let Some(core) = d.upgrade() {
-                                core_::destroy(&core, err);
-                            }
+    /// Ends the composition at `dest`, a stream with only a writable side (a
+    /// [`Writable`](crate::Writable), a file's write stream): the composed
+    /// stream is not readable (Node's `compose(..., writable)`), and its
+    /// `'finish'` waits for `dest`'s. `opts` sizes its writable buffer (its
+    /// readable side, disabled, keeps the last stage's chunk type).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Compose, DuplexOptions, Transform, TransformOptions, Writable, WritableOptions};
+    ///
+    /// let upper = Transform::from_fn(TransformOptions::default(), |c: Bytes| {
+    ///     Ok(Some(Bytes::from(c.to_ascii_uppercase())))
+    /// });
+    /// let out = Rc::new(RefCell::new(Vec::new()));
+    /// let o = out.clone();
+    /// let sink = Writable::from_fn(WritableOptions::default(), move |c: Bytes| {
+    ///     o.borrow_mut().extend_from_slice(&c);
+    ///     Ok(())
+    /// });
+    /// let d = Compose::new(&upper).build_to(&sink, DuplexOptions::default());
+    /// assert!(d.writable() && !d.readable());
+    /// d.end_with_chunk(Bytes::from_static(b"asd"));
+    /// highwater::run_until_idle();
+    /// assert!(d.writable_finished());
+    /// assert_eq!(&*out.borrow(), b"ASD");
+    /// ```
+    pub fn build_to<D>(self, dest: &D, opts: DuplexOptions<R, W>) -> Duplex<R, W>
+    where
+        D: WritableSide<R> + Clone + 'static,
+    {
+        let chain = self.chain;
+        let t = dest.clone();
+        let run: Runner = Box::new(move |cb| {
+            if let Some(p) = chain(None) {
+                p.to(&t, cb);
+            }
+        });
+        let tail = Tail {
+            stage: dest.core().clone(),
+            read: None,
+            attach: None,
+        };
+        assemble(self.head, run, tail, opts)
+    }
+}
+
+type Runner = Box<dyn FnOnce(PipelineCb)>;
+
+/// The last stage, as `assemble` needs it.
+struct Tail<R: 'static, W: 'static> {
+    stage: Rc<dyn Stage>,
+    read: Option<Rc<dyn Fn() -> Option<R>>>,
+    attach: Option<Attach<R, W>>,
+}
+
+/// The body of Node's `compose` after the argument checks.
+fn assemble<R: 'static, W: 'static>(
+    head: Head<W>,
+    run: Runner,
+    tail: Tail<R, W>,
+    opts: DuplexOptions<R, W>,
+) -> Duplex<R, W> {
+    let waiters = Rc::new(Waiters::default());
+    let outer: Rc<RefCell<Weak<Core<R, W>>>> = Rc::new(RefCell::new(Weak::new()));
+    let flags: Rc<RefCell<(bool, bool)>> = Rc::new(RefCell::new((false, false)));
+
+    // `pipeline(streams, onfinished)`, before the Duplex exists.
+    {
+        let (wk, outer, flags) = (Rc::downgrade(&waiters), outer.clone(), flags.clone());
+        run(Box::new(move |res: Result<(), Error>| {
+            let err = res.err();
+            let Some(waiters) = wk.upgrade() else { return };
+            let d = outer.borrow().clone();
+            match waiters.take_onclose() {
+                OnClose::Waiting(cb) => cb.call(err.map_or(Ok(()), Err)),
+                _ => {
+                    let (readable, writable) = *flags.borrow();
+                    if err.is_some() || (!readable && !writable) {
+                        if let Some(core) = d.upgrade() {
+                            core_::destroy(&core, err);
                         }
                     }
                 }
-            })));
-        }
-
-        let writable = (self.head_writable)();
-        let readable = self.tail.readable() == Some(true);
-        *flags.borrow_mut() = (readable, writable);
-
-        let tail = Some(self.tail.clone());
-        let destroy = {
-            let waiters = waiters.clone();
-            Box::new(move |err: Option<Error>, done: Done| {
-                let err = waiters.destroy_error(err);
-                destroyer(&tail, err.clone());
-                if matches!(*waiters.onclose.borrow(), OnClose::Null) {
-                    done.call(err.map_or(Ok(()), Err));
-                } else {
-                    *waiters.onclose.borrow_mut() = OnClose::Waiting(done);
-                }
-            })
-        };
-        let sink = BridgeSink {
-            waiters: waiters.clone(),
-            write: self.head_write,
-            end: self.head_end,
-            destroy,
-        };
-        let source = BridgeSource {
-            waiters: waiters.clone(),
-            read: readable.then(|| self.tail_read.clone()),
-        };
-        let d = Duplex::new(opts.readable(readable).writable(writable), source, sink);
-        *outer.borrow_mut() = Rc::downgrade(&d.core);
-
-        if writable {
-            (self.head_attach)(&waiters);
-            let wk = Rc::downgrade(&waiters);
-            let _ = self.tail.clone().eos_dyn(
-                None,
-                None,
-                Box::new(move |_err| {
-                    if let Some(waiters) = wk.upgrade() {
-                        waiters.finish();
-                    }
-                }),
-            );
-        }
-        if readable {
-            (self.tail_attach)(&d, &waiters, self.tail_read);
-        }
-        d
+            }
+        }));
     }
+
+    let writable = (head.writable)();
+    let readable = tail.read.is_some() && tail.stage.readable() == Some(true);
+    *flags.borrow_mut() = (readable, writable);
+
+    let tail_stage = Some(tail.stage.clone());
+    let destroy = {
+        let waiters = waiters.clone();
+        Box::new(move |err: Option<Error>, done: Done| {
+            let err = waiters.destroy_error(err);
+            destroyer(&tail_stage, err.clone());
+            if matches!(*waiters.onclose.borrow(), OnClose::Null) {
+                done.call(err.map_or(Ok(()), Err));
+            } else {
+                *waiters.onclose.borrow_mut() = OnClose::Waiting(done);
+            }
+        })
+    };
+    let sink = BridgeSink {
+        waiters: waiters.clone(),
+        write: head.write,
+        end: head.end,
+        destroy,
+    };
+    let source = BridgeSource {
+        waiters: waiters.clone(),
+        read: if readable { tail.read.clone() } else { None },
+    };
+    let d = Duplex::new(opts.readable(readable).writable(writable), source, sink);
+    *outer.borrow_mut() = Rc::downgrade(&d.core);
+
+    if writable {
+        (head.attach)(&waiters);
+        let wk = Rc::downgrade(&waiters);
+        let _ = tail.stage.clone().eos_dyn(
+            None,
+            None,
+            Box::new(move |_err| {
+                if let Some(waiters) = wk.upgrade() {
+                    waiters.finish();
+                }
+            }),
+        );
+    }
+    if let (true, Some(attach), Some(read)) = (readable, tail.attach, tail.read) {
+        attach(&d, &waiters, read);
+    }
+    d
 }
