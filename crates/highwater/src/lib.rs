@@ -120,7 +120,7 @@ pub use state::{
     DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
-    ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
-    WritableEvent, WritableImpl, WritableSide,
+    duplex_pair, AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent,
+    ReadableImpl, ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl,
+    Writable, WritableEvent, WritableImpl, WritableSide,
 };

@@ -9,6 +9,7 @@
 pub(crate) mod core;
 pub(crate) mod done;
 pub(crate) mod duplex;
+pub(crate) mod duplex_pair;
 pub(crate) mod hooks;
 pub(crate) mod readable;
 pub(crate) mod side;
@@ -18,6 +19,7 @@ pub(crate) mod writable;
 
 pub use done::Done;
 pub use duplex::Duplex;
+pub use duplex_pair::duplex_pair;
 pub use hooks::{Hooks, ReadableImpl, WritableImpl};
 pub use readable::{Readable, ReadableEvent, Source};
 pub use side::{ReadableSide, StreamBase, WritableSide};
