@@ -681,3 +681,271 @@ fn compose_outer_mark_makes_write_return_false() {
     run_until_idle();
     assert_eq!(drained.get(), 1);
 }
+
+// ---------------------------------------------------------------------------
+// Port of test/parallel/test-stream-compose.js
+//
+// `async function*` stages are `compat::duplex_from_fn` stages (a closure
+// from the input stream to an output `Stream`), async iterables are
+// `Readable::from_stream`, and an `async function(source)` consumer at the
+// end is a `Writable` (`Compose::build_to`). Left out: `compose()` with no
+// arguments (ERR_MISSING_ARGS) and with a non-readable middle or
+// non-writable later stage (ERR_INVALID_ARG_VALUE) — the builder's types
+// make both impossible; an `async function` returning a value
+// (ERR_INVALID_RETURN_VALUE) — no such stage here; a plain string as the
+// first stage (JavaScript iterates strings).
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "compat")]
+mod compose_ports {
+    use super::*;
+    use futures::StreamExt;
+    use highwater::compat::duplex_from_fn;
+    use highwater::ReadableStream;
+
+    fn doubler() -> Transform<Bytes, Bytes> {
+        Transform::from_fn(TransformOptions::default(), |c: Bytes| {
+            Ok(Some(Bytes::from([&c[..], &c[..]].concat())))
+        })
+    }
+
+    /// `async function*(source) { for await (const c of source) yield f(c) }`.
+    fn gen_stage(f: impl Fn(Bytes) -> Bytes + 'static) -> Duplex<Bytes, Bytes> {
+        duplex_from_fn(
+            DuplexOptions::default(),
+            move |input: ReadableStream<Bytes>| input.map(move |r| r.map(&f)),
+        )
+    }
+
+    fn upper_bytes(c: Bytes) -> Bytes {
+        Bytes::from(c.to_ascii_uppercase())
+    }
+
+    /// Collects 'data' and counts 'end'.
+    fn collect(d: &Duplex<Bytes, Bytes>) -> (Rc<RefCell<String>>, Calls) {
+        let res = Rc::new(RefCell::new(String::new()));
+        let end = Calls::default();
+        let r = res.clone();
+        d.on_data(move |c| r.borrow_mut().push_str(&text(c)));
+        d.on_end(end.listener());
+        (res, end)
+    }
+
+    #[test]
+    fn two_transforms() {
+        let d = Compose::new(&doubler())
+            .then(&upper())
+            .build(DuplexOptions::default());
+        d.end_with_chunk(b("asd"));
+        let (res, end) = collect(&d);
+        run_until_idle();
+        assert_eq!(end.get(), 1);
+        assert_eq!(*res.borrow(), "ASDASD");
+    }
+
+    #[test]
+    fn two_async_generators() {
+        highwater::block_on(async {
+            let d = Compose::new(&gen_stage(|c| Bytes::from([&c[..], &c[..]].concat())))
+                .then(&gen_stage(upper_bytes))
+                .build(DuplexOptions::default());
+            d.end_with_chunk(b("asd"));
+            let (res, end) = collect(&d);
+            highwater::finished_async(&d).await.unwrap();
+            assert_eq!(end.get(), 1);
+            assert_eq!(*res.borrow(), "ASDASD");
+        });
+    }
+
+    #[test]
+    fn one_async_generator() {
+        highwater::block_on(async {
+            let d = Compose::new(&gen_stage(|c| Bytes::from([&c[..], &c[..]].concat())))
+                .build(DuplexOptions::default());
+            d.end_with_chunk(b("asd"));
+            let (res, end) = collect(&d);
+            highwater::finished_async(&d).await.unwrap();
+            assert_eq!(end.get(), 1);
+            assert_eq!(*res.borrow(), "asdasd");
+        });
+    }
+
+    #[test]
+    fn readable_from_then_transform() {
+        // compose(Readable.from(['asd']), transform) and the same with an
+        // async generator object as the source.
+        highwater::block_on(async {
+            let src: Readable<Bytes> = Readable::from_stream(
+                ReadableOptions::objects(),
+                futures::stream::iter([b("asd")]),
+            );
+            let d = Compose::from_source(&src)
+                .then(&upper())
+                .build(DuplexOptions::default());
+            assert!(!d.writable());
+            let (res, end) = collect(&d);
+            highwater::finished_async(&d).await.unwrap();
+            assert_eq!(end.get(), 1);
+            assert_eq!(*res.borrow(), "ASD");
+        });
+    }
+
+    #[test]
+    fn transform_generator_writable() {
+        highwater::block_on(async {
+            let res = Rc::new(RefCell::new(String::new()));
+            let d = Compose::new(&upper())
+                .then(&gen_stage(|c| c))
+                .build_to(&concat_writable(&res), DuplexOptions::default());
+            assert!(!d.readable());
+            d.end_with_chunk(b("asd"));
+            let finished = Calls::default();
+            let (f, r) = (finished.clone(), res.clone());
+            d.on(WritableEvent::Finish, move || {
+                assert_eq!(*r.borrow(), "ASD");
+                f.hit();
+            });
+            highwater::finished_async(&d).await.unwrap();
+            assert_eq!(finished.get(), 1);
+        });
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum Wrapped {
+        Leaf(bool),
+        Chunk(Box<Wrapped>),
+    }
+
+    #[test]
+    fn object_mode_stages() {
+        highwater::block_on(async {
+            let wrap = || {
+                Transform::from_fn(TransformOptions::objects(), |c: Wrapped| {
+                    Ok(Some(Wrapped::Chunk(Box::new(c))))
+                })
+            };
+            let pass = duplex_from_fn(
+                DuplexOptions::objects(),
+                |input: ReadableStream<Wrapped>| input,
+            );
+            let d = Compose::new(&wrap())
+                .then(&pass)
+                .then(&wrap())
+                .build(DuplexOptions::objects());
+            d.end_with_chunk(Wrapped::Leaf(true));
+            let res = Rc::new(RefCell::new(None));
+            let r = res.clone();
+            d.on_data(move |c| *r.borrow_mut() = Some(c.clone()));
+            highwater::finished_async(&d).await.unwrap();
+            assert_eq!(
+                *res.borrow(),
+                Some(Wrapped::Chunk(Box::new(Wrapped::Chunk(Box::new(
+                    Wrapped::Leaf(true)
+                )))))
+            );
+        });
+    }
+
+    #[test]
+    fn error_in_the_first_transform() {
+        highwater::block_on(async {
+            let err = Error::msg("asd");
+            let e = err.clone();
+            let fail =
+                Transform::from_fn(TransformOptions::objects(), move |_c: bool| Err(e.clone()));
+            let pass = duplex_from_fn(DuplexOptions::objects(), |input: ReadableStream<bool>| {
+                input
+            });
+            let last = Transform::from_fn(
+                TransformOptions::objects(),
+                |_c: bool| -> Result<Option<bool>, Error> { panic!("must not be called") },
+            );
+            let d = Compose::new(&fail)
+                .then(&pass)
+                .then(&last)
+                .build(DuplexOptions::objects());
+            d.end_with_chunk(true);
+            d.on_data(|_| panic!("no 'data'"));
+            d.on_end(|| panic!("no 'end'"));
+            let errors = Rc::new(RefCell::new(Vec::new()));
+            let es = errors.clone();
+            d.on_error(move |x| es.borrow_mut().push(x.clone()));
+            let got = highwater::finished_async(&d).await.unwrap_err();
+            assert!(got.same(&err));
+            assert_eq!(errors.borrow().len(), 1);
+            assert!(errors.borrow()[0].same(&err));
+        });
+    }
+
+    #[test]
+    fn error_thrown_in_a_generator() {
+        highwater::block_on(async {
+            let err = Error::msg("asd");
+            let e = err.clone();
+            let first = Transform::from_fn(TransformOptions::objects(), |c: bool| Ok(Some(c)));
+            let throws = duplex_from_fn(
+                DuplexOptions::objects(),
+                move |input: ReadableStream<bool>| {
+                    let e = e.clone();
+                    input.map(move |_r| Err::<bool, Error>(e.clone()))
+                },
+            );
+            let last = Transform::from_fn(
+                TransformOptions::objects(),
+                |_c: bool| -> Result<Option<bool>, Error> { panic!("must not be called") },
+            );
+            let d = Compose::new(&first)
+                .then(&throws)
+                .then(&last)
+                .build(DuplexOptions::objects());
+            d.end_with_chunk(true);
+            d.on_data(|_| panic!("no 'data'"));
+            d.on_end(|| panic!("no 'end'"));
+            let got = highwater::finished_async(&d).await.unwrap_err();
+            assert!(got.same(&err));
+        });
+    }
+
+    fn hello_world() -> Readable<Bytes> {
+        Readable::from_stream(
+            ReadableOptions::objects(),
+            futures::stream::iter([b("Hello"), b("World")]),
+        )
+    }
+
+    #[test]
+    fn neither_readable_nor_writable() {
+        // compose(iterable, generator, consumer): not writable, not
+        // readable; done once the pipeline is.
+        highwater::block_on(async {
+            let buf = Rc::new(RefCell::new(String::new()));
+            let s1: Duplex<Bytes, Bytes> = Compose::from_source(&hello_world())
+                .then(&gen_stage(upper_bytes))
+                .build_to(&concat_writable(&buf), DuplexOptions::default());
+            assert!(!s1.writable());
+            assert!(!s1.readable());
+            s1.resume();
+            highwater::finished_async(&s1).await.unwrap();
+            assert_eq!(*buf.borrow(), "HELLOWORLD");
+        });
+    }
+
+    #[test]
+    fn composed_streams_composed() {
+        // s1 readable-only, s2 a transform, s3 writable-only, then
+        // compose(s1, s2, s3).
+        highwater::block_on(async {
+            let buf = Rc::new(RefCell::new(String::new()));
+            let s1: Duplex<Bytes, Bytes> =
+                Compose::from_source(&hello_world()).build(DuplexOptions::default());
+            let s2 = Compose::new(&gen_stage(upper_bytes)).build(DuplexOptions::default());
+            let s3: Duplex<Bytes, Bytes> =
+                Duplex::from_writable(&concat_writable(&buf), DuplexOptions::default());
+            let s4: Duplex<Bytes, Bytes> = Compose::from_source(&s1)
+                .then(&s2)
+                .build_to(&s3, DuplexOptions::default());
+            highwater::finished_async(&s4).await.unwrap();
+            assert_eq!(*buf.borrow(), "HELLOWORLD");
+        });
+    }
+}
