@@ -32,10 +32,8 @@ fn half_close_end_shuts_down_while_reading_goes_on() {
         let (ours, mut theirs) = tokio::io::duplex(64);
         let d = Duplex::from_async_io(DuplexOptions::default(), ours);
         let log = Rc::new(RefCell::new(Vec::new()));
-        for (ev, name) in [(WritableEvent::Finish, "finish")] {
-            let l = log.clone();
-            d.on(ev, move || l.borrow_mut().push(name));
-        }
+        let l = log.clone();
+        d.on(WritableEvent::Finish, move || l.borrow_mut().push("finish"));
         let l = log.clone();
         d.on_end(move || l.borrow_mut().push("end"));
         let l = log.clone();

@@ -23,14 +23,17 @@ use super::pipeline::{Pipeline, Stage};
 
 type PipelineCb = Box<dyn FnOnce(Result<(), Error>)>;
 type Chain<R> = Box<dyn FnOnce(Option<PipelineCb>) -> Option<Pipeline<R>>>;
-type Attach<R, W> = Box<dyn FnOnce(&Duplex<R, W>, &Rc<Waiters>, Rc<dyn Fn() -> Option<R>>)>;
+type ReadFn<R> = Rc<dyn Fn() -> Option<R>>;
+type Attach<R, W> = Box<dyn FnOnce(&Duplex<R, W>, &Rc<Waiters>, ReadFn<R>)>;
+type AttachHead = Box<dyn FnOnce(&Rc<Waiters>)>;
+type Single<R, W> = Box<dyn FnOnce(DuplexOptions<R, W>) -> Duplex<R, W>>;
 
 /// The first stage, as the composed stream's sink needs it.
 struct Head<W: 'static> {
     write: Box<dyn Fn(W) -> bool>,
     end: Box<dyn Fn()>,
     writable: Box<dyn Fn() -> bool>,
-    attach: Box<dyn FnOnce(&Rc<Waiters>)>,
+    attach: AttachHead,
 }
 
 /// Stages being composed into one Duplex (Node's `stream.compose`): the
@@ -68,9 +71,9 @@ pub struct Compose<W: 'static, R: 'static> {
     head: Head<W>,
     chain: Chain<R>,
     tail: Rc<dyn Stage>,
-    tail_read: Rc<dyn Fn() -> Option<R>>,
+    tail_read: ReadFn<R>,
     tail_attach: Attach<R, W>,
-    single: Option<Box<dyn FnOnce(DuplexOptions<R, W>) -> Duplex<R, W>>>,
+    single: Option<Single<R, W>>,
 }
 
 impl<W: 'static, R: 'static> std::fmt::Debug for Compose<W, R> {
@@ -79,7 +82,7 @@ impl<W: 'static, R: 'static> std::fmt::Debug for Compose<W, R> {
     }
 }
 
-fn tail_parts<R, W, D>(tail: &D) -> (Rc<dyn Stage>, Rc<dyn Fn() -> Option<R>>, Attach<R, W>)
+fn tail_parts<R, W, D>(tail: &D) -> (Rc<dyn Stage>, ReadFn<R>, Attach<R, W>)
 where
     R: Clone + 'static,
     W: 'static,
@@ -87,7 +90,7 @@ where
 {
     let stage: Rc<dyn Stage> = tail.core().clone();
     let t = tail.clone();
-    let read: Rc<dyn Fn() -> Option<R>> = Rc::new(move || t.read(None));
+    let read: ReadFn<R> = Rc::new(move || t.read(None));
     let t = tail.clone();
     let attach: Attach<R, W> = Box::new(move |d, waiters, read| {
         attach_readable(&t, d, waiters, read);
@@ -323,7 +326,7 @@ type Runner = Box<dyn FnOnce(PipelineCb)>;
 /// The last stage, as `assemble` needs it.
 struct Tail<R: 'static, W: 'static> {
     stage: Rc<dyn Stage>,
-    read: Option<Rc<dyn Fn() -> Option<R>>>,
+    read: Option<ReadFn<R>>,
     attach: Option<Attach<R, W>>,
 }
 

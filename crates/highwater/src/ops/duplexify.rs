@@ -86,6 +86,7 @@ impl Waiters {
 }
 
 type ReadFn<R> = Rc<dyn Fn() -> Option<R>>;
+type WriteFns<W> = (Box<dyn Fn(W) -> bool>, Box<dyn Fn()>);
 
 /// `d._read`: read the inner readable until it has nothing, then wait for
 /// its `'readable'`; stop when the outer buffer is full.
@@ -336,7 +337,7 @@ where
         }
         _ => None,
     };
-    let (write, end): (Box<dyn Fn(W) -> bool>, Box<dyn Fn()>) = match w {
+    let (write, end): WriteFns<W> = match w {
         Some(w) if writable => {
             let (w1, w2) = (w.clone(), w.clone());
             (Box::new(move |c| w1.write(c)), Box::new(move || w2.end()))
