@@ -43,9 +43,9 @@ fn main() -> Result<(), Error> {
         outbox.push(Bytes::from_static(b"from the outbox"));
         outbox.push_eof();
         println!(
-            "from_pair: inbox holds {:?}; the Duplex reads {:?}",
+            "from_pair: inbox holds {:?}; the Duplex reads {}",
             inbox.read(None),
-            d.read_all().await?
+            String::from_utf8_lossy(&d.read_all().await?)
         );
 
         // duplex_pair: what one side writes the other reads; end() on one
@@ -53,7 +53,10 @@ fn main() -> Result<(), Error> {
         let (client, server) = duplex_pair::<Bytes>(DuplexOptions::default());
         client.end_with_chunk(Bytes::from_static(b"ping"));
         let got = server.read_all().await?;
-        println!("duplex_pair: the server read {:?}", got);
+        println!(
+            "duplex_pair: the server read {}",
+            String::from_utf8_lossy(&got)
+        );
         Ok(())
     })
 }
