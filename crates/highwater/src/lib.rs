@@ -21,6 +21,14 @@
 //! (`Pipeline::through_fn`), and bridges multi-threaded runtimes to the
 //! loop ([`compat::spawn_loop`], [`compat::channel`]).
 //!
+//! # Composition
+//!
+//! [`Compose`] joins stages into one Duplex (Node's `stream.compose`),
+//! [`Duplex::from_pair`] makes one Duplex of a readable and a writable
+//! (Node's `Duplex.from({ readable, writable })`), [`duplex_pair`] makes two
+//! connected Duplex streams (Node 22's `duplexPair()`), and, with `compat`,
+//! `Duplex::from_async_io` wraps any tokio `AsyncRead + AsyncWrite`.
+//!
 //! # Streams over I/O
 //!
 //! [`fs`] has Node's file streams (`createReadStream`, `createWriteStream`)
@@ -109,8 +117,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, IterOptions, OperatorOptions, OperatorsExt, PipeOptions, Pipeline,
-    ReadableExt, ReadableStream, TextStream,
+    finished, finished_async, Compose, IterOptions, OperatorOptions, OperatorsExt, PipeOptions,
+    Pipeline, ReadableExt, ReadableStream, TextStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
@@ -122,8 +130,8 @@ pub use state::{
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,
-    Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
-    StreamEvent, Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl,
-    WritableSide,
+    duplex_pair, is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done,
+    Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source,
+    StreamBase, StreamEvent, Transform, TransformDone, TransformImpl, Writable, WritableEvent,
+    WritableImpl, WritableSide,
 };

@@ -3,6 +3,8 @@
 //! iterator and the fan-out. Written against the stream layer's handles and
 //! its internal interface, never against either state machine.
 
+pub(crate) mod compose;
+pub(crate) mod duplexify;
 pub(crate) mod ext;
 pub mod fanout;
 pub(crate) mod finished;
@@ -12,6 +14,7 @@ pub(crate) mod pipe;
 pub(crate) mod pipeline;
 pub(crate) mod text;
 
+pub use compose::Compose;
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async};
 pub use iter::{IterOptions, ReadableStream};

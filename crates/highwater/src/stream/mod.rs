@@ -9,6 +9,7 @@
 pub(crate) mod core;
 pub(crate) mod done;
 pub(crate) mod duplex;
+pub(crate) mod duplex_pair;
 pub(crate) mod event;
 pub(crate) mod hooks;
 pub(crate) mod predicates;
@@ -20,6 +21,7 @@ pub(crate) mod writable;
 
 pub use done::Done;
 pub use duplex::Duplex;
+pub use duplex_pair::duplex_pair;
 pub use event::StreamEvent;
 pub use hooks::{Hooks, ReadableImpl, WritableImpl};
 pub use predicates::{is_destroyed, is_disturbed, is_errored, is_readable, is_writable};
