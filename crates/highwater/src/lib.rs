@@ -108,7 +108,10 @@ pub use state::stats;
 pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
-pub use ops::{finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream};
+pub use ops::{
+    finished, finished_async, finished_async_with, finished_with, PipeOptions, Pipeline,
+    ReadableExt, ReadableStream,
+};
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
 pub use state::{
@@ -118,7 +121,7 @@ pub use state::{
     WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    AsyncSink, Done, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
+    add_abort_signal, AsyncSink, Cleanup, Done, FinishedOptions, Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl,
     ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl, Writable,
     WritableEvent, WritableImpl, WritableSide,
 };

@@ -11,7 +11,7 @@ pub(crate) mod pipe;
 pub(crate) mod pipeline;
 
 pub use ext::ReadableExt;
-pub use finished::{finished, finished_async};
+pub use finished::{finished, finished_async, finished_async_with, finished_with};
 pub use iter::ReadableStream;
 pub use pipe::PipeOptions;
 pub use pipeline::Pipeline;

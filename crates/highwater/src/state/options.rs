@@ -20,6 +20,7 @@
 
 use std::fmt;
 
+use super::abort::AbortSignal;
 use super::chunk::{ByteChunk, ByteLen, ChunkOps};
 use super::marks::default_high_water_mark;
 
@@ -124,11 +125,15 @@ pub struct ReadableOptions<T> {
     pub(crate) ops: ChunkOps<T>,
     pub(crate) overflow: Overflow,
     pub(crate) overflow_limit: Option<usize>,
+    pub(crate) signal: Option<AbortSignal>,
 }
 
 impl<T> Clone for ReadableOptions<T> {
     fn clone(&self) -> Self {
-        ReadableOptions { ..*self }
+        ReadableOptions {
+            signal: self.signal.clone(),
+            ..*self
+        }
     }
 }
 
@@ -161,6 +166,7 @@ impl<T> ReadableOptions<T> {
             ops,
             overflow: Overflow::Block,
             overflow_limit: None,
+            signal: None,
         }
     }
 
@@ -335,11 +341,15 @@ pub struct WritableOptions<T> {
     pub(crate) mode: Mode,
     pub(crate) len_of: fn(&T) -> usize,
     pub(crate) low_water_mark: Option<usize>,
+    pub(crate) signal: Option<AbortSignal>,
 }
 
 impl<T> Clone for WritableOptions<T> {
     fn clone(&self) -> Self {
-        WritableOptions { ..*self }
+        WritableOptions {
+            signal: self.signal.clone(),
+            ..*self
+        }
     }
 }
 
@@ -370,6 +380,7 @@ impl<T> WritableOptions<T> {
             mode,
             len_of,
             low_water_mark: None,
+            signal: None,
         }
     }
 
@@ -553,6 +564,7 @@ pub struct DuplexOptions<R, W> {
     pub(crate) allow_half_open: bool,
     pub(crate) readable_enabled: bool,
     pub(crate) writable_enabled: bool,
+    pub(crate) signal: Option<AbortSignal>,
 }
 
 impl<R, W> Clone for DuplexOptions<R, W> {
@@ -560,6 +572,7 @@ impl<R, W> Clone for DuplexOptions<R, W> {
         DuplexOptions {
             readable: self.readable.clone(),
             writable: self.writable.clone(),
+            signal: self.signal.clone(),
             ..*self
         }
     }
@@ -611,6 +624,7 @@ impl<R, W> DuplexOptions<R, W> {
             allow_half_open: true,
             readable_enabled: true,
             writable_enabled: true,
+            signal: None,
         }
     }
 

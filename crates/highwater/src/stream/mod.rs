@@ -6,9 +6,11 @@
 //! [`ReadableSide`]). Imports from [`runtime`](crate::runtime) and
 //! [`state`](crate::state) only.
 
+pub(crate) mod abort;
 pub(crate) mod core;
 pub(crate) mod done;
 pub(crate) mod duplex;
+pub(crate) mod eos;
 pub(crate) mod hooks;
 pub(crate) mod readable;
 pub(crate) mod side;
@@ -16,8 +18,10 @@ pub(crate) mod target;
 pub(crate) mod transform;
 pub(crate) mod writable;
 
+pub use abort::add_abort_signal;
 pub use done::Done;
 pub use duplex::Duplex;
+pub use eos::{Cleanup, FinishedOptions};
 pub use hooks::{Hooks, ReadableImpl, WritableImpl};
 pub use readable::{Readable, ReadableEvent, Source};
 pub use side::{ReadableSide, StreamBase, WritableSide};
