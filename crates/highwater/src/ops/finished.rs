@@ -19,8 +19,8 @@ use std::task::{Context, Poll};
 use crate::state::{Error, ErrorKind};
 use crate::stream::StreamBase;
 
-pub(crate) use crate::stream::eos::{eos, eos_with, Cleanup};
 use crate::stream::eos::FinishedOptions;
+pub(crate) use crate::stream::eos::{eos, eos_with, Cleanup};
 
 /// Calls `cb` once the stream is done: `Ok(())` when it ended and/or
 /// finished, the error when it failed, `ERR_STREAM_PREMATURE_CLOSE` when it
@@ -198,5 +198,6 @@ impl<F> Drop for CleanupOnDrop<F> {
 pub(crate) async fn callback_result(
     rx: futures::channel::oneshot::Receiver<Result<(), Error>>,
 ) -> Result<(), Error> {
-    rx.await.unwrap_or_else(|_| Err(Error::new(ErrorKind::PrematureClose)))
+    rx.await
+        .unwrap_or_else(|_| Err(Error::new(ErrorKind::PrematureClose)))
 }

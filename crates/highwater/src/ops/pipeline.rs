@@ -319,14 +319,7 @@ impl<T: 'static> Pipeline<T> {
         self.pipes.push(Box::new(
             move |finish: Box<dyn Fn(Option<Error>)>, end: bool| {
                 src_stage.map(|src_stage| {
-                    pipe_link(
-                        src_stage,
-                        src,
-                        dst_stage,
-                        dst_target,
-                        Rc::from(finish),
-                        end,
-                    )
+                    pipe_link(src_stage, src, dst_stage, dst_target, Rc::from(finish), end)
                 })
             },
         ));

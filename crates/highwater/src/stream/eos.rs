@@ -439,4 +439,3 @@ pub(crate) fn eos_with<R: 'static, W: 'static>(
         }
     }))
 }
-
