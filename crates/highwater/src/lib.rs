@@ -109,8 +109,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, finished_async_with, finished_with, PipeOptions, Pipeline,
-    ReadableExt, ReadableStream,
+    abort_when, finished, finished_async, finished_async_with, finished_with, PipeOptions,
+    Pipeline, ReadableExt, ReadableStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;

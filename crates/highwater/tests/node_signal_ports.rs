@@ -140,13 +140,12 @@ fn readable_signal_rejects_the_iterator() {
     let items = Rc::new(RefCell::new(Vec::new()));
     let it = items.clone();
     let mut s = r.stream();
-    let task = highwater::spawn(async move {
+    let _task = highwater::spawn(async move {
         while let Some(item) = s.next().await {
             it.borrow_mut().push(item.map_err(|e| e.code().to_string()));
         }
     });
     timers.run();
-    let _ = task;
     assert_eq!(
         *items.borrow(),
         [Ok("asd".to_string()), Err("ABORT_ERR".to_string())]

@@ -3,6 +3,7 @@
 //! iterator and the fan-out. Written against the stream layer's handles and
 //! its internal interface, never against either state machine.
 
+pub(crate) mod abort;
 pub(crate) mod ext;
 pub mod fanout;
 pub(crate) mod finished;
@@ -10,6 +11,7 @@ pub(crate) mod iter;
 pub(crate) mod pipe;
 pub(crate) mod pipeline;
 
+pub use abort::abort_when;
 pub use ext::ReadableExt;
 pub use finished::{finished, finished_async, finished_async_with, finished_with};
 pub use iter::ReadableStream;

@@ -20,7 +20,7 @@
 
 use std::fmt;
 
-use super::abort::AbortSignal;
+use super::options_signal::SignalSlot;
 use super::chunk::{ByteChunk, ByteLen, ChunkOps};
 use super::marks::default_high_water_mark;
 
@@ -125,7 +125,7 @@ pub struct ReadableOptions<T> {
     pub(crate) ops: ChunkOps<T>,
     pub(crate) overflow: Overflow,
     pub(crate) overflow_limit: Option<usize>,
-    pub(crate) signal: Option<AbortSignal>,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<T> Clone for ReadableOptions<T> {
@@ -341,7 +341,7 @@ pub struct WritableOptions<T> {
     pub(crate) mode: Mode,
     pub(crate) len_of: fn(&T) -> usize,
     pub(crate) low_water_mark: Option<usize>,
-    pub(crate) signal: Option<AbortSignal>,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<T> Clone for WritableOptions<T> {
@@ -564,7 +564,7 @@ pub struct DuplexOptions<R, W> {
     pub(crate) allow_half_open: bool,
     pub(crate) readable_enabled: bool,
     pub(crate) writable_enabled: bool,
-    pub(crate) signal: Option<AbortSignal>,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<R, W> Clone for DuplexOptions<R, W> {

@@ -473,8 +473,8 @@ impl<T: 'static> Readable<T> {
     pub fn new(opts: ReadableOptions<T>, imp: impl ReadableImpl<T>) -> Self {
         let side = readable_side(&opts, Box::new(imp));
         let core = Core::new(None, Some(side), true);
-        if let Some(signal) = &opts.signal {
-            crate::stream::abort::apply(&core, signal);
+        if let Some(signal) = opts.abort_signal() {
+            crate::stream::abort::apply(&core, &signal);
         }
         Readable { core }
     }

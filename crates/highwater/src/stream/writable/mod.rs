@@ -267,8 +267,8 @@ impl<T: 'static> Writable<T> {
     pub fn new(opts: WritableOptions<T>, imp: impl WritableImpl<T>) -> Self {
         let side = writable_side(&opts, Box::new(imp));
         let core = Core::new(Some(side), None, true);
-        if let Some(signal) = &opts.signal {
-            crate::stream::abort::apply(&core, signal);
+        if let Some(signal) = opts.abort_signal() {
+            crate::stream::abort::apply(&core, &signal);
         }
         Writable { core }
     }
