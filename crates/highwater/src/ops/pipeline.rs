@@ -238,7 +238,9 @@ impl<T: 'static> Pipeline<T> {
     ///     o.borrow_mut().extend_from_slice(&c);
     ///     Ok(())
     /// });
-    /// highwater::block_on(async {
+    /// let d = dst.clone();
+    /// highwater::block_on(async move {
+    ///     let dst = d;
     ///     for part in ["one ", "two"] {
     ///         let src = Readable::<Bytes>::pushed(ReadableOptions::default());
     ///         src.push(Bytes::from(part));
@@ -269,12 +271,9 @@ impl<T: 'static> Pipeline<T> {
     /// let ac = AbortController::new();
     /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
     /// let dst = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
-    /// let err = highwater::block_on(async {
-    ///     let run = Pipeline::new(&src).signal(ac.signal()).run(&dst);
-    ///     ac.abort();
-    ///     run.await
-    /// })
-    /// .unwrap_err();
+    /// let run = Pipeline::new(&src).signal(ac.signal()).run(&dst);
+    /// ac.abort();
+    /// let err = highwater::block_on(run).unwrap_err();
     /// assert_eq!(err.code(), "ABORT_ERR");
     /// assert!(src.destroyed() && dst.destroyed());
     /// ```

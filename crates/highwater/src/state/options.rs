@@ -20,9 +20,9 @@
 
 use std::fmt;
 
-use super::options_signal::SignalSlot;
 use super::chunk::{ByteChunk, ByteLen, ChunkOps};
 use super::marks::default_high_water_mark;
+use super::options_signal::SignalSlot;
 
 /// *Beyond Node.* What a Readable's `push()` does with a chunk that would
 /// take its buffer over the overflow limit (live data that cannot wait).
