@@ -3,7 +3,7 @@
 //
 //   node conformance/node/runner.mjs FILE.json
 //
-// Runs one scenario (conformance/SCENARIO-FORMAT.md, format v1.2) against
+// Runs one scenario (conformance/SCENARIO-FORMAT.md, format v1.3) against
 // Node's own streams and prints its trace on stdout, one JSON object a line.
 // Exit 0 when the scenario ran (whatever the trace says); exit 2 with a
 // message on stderr when the file is malformed. Static checks run before
@@ -13,7 +13,8 @@
 // Only Node built-ins are used. "Format:" comments name the rule of
 // SCENARIO-FORMAT.md that a part implements.
 
-import { Writable, Readable, Transform, PassThrough, pipeline, finished } from 'node:stream';
+import { Writable, Readable, Transform, PassThrough, pipeline, finished, addAbortSignal } from 'node:stream';
+import { pipeline as pipelinePromise } from 'node:stream/promises';
 import fs from 'node:fs';
 
 // ---------------------------------------------------------------------------
@@ -92,32 +93,48 @@ function renderError(e) {
   return String(e);
 }
 
-// Format (Trace): "in byte mode, the string when it is at most 32 bytes long,
-// else {"bytes": N}; in object mode, the JSON value." Decided by the value:
-// bytes (a Buffer, or a string on a byte-mode stream) use the byte rule, any
-// other value is rendered as JSON (undefined as null).
-function renderChunk(st, c) {
-  if (c instanceof Uint8Array || (!st.objectMode && typeof c === 'string')) {
-    const b = typeof c === 'string' ? Buffer.from(c, 'utf8') : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-    return b.length <= 32 ? b.toString('utf8') : { bytes: b.length };
+// Format (Trace, and v1.3 "Rendering"): decided by the value. Bytes (a
+// Buffer, on any side) use the byte rule: at most 32 bytes, the string when
+// every byte is ASCII, else {"hex": "..."} (lowercase); over 32 bytes
+// {"bytes": N}. A string on a byte-mode side: a decoded string (the readable
+// side of a stream after setEncoding) is that string when its UTF-8 form is
+// at most 32 bytes, else {"bytes": N}; any other string there is its UTF-8
+// bytes (the byte rule). Any other value is its JSON value (undefined as null).
+// `side` is the side the chunk is seen on: 'w' (hooks) or 'r' (read, data).
+function renderBytes(b) {
+  if (b.length > 32) return { bytes: b.length };
+  for (const x of b) if (x > 0x7f) return { hex: b.toString('hex') };
+  return b.toString('latin1');
+}
+
+function renderChunk(st, c, side) {
+  const objectMode = side === 'r' ? st.rObj : st.wObj;
+  if (c instanceof Uint8Array) return renderBytes(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
+  if (!objectMode && typeof c === 'string') {
+    const b = Buffer.from(c, 'utf8');
+    if (side === 'r' && st.decoding) return b.length <= 32 ? c : { bytes: b.length };
+    return renderBytes(b);
   }
   return c === undefined ? null : c;
 }
 
-// Format (Chunks): byte mode: a string (its UTF-8 bytes) or {"size": N} for
-// N bytes of "x"; object mode: the JSON value itself. null is passed through
-// (end-of-stream / ERR_STREAM_NULL_VALUES) where a step allows it.
-function toChunk(st, v) {
+// Format (Chunks): byte mode: a string (handed over as a JS string),
+// {"size": N} for N bytes of "x", or (v1.3) {"hex": "..."} as a Buffer;
+// object mode: the JSON value itself. null is passed through
+// (end-of-stream / ERR_STREAM_NULL_VALUES) where a step allows it. `side`:
+// the side the chunk goes to ('w' written, 'r' pushed).
+function toChunk(st, v, side) {
   if (v === null) return null;
-  if (st.objectMode) return v;
+  if (side === 'r' ? st.rObj : st.wObj) return v;
   if (typeof v === 'string') return v;
+  if (has(v, 'hex')) return Buffer.from(v.hex, 'hex');
   return 'x'.repeat(v.size);
 }
 
 // ---------------------------------------------------------------------------
 // Static validation. Every check here runs before any stream is created.
 
-const COMMON_OPTIONS = ['kind', 'highWaterMark', 'objectMode', 'autoDestroy', 'emitClose'];
+const COMMON_OPTIONS = ['kind', 'highWaterMark', 'objectMode', 'autoDestroy', 'emitClose', 'signal'];
 // Format (Stream kinds and options): the extra options of each kind.
 const KIND_OPTIONS = {
   writable: ['write', 'writev', 'final'],
@@ -154,7 +171,13 @@ const STEP_KEYS = {
   pipe: { req: ['from', 'to'], opt: ['end'] },
   unpipe: { req: ['from'], opt: ['to'] },
   pipeline: { req: ['streams'], opt: [] },
-  finished: { req: ['stream'], opt: [] },
+  finished: { req: ['stream'], opt: ['readable', 'writable', 'error', 'signal', 'cleanup'] },
+  // v1.3 steps.
+  setEncoding: { req: ['stream'], opt: [], side: 'r' },
+  abort: { req: ['signal'], opt: [] },
+  addAbortSignal: { req: ['signal', 'stream'], opt: [] },
+  pipelineAsync: { req: ['streams'], opt: ['end', 'signal'] },
+  finishedCleanup: { req: ['stream'], opt: [] },
   on: { req: ['stream', 'event'], opt: ['then'] },
   once: { req: ['stream', 'event'], opt: ['then'] },
   tick: { req: [], opt: [] },
@@ -168,14 +191,22 @@ function checkKeys(obj, allowed, where) {
 
 // Format (File): "Byte-mode chunk strings (in steps, source, flush, value) are
 // ASCII; object-mode values are any JSON" (Chunks: "any JSON value except null").
-function checkChunk(st, v, where, nullOk) {
+function checkChunk(st, v, where, nullOk, side) {
   if (v === null) {
     if (!nullOk) malformed(where, 'null is not a chunk here');
     return;
   }
-  if (st.objectMode) return;
+  if (side === 'r' ? st.rObj : st.wObj) return;
   if (typeof v === 'string') {
     if (!/^[\x00-\x7f]*$/.test(v)) malformed(where, `byte-mode chunk ${show(v)} is not ASCII`);
+    return;
+  }
+  if (isObj(v) && has(v, 'hex')) {
+    // v1.3: {"hex": "..."}, an even number of hex digits (may be empty).
+    checkKeys(v, ['hex'], where);
+    if (typeof v.hex !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(v.hex)) {
+      malformed(where, '{"hex": "..."} needs an even number of hex digits');
+    }
     return;
   }
   if (isObj(v)) {
@@ -184,14 +215,14 @@ function checkChunk(st, v, where, nullOk) {
     if (v.size > MAX_SIZE) malformed(where, `{"size": N} needs N <= ${MAX_SIZE}`);
     return;
   }
-  malformed(where, `byte-mode chunk must be a string or {"size": N}, got ${show(v)}`);
+  malformed(where, `byte-mode chunk must be a string, {"size": N} or {"hex": "..."}, got ${show(v)}`);
 }
 
 // The largest {"size": N} chunk (16 MiB), as the format says.
 const MAX_SIZE = 16 * 1024 * 1024;
 
 // Builds the per-stream record (`st`) from its spec, checking the spec.
-function checkStreamSpec(name, spec) {
+function checkStreamSpec(name, spec, signals) {
   const where = `streams.${name}`;
   // Format (File): "A stream may not be named t."
   if (name === 't') malformed(where, 'a stream may not be named "t"');
@@ -214,13 +245,21 @@ function checkStreamSpec(name, spec) {
   oneOf('write', ['sync', 'manual']);
   oneOf('final', ['none', 'sync', 'manual']);
   oneOf('read', ['manual', 'sync']);
-  oneOf('transform', ['identity', 'upper', 'manual']);
+  oneOf('transform', ['identity', 'upper', 'manual', 'twice', 'lines']);
+  // v1.3: `signal` names one of `signals`.
+  if (has(spec, 'signal') && !signals.has(spec.signal)) malformed(`${where}.signal`, `unknown signal ${show(spec.signal)}`);
 
   const st = {
     name,
     kind,
     spec,
     objectMode: spec.objectMode === true,
+    // Per side (v1.3 "lines": a byte-mode writable side, an object-mode readable side).
+    wObj: spec.objectMode === true,
+    rObj: spec.objectMode === true || spec.transform === 'lines',
+    decoding: false, // setEncoding was called: its readable side gives strings
+    remainder: '', // "lines": the text after the last newline
+    cleanup: null, // finishedCleanup: the function of the latest finished with cleanup
     hasW: kind !== 'readable',
     hasR: kind !== 'writable',
     duplex: kind === 'transform' || kind === 'passthrough',
@@ -242,11 +281,17 @@ function checkStreamSpec(name, spec) {
   // Format (File): "No byte-mode side may use Node's default: give
   // highWaterMark, or on a transform both per-side values
   // (readableHighWaterMark: 0 alone also makes the writable side 0)."
-  if (!st.objectMode) {
+  // v1.3 "lines": no objectMode, no flush, writableHighWaterMark required.
+  if (st.transform === 'lines' && kind === 'transform') {
+    if (has(spec, 'objectMode')) malformed(`${where}.objectMode`, '"lines" may not be given objectMode');
+    if (has(spec, 'flush')) malformed(`${where}.flush`, '"lines" may not be given flush');
+    if (!has(spec, 'writableHighWaterMark')) malformed(where, '"lines" needs writableHighWaterMark');
+  }
+  {
     const hwm = has(spec, 'highWaterMark');
     const rMarked = hwm || has(spec, 'readableHighWaterMark');
     const wMarked = hwm || has(spec, 'writableHighWaterMark') || spec.readableHighWaterMark === 0;
-    if ((st.hasR && !rMarked) || (st.hasW && !wMarked)) {
+    if ((st.hasR && !st.rObj && !rMarked) || (st.hasW && !st.wObj && !wMarked)) {
       malformed(where, 'byte-mode side without a highWaterMark (Node\'s default differs between versions)');
     }
   }
@@ -255,11 +300,11 @@ function checkStreamSpec(name, spec) {
   if (has(spec, 'source')) {
     if (st.read !== 'sync') malformed(`${where}.source`, 'source needs read: "sync"');
     if (!Array.isArray(spec.source)) malformed(`${where}.source`, 'must be an array of chunks and null');
-    spec.source.forEach((c, i) => checkChunk(st, c, `${where}.source[${i}]`, true));
+    spec.source.forEach((c, i) => checkChunk(st, c, `${where}.source[${i}]`, true, 'r'));
   }
   // Format: ""upper" in object mode" is malformed.
   if (st.transform === 'upper' && st.objectMode) malformed(`${where}.transform`, '"upper" needs byte mode');
-  if (has(spec, 'flush')) checkChunk(st, spec.flush, `${where}.flush`, false);
+  if (has(spec, 'flush')) checkChunk(st, spec.flush, `${where}.flush`, false, 'r');
 
   // Format (kinds): which hooks each kind traces.
   if (kind === 'writable') {
@@ -270,7 +315,7 @@ function checkStreamSpec(name, spec) {
     st.hooks.add('_read');
   } else if (kind === 'transform') {
     st.hooks.add('_transform');
-    if (has(spec, 'flush')) st.hooks.add('_flush');
+    if (has(spec, 'flush') || st.transform === 'lines') st.hooks.add('_flush');
   }
   for (const h of HOOK_EVENTS) st.hookListeners[h] = [];
   return st;
@@ -319,10 +364,13 @@ function checkStep(ctx, step, where, top, nested) {
     }
   }
 
-  if (has(step, 'chunk')) checkChunk(st, step.chunk, `${where}.chunk`, kind !== 'end');
-  if (has(step, 'error') && (typeof step.error !== 'string' || step.error === '')) {
+  if (has(step, 'chunk')) checkChunk(st, step.chunk, `${where}.chunk`, kind !== 'end', keys.side);
+  // v1.3: `error` of `finished` is a boolean option; elsewhere a code string.
+  if (kind !== 'finished' && has(step, 'error') && (typeof step.error !== 'string' || step.error === '')) {
     malformed(`${where}.error`, 'error must be a code string');
   }
+  // v1.3: `signal` names one of `signals`.
+  if (has(step, 'signal') && !ctx.signals.has(step.signal)) malformed(`${where}.signal`, `unknown signal ${show(step.signal)}`);
 
   switch (kind) {
     case 'complete': {
@@ -332,7 +380,7 @@ function checkStep(ctx, step, where, top, nested) {
         if (!(st.kind === 'transform' && st.transform === 'manual')) {
           malformed(`${where}.value`, '"value" only on a manual transform');
         }
-        checkChunk(st, step.value, `${where}.value`, false);
+        checkChunk(st, step.value, `${where}.value`, false, 'r');
       }
       // Format: complete needs a stream with traced _write/_writev/_transform
       // callbacks; without `again`, on a stream whose hook completes by
@@ -363,6 +411,9 @@ function checkStep(ctx, step, where, top, nested) {
       if (has(step, 'end') && !isBool(step.end)) malformed(`${where}.end`, 'must be a boolean');
       break;
     }
+    case 'pipelineAsync':
+      if (has(step, 'end') && !isBool(step.end)) malformed(`${where}.end`, 'must be a boolean');
+    // falls through: validated as pipeline
     case 'pipeline': {
       // Format: pipeline with fewer than 2 streams, a first that is not
       // readable, a last that is not writable or a middle that is not a
@@ -397,6 +448,15 @@ function checkStep(ctx, step, where, top, nested) {
       }
       break;
     }
+    case 'setEncoding':
+      // v1.3: setEncoding on an object-mode side is malformed.
+      if (st.rObj) malformed(`${where}.stream`, `"setEncoding" needs a byte-mode readable side, ${st.name} has none`);
+      break;
+    case 'finished':
+      for (const k of ['readable', 'writable', 'error', 'cleanup']) {
+        if (has(step, k) && !isBool(step[k])) malformed(`${where}.${k}`, 'must be a boolean');
+      }
+      break;
     default:
       break;
   }
@@ -404,15 +464,26 @@ function checkStep(ctx, step, where, top, nested) {
 
 function checkScenario(sc) {
   if (!isObj(sc)) malformed('', 'a scenario must be a JSON object');
-  checkKeys(sc, ['name', 'about', 'streams', 'steps'], '(top level)');
+  checkKeys(sc, ['name', 'about', 'signals', 'streams', 'steps'], '(top level)');
   for (const k of ['name', 'about']) {
     if (has(sc, k) && typeof sc[k] !== 'string') malformed(k, 'must be a string');
   }
   if (!isObj(sc.streams)) malformed('streams', 'must be an object of streams');
   if (!Array.isArray(sc.steps)) malformed('steps', 'must be an array of steps');
 
-  const ctx = { streams: new Map(), labels: new Map() };
-  for (const [name, spec] of Object.entries(sc.streams)) ctx.streams.set(name, checkStreamSpec(name, spec));
+  // v1.3: `signals`, names non-empty, unique, not stream names.
+  const signals = new Map();
+  if (has(sc, 'signals')) {
+    if (!Array.isArray(sc.signals)) malformed('signals', 'must be an array of names');
+    sc.signals.forEach((n, i) => {
+      if (typeof n !== 'string' || n === '') malformed(`signals[${i}]`, 'a signal name is a non-empty string');
+      if (signals.has(n)) malformed(`signals[${i}]`, `signal ${show(n)} is given twice`);
+      if (has(sc.streams, n)) malformed(`signals[${i}]`, `signal ${show(n)} is also a stream name`);
+      signals.set(n, null);
+    });
+  }
+  const ctx = { streams: new Map(), labels: new Map(), signals };
+  for (const [name, spec] of Object.entries(sc.streams)) ctx.streams.set(name, checkStreamSpec(name, spec, signals));
   // Depth-first, file order: a step's `then` comes before the next step.
   sc.steps.forEach((s, i) => checkStep(ctx, s, `steps[${i}]`, i, false));
   return ctx;
@@ -442,11 +513,14 @@ function runHookListeners(st, name) {
 
 // A _write/_writev/_transform callback: pending from its hook line on
 // (Format: "Its callback counts as pending from its line on").
-function hookWithCallback(st, name, fields, cb, selfComplete) {
+function hookWithCallback(st, name, fields, cb, selfComplete, pushes) {
   const entry = { cb };
   trace({ t: 'hook', s: st.name, name, ...fields });
   st.pending.push(entry);
   runHookListeners(st, name);
+  // v1.3 "twice"/"lines": their pushes come after the listeners, while the
+  // callback is still pending.
+  if (pushes) pushes();
   if (selfComplete) {
     // The hook's own synchronous part: a "sync" callback.
     const i = st.pending.indexOf(entry);
@@ -460,6 +534,8 @@ function hookWithCallback(st, name, fields, cb, selfComplete) {
 function commonOptions(spec) {
   const o = {};
   for (const k of ['highWaterMark', 'objectMode', 'autoDestroy', 'emitClose']) if (has(spec, k)) o[k] = spec[k];
+  // v1.3: `signal`, the AbortController's signal (Node's constructor option).
+  if (has(spec, 'signal')) o.signal = ctx.signals.get(spec.signal).signal;
   return o;
 }
 
@@ -468,11 +544,11 @@ function createWritable(st) {
   // Format: `_write` is traced; "sync" calls back before returning, "manual"
   // keeps the callback until a `complete` step.
   opts.write = (chunk, _enc, cb) => {
-    hookWithCallback(st, '_write', { chunk: renderChunk(st, chunk) }, cb, st.write === 'sync' ? (f) => f() : null);
+    hookWithCallback(st, '_write', { chunk: renderChunk(st, chunk, 'w') }, cb, st.write === 'sync' ? (f) => f() : null);
   };
   if (st.writev) {
     opts.writev = (chunks, cb) => {
-      const rendered = chunks.map((c) => renderChunk(st, c.chunk));
+      const rendered = chunks.map((c) => renderChunk(st, c.chunk, 'w'));
       hookWithCallback(st, '_writev', { chunks: rendered }, cb, st.write === 'sync' ? (f) => f() : null);
     };
   }
@@ -500,7 +576,7 @@ function createReadable(st) {
     runHookListeners(st, '_read');
     if (st.read === 'sync' && st.source && st.sourceNext < st.source.length) {
       const item = st.source[st.sourceNext++];
-      st.stream.push(toChunk(st, item));
+      st.stream.push(toChunk(st, item, 'r'));
     }
   };
   return new Readable(opts);
@@ -509,22 +585,58 @@ function createReadable(st) {
 function createTransform(st) {
   const opts = commonOptions(st.spec);
   for (const k of ['readableHighWaterMark', 'writableHighWaterMark']) if (has(st.spec, k)) opts[k] = st.spec[k];
+  if (st.transform === 'lines') opts.readableObjectMode = true;
   // Format: `_transform` is traced; identity/upper call back synchronously,
   // manual keeps the callback until `complete` (whose `value` is passed).
+  // v1.3: "twice" pushes the chunk twice then calls cb(); "lines" pushes
+  // each complete line of the kept text then calls cb().
   opts.transform = (chunk, _enc, cb) => {
     let self = null;
+    let pushes = null;
     if (st.transform === 'identity') self = (f) => f(null, chunk);
     if (st.transform === 'upper') {
       self = (f) => f(null, Buffer.from(chunk.toString().toUpperCase()));
     }
-    hookWithCallback(st, '_transform', { chunk: renderChunk(st, chunk) }, cb, self);
+    if (st.transform === 'twice') {
+      pushes = () => {
+        st.stream.push(chunk);
+        st.stream.push(chunk);
+      };
+      self = (f) => f();
+    }
+    if (st.transform === 'lines') {
+      // Format: a chunk that is not whole UTF-8 characters is malformed
+      // when it arrives.
+      let text;
+      try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(chunk);
+      } catch {
+        malformed(`streams.${st.name}`, `a chunk reached the "lines" _transform that is not whole UTF-8 characters`);
+      }
+      pushes = () => {
+        const parts = (st.remainder + text).split('\n');
+        st.remainder = parts.pop();
+        for (const line of parts) st.stream.push(line);
+      };
+      self = (f) => f();
+    }
+    hookWithCallback(st, '_transform', { chunk: renderChunk(st, chunk, 'w') }, cb, self, pushes);
   };
+  // v1.3 "lines": _flush (always there) pushes the remainder if not empty.
+  if (st.transform === 'lines') {
+    opts.flush = (cb) => {
+      trace({ t: 'hook', s: st.name, name: '_flush' });
+      if (st.remainder !== '') st.stream.push(st.remainder);
+      st.remainder = '';
+      cb();
+    };
+  }
   // Format: with `flush` absent there is no _flush at all; present, _flush
   // prints its hook line and calls cb(null, flush) synchronously.
   if (has(st.spec, 'flush')) {
     opts.flush = (cb) => {
       trace({ t: 'hook', s: st.name, name: '_flush' });
-      cb(null, toChunk(st, st.spec.flush));
+      cb(null, toChunk(st, st.spec.flush, 'r'));
     };
   }
   return new Transform(opts);
@@ -560,6 +672,8 @@ function addTracedListeners(st) {
 
 // Format (File): "Streams are created in the order listed, before step 0."
 function createStreams() {
+  // v1.3: the AbortControllers, in order, before the streams.
+  for (const n of ctx.signals.keys()) ctx.signals.set(n, new AbortController());
   for (const st of ctx.streams.values()) {
     st.stream = CREATE[st.kind](st);
     nameOf.set(st.stream, st.name);
@@ -632,7 +746,7 @@ function callbackFor(step, top) {
 
 function doWrite(step, top) {
   const st = S(step.stream);
-  const chunk = toChunk(st, step.chunk);
+  const chunk = toChunk(st, step.chunk, 'w');
   const args = has(step, 'cb') ? [chunk, callbackFor(step, top)] : [chunk];
   call(st.name, 'write', () => st.stream.write(...args), (r) => r);
 }
@@ -640,7 +754,7 @@ function doWrite(step, top) {
 function doEnd(step, top) {
   const st = S(step.stream);
   const args = [];
-  if (has(step, 'chunk')) args.push(toChunk(st, step.chunk));
+  if (has(step, 'chunk')) args.push(toChunk(st, step.chunk, 'w'));
   if (has(step, 'cb')) args.push(callbackFor(step, top));
   call(st.name, 'end', () => st.stream.end(...args));
 }
@@ -680,7 +794,7 @@ function doComplete(step, _top, where) {
   }
   let args = [];
   if (has(step, 'error')) args = [makeError(step.error)];
-  else if (has(step, 'value')) args = [null, toChunk(st, step.value)];
+  else if (has(step, 'value')) args = [null, toChunk(st, step.value, 'r')];
   call(st.name, 'complete', () => cb(...args));
 }
 
@@ -696,20 +810,20 @@ function doCompleteFinal(step, _top, where) {
 
 function doPush(step) {
   const st = S(step.stream);
-  const chunk = toChunk(st, step.chunk);
+  const chunk = toChunk(st, step.chunk, 'r');
   call(st.name, 'push', () => st.stream.push(chunk), (r) => r);
 }
 
 function doUnshift(step) {
   const st = S(step.stream);
-  const chunk = toChunk(st, step.chunk);
+  const chunk = toChunk(st, step.chunk, 'r');
   call(st.name, 'unshift', () => st.stream.unshift(chunk));
 }
 
 function doRead(step) {
   const st = S(step.stream);
   const args = has(step, 'n') ? [step.n] : [];
-  call(st.name, 'read', () => st.stream.read(...args), (r) => renderChunk(st, r ?? null));
+  call(st.name, 'read', () => st.stream.read(...args), (r) => renderChunk(st, r ?? null, 'r'));
 }
 
 // Format (readAll): s.read() repeated until it returns null; one call line
@@ -720,7 +834,7 @@ function doReadAll(step, _top, where) {
   for (let i = 0; ; i++) {
     // Not a format rule: a guard against a scenario whose reads never end.
     if (i >= READ_ALL_LIMIT) malformed(where, `readAll: read() did not return null after ${READ_ALL_LIMIT} calls`);
-    const r = call(st.name, 'readAll', () => st.stream.read(), (v) => renderChunk(st, v ?? null));
+    const r = call(st.name, 'readAll', () => st.stream.read(), (v) => renderChunk(st, v ?? null, 'r'));
     if (r === THREW || r === null || r === undefined) return;
   }
 }
@@ -758,11 +872,76 @@ function doPipeline(step, top) {
   call(s, 'pipeline', () => pipeline(...sts.map((x) => x.stream), cb));
 }
 
-// Format (finished): stream.finished(s, cb); the callback is traced.
+// Format (finished): stream.finished(s[, opts], cb); the callback is traced.
+// v1.3: an options object only when readable, writable, error or signal is
+// given; with cleanup: true the returned function is kept for finishedCleanup.
 function doFinished(step, top) {
   const st = S(step.stream);
   const cb = (err) => trace({ t: 'cb', s: st.name, m: 'finished', step: top, err: renderError(err) });
-  call(st.name, 'finished', () => finished(st.stream, cb));
+  const opts = {};
+  let withOpts = false;
+  for (const k of ['readable', 'writable', 'error']) {
+    if (has(step, k)) {
+      opts[k] = step[k];
+      withOpts = true;
+    }
+  }
+  if (has(step, 'signal')) {
+    opts.signal = ctx.signals.get(step.signal).signal;
+    withOpts = true;
+  }
+  const args = withOpts ? [st.stream, opts, cb] : [st.stream, cb];
+  const r = call(st.name, 'finished', () => finished(...args));
+  if (step.cleanup === true && r !== THREW) st.cleanup = r;
+}
+
+// v1.3 (finishedCleanup): calls the function kept by the latest finished
+// with cleanup: true on that stream; none kept yet is malformed.
+function doFinishedCleanup(step, _top, where) {
+  const st = S(step.stream);
+  if (!st.cleanup) malformed(where, `"finishedCleanup" on ${st.name} with no finished cleanup kept`);
+  const f = st.cleanup;
+  call(st.name, 'finishedCleanup', () => f());
+}
+
+// v1.3 (setEncoding): s.setEncoding('utf8'); from then on its readable side
+// gives decoded strings.
+function doSetEncoding(step) {
+  const st = S(step.stream);
+  call(st.name, 'setEncoding', () => st.stream.setEncoding('utf8'));
+  st.decoding = true;
+}
+
+// v1.3 (abort): ac.abort(); the call line names the signal.
+function doAbort(step) {
+  const ac = ctx.signals.get(step.signal);
+  call(step.signal, 'abort', () => ac.abort());
+}
+
+// v1.3 (addAbortSignal): stream.addAbortSignal(ac.signal, s); the call line
+// names the stream.
+function doAddAbortSignal(step) {
+  const st = S(step.stream);
+  const ac = ctx.signals.get(step.signal);
+  call(st.name, 'addAbortSignal', () => addAbortSignal(ac.signal, st.stream));
+}
+
+// v1.3 (pipelineAsync): require('stream/promises').pipeline(...streams,
+// opts); a cb line from its then handlers when the promise settles. The call
+// line has no ret and never a throw (a synchronous failure rejects).
+function doPipelineAsync(step, top) {
+  const sts = step.streams.map(S);
+  const s = sts[0].name;
+  const opts = {};
+  if (has(step, 'end')) opts.end = step.end;
+  if (has(step, 'signal')) opts.signal = ctx.signals.get(step.signal).signal;
+  const settled = (err) => trace({ t: 'cb', s, m: 'pipelineAsync', step: top, err: renderError(err) });
+  call(s, 'pipelineAsync', () => {
+    pipelinePromise(...sts.map((x) => x.stream), opts).then(
+      () => settled(null),
+      (e) => settled(e),
+    );
+  });
 }
 
 // Format (on/once): a listener that runs `then` synchronously each time (or
@@ -779,7 +958,7 @@ function doOn(step, top, where) {
     return;
   }
   const listener = (arg) => {
-    if (ev === 'data') trace({ t: 'event', s: st.name, name: 'data', chunk: renderChunk(st, arg) });
+    if (ev === 'data') trace({ t: 'event', s: st.name, name: 'data', chunk: renderChunk(st, arg, 'r') });
     if (ev === 'readable') trace({ t: 'event', s: st.name, name: 'readable' });
     runSteps(then, top, `${where}.then`);
   };
@@ -806,6 +985,11 @@ const STEP_FUNCTIONS = {
   finished: doFinished,
   on: doOn,
   once: doOn,
+  setEncoding: doSetEncoding,
+  abort: doAbort,
+  addAbortSignal: doAddAbortSignal,
+  pipelineAsync: doPipelineAsync,
+  finishedCleanup: doFinishedCleanup,
 };
 
 // Runs nested steps (a `then` list found at `where`); `top` is the
@@ -841,6 +1025,10 @@ async function main() {
     malformed('', `not JSON: ${e.message}`);
   }
   ctx = checkScenario(sc);
+  // Format (v1.3, "Steps run inside a promise job"): from here on main runs
+  // as a promise job, so a microtask a step queues runs before the
+  // process.nextTick callbacks it queues.
+  await null;
   createStreams();
 
   for (let i = 0; i < sc.steps.length; i++) {

@@ -19,6 +19,8 @@ use highwater::{
 use serde_json::{json, Map, Value};
 
 use crate::handle::H;
+
+mod v13;
 use crate::scenario::{
     CbSpec, ChunkSpec, Kind, Located, Malformed, Mode, Scenario, Step, StreamSpec,
 };
@@ -81,7 +83,8 @@ pub enum Outcome {
     Ran(Vec<Value>),
     /// Malformed (exit 2): the trace printed before it was found, and why.
     Malformed(Vec<Value>, String),
-    /// The scenario needs something highwater does not implement yet (exit 3).
+    /// The scenario needs a part of the format the runner does not drive yet
+    /// (exit 2, "not supported yet: ..."); see `run/v13.rs`.
     Unsupported(String),
 }
 
@@ -129,6 +132,8 @@ struct Ctx {
     /// Set once the run stopped (a dynamic malformation): nothing more is
     /// traced or run, as when the Node runner exits.
     stopped: RefCell<Option<String>>,
+    /// The run stopped on a part not supported yet (not a malformation).
+    unsupported: Cell<bool>,
     streams: Vec<RStream>,
     labels: HashMap<String, (SharedCallback, usize)>,
     next_id: Cell<u64>,
@@ -146,6 +151,14 @@ impl Ctx {
         if s.is_none() {
             *s = Some(why);
         }
+    }
+
+    /// Stops the run on a part of the format not driven yet.
+    fn stop_unsupported(&self, why: String) {
+        if !self.stopped() {
+            self.unsupported.set(true);
+        }
+        self.stop(why);
     }
 
     fn stopped(&self) -> bool {
@@ -176,14 +189,30 @@ impl Ctx {
     }
 }
 
-/// Format (Trace): in byte mode the string when at most 32 bytes, else
-/// `{"bytes": N}`; in object mode the JSON value.
+/// Format (Trace, and v1.3 "Rendering"): bytes of at most 32 bytes render
+/// as their string when every byte is ASCII, else as `{"hex": "..."}`
+/// (lowercase); over 32 bytes `{"bytes": N}`. A JSON value (object mode)
+/// renders as itself.
 fn render_chunk(v: &Val) -> Value {
     match v {
-        Val::Bytes(b) if b.len() <= 32 => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Val::Bytes(b) if b.len() <= 32 && b.is_ascii() => {
+            Value::String(String::from_utf8_lossy(b).into_owned())
+        }
+        Val::Bytes(b) if b.len() <= 32 => json!({ "hex": hex(b) }),
         Val::Bytes(b) => json!({ "bytes": b.len() }),
         Val::Json(j) => j.clone(),
     }
+}
+
+/// Lowercase hex digits of `b`.
+fn hex(b: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(b.len() * 2);
+    for &x in b {
+        s.push(char::from(DIGITS[usize::from(x >> 4)]));
+        s.push(char::from(DIGITS[usize::from(x & 15)]));
+    }
+    s
 }
 
 /// Renders a chunk as a hook of a side sees it: a byte-mode side turns a
@@ -500,8 +529,21 @@ fn run_step(ctx: &Rc<Ctx>, l: &Located) {
         Step::Resume { s } => step_resume(ctx, *s),
         Step::Pipe { from, to, end } => step_pipe(ctx, *from, *to, end),
         Step::Unpipe { from, to } => step_unpipe(ctx, *from, to),
-        Step::Finished { s } => step_finished(ctx, *s, top),
+        Step::Finished { s, opts } if !opts.has_options() && !opts.cleanup => {
+            step_finished(ctx, *s, top)
+        }
         Step::Pipeline { streams } => step_pipeline(ctx, streams, top),
+        // v1.3 steps: run/v13.rs.
+        Step::Finished { s, opts } => v13::step_finished_with(ctx, *s, opts, top),
+        Step::SetEncoding { s } => v13::step_set_encoding(ctx, *s),
+        Step::Abort { signal } => v13::step_abort(ctx, *signal),
+        Step::AddAbortSignal { signal, s } => v13::step_add_abort_signal(ctx, *signal, *s),
+        Step::PipelineAsync {
+            streams,
+            end,
+            signal,
+        } => v13::step_pipeline_async(ctx, streams, *end, *signal, top),
+        Step::FinishedCleanup { s } => v13::step_finished_cleanup(ctx, *s),
     }
 }
 
@@ -871,6 +913,9 @@ fn listen_pipe(h: &H, event: &str, once: bool, run: impl Fn() + 'static) {
 /// Runs a parsed scenario on this thread's event loop. Run each scenario on
 /// a fresh thread: the loop is per thread, and a scenario may leave work in it.
 pub fn run(sc: &Scenario) -> Outcome {
+    if let Some(what) = v13::unsupported(sc) {
+        return Outcome::Unsupported(format!("not supported yet: {what}"));
+    }
     let ctx = new_ctx(sc);
     // Format (File): streams are created in order, then the traced listeners.
     for (i, spec) in sc.streams.iter().enumerate() {
@@ -903,6 +948,7 @@ fn new_ctx(sc: &Scenario) -> Rc<Ctx> {
         Ctx {
             trace: RefCell::new(Vec::new()),
             stopped: RefCell::new(None),
+            unsupported: Cell::new(false),
             streams,
             labels: label_callbacks(sc, weak),
             next_id: Cell::new(0),
@@ -1121,6 +1167,7 @@ fn collect(ctx: &Ctx) -> Outcome {
         st.hook_listeners.borrow_mut().clear();
     }
     match stopped {
+        Some(why) if ctx.unsupported.get() => Outcome::Unsupported(why),
         Some(why) => Outcome::Malformed(trace, why),
         None => Outcome::Ran(trace),
     }

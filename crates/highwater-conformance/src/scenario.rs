@@ -80,6 +80,11 @@ pub struct StreamSpec {
     pub readable_hwm: Option<usize>,
     /// `writableHighWaterMark` of a transform.
     pub writable_hwm: Option<usize>,
+    /// v1.3: the readable side is in object mode (`objectMode`, or a
+    /// `"lines"` transform, whose writable side is byte mode).
+    pub readable_object_mode: bool,
+    /// v1.3: `signal`, an index into [`Scenario::signals`].
+    pub signal: Option<usize>,
 }
 
 impl StreamSpec {
@@ -94,6 +99,16 @@ impl StreamSpec {
     fn duplex(&self) -> bool {
         matches!(self.kind, Kind::Transform | Kind::PassThrough)
     }
+    /// Whether the side a chunk goes to is in object mode: `readable` for a
+    /// pushed chunk (`push`, `unshift`, `source`, `flush`, a `complete`
+    /// value), else the writable side.
+    pub fn side_object_mode(&self, readable: bool) -> bool {
+        if readable {
+            self.readable_object_mode
+        } else {
+            self.object_mode
+        }
+    }
 }
 
 /// A chunk as the scenario gives it.
@@ -101,7 +116,7 @@ impl StreamSpec {
 pub enum ChunkSpec {
     /// `null`.
     Null,
-    /// A byte-mode string, as bytes.
+    /// A byte-mode string, `{"size": N}` or (v1.3) `{"hex": "..."}`, as bytes.
     Bytes(Vec<u8>),
     /// An object-mode JSON value.
     Json(Value),
@@ -186,6 +201,7 @@ pub enum Step {
     },
     Finished {
         s: usize,
+        opts: FinishedOpts,
     },
     On {
         s: usize,
@@ -194,6 +210,52 @@ pub enum Step {
         then: Rc<Vec<Located>>,
     },
     Tick,
+    // v1.3 steps (signals are indices into `Scenario::signals`).
+    SetEncoding {
+        s: usize,
+    },
+    Abort {
+        signal: usize,
+    },
+    AddAbortSignal {
+        signal: usize,
+        s: usize,
+    },
+    PipelineAsync {
+        streams: Vec<usize>,
+        end: Option<bool>,
+        signal: Option<usize>,
+    },
+    FinishedCleanup {
+        s: usize,
+    },
+}
+
+/// v1.3: the options of a `finished` step. With none of `readable`,
+/// `writable`, `error`, `signal` given, Node's `finished` gets no options
+/// object (as in v1.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FinishedOpts {
+    /// `readable`, when given.
+    pub readable: Option<bool>,
+    /// `writable`, when given.
+    pub writable: Option<bool>,
+    /// `error`, when given.
+    pub error: Option<bool>,
+    /// `signal`, when given.
+    pub signal: Option<usize>,
+    /// `cleanup: true`: keep the cleanup function for `finishedCleanup`.
+    pub cleanup: bool,
+}
+
+impl FinishedOpts {
+    /// Whether Node's `finished` gets an options object.
+    pub fn has_options(&self) -> bool {
+        self.readable.is_some()
+            || self.writable.is_some()
+            || self.error.is_some()
+            || self.signal.is_some()
+    }
 }
 
 /// A step with its place: the top-level index it belongs to and its path.
@@ -221,6 +283,8 @@ pub struct Label {
 /// A parsed, checked scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// v1.3: the names of the AbortControllers, in creation order.
+    pub signals: Vec<String>,
     /// Streams in creation order.
     pub streams: Vec<StreamSpec>,
     /// The top-level steps.
@@ -235,6 +299,7 @@ const COMMON: &[&str] = &[
     "objectMode",
     "autoDestroy",
     "emitClose",
+    "signal",
 ];
 const WRITABLE_EVENTS: &[&str] = &[
     "drain",
@@ -249,6 +314,8 @@ const READABLE_EVENTS: &[&str] = &[
     "end", "close", "error", "pause", "resume", "data", "readable",
 ];
 const HOOKS: &[&str] = &["_write", "_writev", "_final", "_read", "_transform"];
+/// The `transform` values: v1.2's and v1.3's `"twice"` and `"lines"`.
+const TRANSFORMS: &[&str] = &["identity", "upper", "manual", "twice", "lines"];
 
 fn check_keys(o: &Map<String, Value>, allowed: &[&str], at: &str) -> R<()> {
     for k in o.keys() {
@@ -263,7 +330,8 @@ fn natural(v: &Value) -> Option<usize> {
     v.as_u64().and_then(|n| usize::try_from(n).ok())
 }
 
-fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<ChunkSpec> {
+/// A chunk for a side in object mode (`object_mode`) or byte mode.
+fn check_chunk(object_mode: bool, v: &Value, at: &str, null_ok: bool) -> R<ChunkSpec> {
     if v.is_null() {
         return if null_ok {
             Ok(ChunkSpec::Null)
@@ -271,12 +339,19 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
             bad(at, "null is not a chunk here")
         };
     }
-    if spec.object_mode {
+    if object_mode {
         return Ok(ChunkSpec::Json(v.clone()));
     }
     match v {
         Value::String(s) if s.is_ascii() => Ok(ChunkSpec::Bytes(s.as_bytes().to_vec())),
         Value::String(s) => bad(at, format!("byte-mode chunk {s:?} is not ASCII")),
+        Value::Object(o) if o.contains_key("hex") => {
+            check_keys(o, &["hex"], at)?;
+            match o.get("hex").and_then(Value::as_str).and_then(parse_hex) {
+                Some(b) => Ok(ChunkSpec::Bytes(b)),
+                None => bad(at, "{\"hex\": \"...\"} needs an even number of hex digits"),
+            }
+        }
         Value::Object(o) => {
             check_keys(o, &["size"], at)?;
             match o.get("size").and_then(natural) {
@@ -287,9 +362,24 @@ fn check_chunk(spec: &StreamSpec, v: &Value, at: &str, null_ok: bool) -> R<Chunk
         }
         other => bad(
             at,
-            format!("byte-mode chunk must be a string or {{\"size\": N}}, got {other}"),
+            format!(
+                "byte-mode chunk must be a string, {{\"size\": N}} or {{\"hex\": \"...\"}}, got {other}"
+            ),
         ),
     }
+}
+
+/// v1.3 `{"hex": "..."}`: an even number of hex digits (either case, may be
+/// empty) as bytes; `None` when it is not that.
+fn parse_hex(h: &str) -> Option<Vec<u8>> {
+    if h.len() % 2 != 0 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16);
+    h.as_bytes()
+        .chunks(2)
+        .map(|p| u8::try_from(digit(p[0])? * 16 + digit(p[1])?).ok())
+        .collect()
 }
 
 /// The largest `{"size": N}` chunk (16 MiB): scenarios test behaviour, not
@@ -299,7 +389,7 @@ const MAX_SIZE: usize = 16 * 1024 * 1024;
 /// Parses one declared stream (`streams.NAME`): its kind, its options, and
 /// the format's checks on them. The checks run in a fixed order: the first
 /// that fails gives the message.
-fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
+fn parse_stream(name: &str, v: &Value, signals: &[String]) -> R<StreamSpec> {
     let at = format!("streams.{name}");
     if name == "t" {
         return bad(&at, "a stream may not be named \"t\"");
@@ -312,13 +402,20 @@ fn parse_stream(name: &str, v: &Value) -> R<StreamSpec> {
     check_marks(o, &at)?;
     check_booleans(o, &at)?;
     let mut spec = base_spec(name, kind, o, &at)?;
+    spec.signal = parse_signal(o, signals, &at)?;
+    check_lines(&spec, o, &at)?;
     check_default_marks(&spec, o, &at)?;
     spec.source = parse_source(&spec, o, &at)?;
     if spec.transform == "upper" && spec.object_mode {
         return bad(&format!("{at}.transform"), "\"upper\" needs byte mode");
     }
     if let Some(f) = o.get("flush") {
-        spec.flush = Some(check_chunk(&spec, f, &format!("{at}.flush"), false)?);
+        spec.flush = Some(check_chunk(
+            spec.readable_object_mode,
+            f,
+            &format!("{at}.flush"),
+            false,
+        )?);
     }
     spec.hooks = hooks_of(&spec);
     // Kept for the checks of `complete`: a transform's own mode.
@@ -408,15 +505,11 @@ fn base_spec(name: &str, kind: Kind, o: &Map<String, Value>, at: &str) -> R<Stre
     let write = one_of(o, at, "write", &["sync", "manual"], "manual")?;
     let final_ = one_of(o, at, "final", &["none", "sync", "manual"], "none")?;
     let read = one_of(o, at, "read", &["manual", "sync"], "manual")?;
-    let transform = one_of(
-        o,
-        at,
-        "transform",
-        &["identity", "upper", "manual"],
-        "identity",
-    )?;
+    let transform = one_of(o, at, "transform", TRANSFORMS, "identity")?;
     let flag = |k: &str, d: bool| o.get(k).and_then(Value::as_bool).unwrap_or(d);
     Ok(StreamSpec {
+        readable_object_mode: flag("objectMode", false) || transform == "lines",
+        signal: None,
         name: name.to_string(),
         kind,
         hwm: o.get("highWaterMark").and_then(natural),
@@ -448,17 +541,47 @@ fn base_spec(name: &str, kind: Kind, o: &Map<String, Value>, at: &str) -> R<Stre
     })
 }
 
-/// Format (File): no byte-mode side may use Node's default mark.
-fn check_default_marks(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<()> {
-    if spec.object_mode {
+/// v1.3: `signal` (of a stream or a step), one of the scenario's signals.
+fn parse_signal(o: &Map<String, Value>, signals: &[String], at: &str) -> R<Option<usize>> {
+    let Some(v) = o.get("signal") else {
+        return Ok(None);
+    };
+    match v.as_str().and_then(|n| signals.iter().position(|s| s == n)) {
+        Some(i) => Ok(Some(i)),
+        None => bad(&format!("{at}.signal"), format!("unknown signal {v}")),
+    }
+}
+
+/// v1.3 `"lines"`: no `objectMode`, no `flush`, a `writableHighWaterMark`.
+fn check_lines(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<()> {
+    if spec.kind != Kind::Transform || spec.transform != "lines" {
         return Ok(());
     }
+    if o.contains_key("objectMode") {
+        return bad(
+            &format!("{at}.objectMode"),
+            "\"lines\" may not be given objectMode",
+        );
+    }
+    if o.contains_key("flush") {
+        return bad(&format!("{at}.flush"), "\"lines\" may not be given flush");
+    }
+    if !o.contains_key("writableHighWaterMark") {
+        return bad(at, "\"lines\" needs writableHighWaterMark");
+    }
+    Ok(())
+}
+
+/// Format (File): no byte-mode side may use Node's default mark.
+fn check_default_marks(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<()> {
     let hwm = o.contains_key("highWaterMark");
     let r_marked = hwm || o.contains_key("readableHighWaterMark");
     let w_marked = hwm
         || o.contains_key("writableHighWaterMark")
         || o.get("readableHighWaterMark").and_then(Value::as_u64) == Some(0);
-    if (spec.has_r() && !r_marked) || (spec.has_w() && !w_marked) {
+    if (spec.has_r() && !spec.readable_object_mode && !r_marked)
+        || (spec.has_w() && !spec.object_mode && !w_marked)
+    {
         return bad(
             at,
             "byte-mode side without a highWaterMark (Node's default differs between versions)",
@@ -481,7 +604,12 @@ fn parse_source(spec: &StreamSpec, o: &Map<String, Value>, at: &str) -> R<Vec<Ch
             );
         };
         for (i, c) in items.iter().enumerate() {
-            source.push(check_chunk(spec, c, &format!("{at}.source[{i}]"), true)?);
+            source.push(check_chunk(
+                spec.readable_object_mode,
+                c,
+                &format!("{at}.source[{i}]"),
+                true,
+            )?);
         }
     }
     Ok(source)
@@ -505,6 +633,9 @@ fn hooks_of(spec: &StreamSpec) -> HashSet<&'static str> {
         }
         Kind::Transform => {
             hooks.insert("_transform");
+            if spec.flush.is_some() || spec.transform == "lines" {
+                hooks.insert("_flush");
+            }
         }
         Kind::PassThrough => {}
     }
@@ -537,7 +668,17 @@ fn step_shape(kind: &str, at: &str) -> R<Shape> {
         "pipe" => (&["from", "to"], &["end"], None),
         "unpipe" => (&["from"], &["to"], None),
         "pipeline" => (&["streams"], &[], None),
-        "finished" => (&["stream"], &[], None),
+        "finished" => (
+            &["stream"],
+            &["readable", "writable", "error", "signal", "cleanup"],
+            None,
+        ),
+        // v1.3 steps.
+        "setEncoding" => (&["stream"], &[], Some('r')),
+        "abort" => (&["signal"], &[], None),
+        "addAbortSignal" => (&["signal", "stream"], &[], None),
+        "pipelineAsync" => (&["streams"], &["end", "signal"], None),
+        "finishedCleanup" => (&["stream"], &[], None),
         "on" | "once" => (&["stream", "event"], &["then"], None),
         "tick" => (&[], &[], None),
         other => return bad(at, format!("unknown step {other:?}")),
@@ -598,12 +739,15 @@ struct Fields<'a> {
     top: usize,
     /// `stream`, or 0 for a step without one.
     stream: usize,
+    /// v1.3 `signal`, when the step has one.
+    signal: Option<usize>,
     chunk: Option<ChunkSpec>,
     cb: Option<CbSpec>,
     error: Option<String>,
 }
 
 struct Parser {
+    signals: Vec<String>,
     streams: Vec<StreamSpec>,
     index: HashMap<String, usize>,
     labels: HashMap<String, Label>,
@@ -639,8 +783,15 @@ impl Parser {
         let s = self.step_stream(o, kind, shape.side, at)?;
         let cb = self.parse_cb(o, kind, s, top, at)?;
         let chunk = self.parse_chunk(o, kind, s, at)?;
-        let error = parse_error(o, at)?;
+        // v1.3: `error` of `finished` is a boolean option, checked there.
+        let error = if kind == "finished" {
+            None
+        } else {
+            parse_error(o, at)?
+        };
+        let signal = parse_signal(o, &self.signals, at)?;
         let fields = Fields {
+            signal,
             o,
             at,
             kind,
@@ -740,7 +891,7 @@ impl Parser {
     ) -> R<Option<ChunkSpec>> {
         match (o.get("chunk"), s) {
             (Some(c), Some(s)) => Ok(Some(check_chunk(
-                &self.streams[s],
+                self.streams[s].side_object_mode(matches!(kind, "push" | "unshift")),
                 c,
                 &format!("{at}.chunk"),
                 kind != "end",
@@ -786,8 +937,21 @@ impl Parser {
             "resume" => Step::Resume { s },
             "pipe" | "unpipe" => self.pipe_step(&f)?,
             "pipeline" => self.pipeline_step(&f)?,
-            "finished" => Step::Finished { s },
+            "finished" => Step::Finished {
+                s,
+                opts: finished_opts(&f)?,
+            },
             "on" | "once" => self.on_step(&f)?,
+            "setEncoding" => self.set_encoding_step(&f)?,
+            "abort" => Step::Abort {
+                signal: f.signal.unwrap_or(0),
+            },
+            "addAbortSignal" => Step::AddAbortSignal {
+                signal: f.signal.unwrap_or(0),
+                s,
+            },
+            "pipelineAsync" => self.pipeline_async_step(&f)?,
+            "finishedCleanup" => Step::FinishedCleanup { s },
             _ => Step::Tick,
         })
     }
@@ -806,7 +970,12 @@ impl Parser {
                         "\"value\" only on a manual transform",
                     );
                 }
-                Some(check_chunk(st, v, &format!("{at}.value"), false)?)
+                Some(check_chunk(
+                    st.readable_object_mode,
+                    v,
+                    &format!("{at}.value"),
+                    false,
+                )?)
             }
         };
         if !matches!(st.kind, Kind::Writable | Kind::Transform) {
@@ -890,6 +1059,35 @@ impl Parser {
         Ok(Step::Pipeline { streams: idx })
     }
 
+    /// v1.3 `setEncoding`: on a byte-mode readable side.
+    fn set_encoding_step(&self, f: &Fields) -> R<Step> {
+        let st = &self.streams[f.stream];
+        if st.readable_object_mode {
+            return bad(
+                &format!("{}.stream", f.at),
+                format!(
+                    "\"setEncoding\" needs a byte-mode readable side, {} has none",
+                    st.name
+                ),
+            );
+        }
+        Ok(Step::SetEncoding { s: f.stream })
+    }
+
+    /// v1.3 `pipelineAsync`: its streams validated as `pipeline`'s, `end` a
+    /// boolean, `signal` one of the signals.
+    fn pipeline_async_step(&self, f: &Fields) -> R<Step> {
+        let end = opt_bool(f.o, "end", f.at)?;
+        let Step::Pipeline { streams } = self.pipeline_step(f)? else {
+            unreachable!("pipeline_step builds a pipeline")
+        };
+        Ok(Step::PipelineAsync {
+            streams,
+            end,
+            signal: f.signal,
+        })
+    }
+
     /// Stream `i` of the `len` streams of a pipeline: declared, and of a
     /// kind that fits its place.
     fn pipeline_member(&self, n: &Value, i: usize, len: usize, at: &str) -> R<usize> {
@@ -951,6 +1149,45 @@ impl Parser {
     }
 }
 
+/// v1.3: the options of `finished` (`readable`, `writable`, `error`,
+/// `cleanup` booleans; `signal` already parsed).
+fn finished_opts(f: &Fields) -> R<FinishedOpts> {
+    Ok(FinishedOpts {
+        readable: opt_bool(f.o, "readable", f.at)?,
+        writable: opt_bool(f.o, "writable", f.at)?,
+        error: opt_bool(f.o, "error", f.at)?,
+        signal: f.signal,
+        cleanup: opt_bool(f.o, "cleanup", f.at)?.unwrap_or(false),
+    })
+}
+
+/// v1.3 `signals`: an array of non-empty, unique names that are not stream
+/// names.
+fn parse_signals(o: &Map<String, Value>, streams: &Map<String, Value>) -> R<Vec<String>> {
+    let Some(v) = o.get("signals") else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = v.as_array() else {
+        return bad("signals", "must be an array of names");
+    };
+    let mut names: Vec<String> = Vec::new();
+    for (i, n) in list.iter().enumerate() {
+        let at = format!("signals[{i}]");
+        let name = match n.as_str() {
+            Some(s) if !s.is_empty() => s,
+            _ => return bad(&at, "a signal name is a non-empty string"),
+        };
+        if names.iter().any(|x| x == name) {
+            return bad(&at, format!("signal {name:?} is given twice"));
+        }
+        if streams.contains_key(name) {
+            return bad(&at, format!("signal {name:?} is also a stream name"));
+        }
+        names.push(name.to_string());
+    }
+    Ok(names)
+}
+
 /// The `do` of a step, as a static string (for trace lines).
 pub fn step_name(kind: &str) -> &'static str {
     match kind {
@@ -973,6 +1210,11 @@ pub fn step_name(kind: &str) -> &'static str {
         "finished" => "finished",
         "on" => "on",
         "once" => "once",
+        "setEncoding" => "setEncoding",
+        "abort" => "abort",
+        "addAbortSignal" => "addAbortSignal",
+        "pipelineAsync" => "pipelineAsync",
+        "finishedCleanup" => "finishedCleanup",
         _ => "tick",
     }
 }
@@ -983,7 +1225,11 @@ pub fn parse(text: &str) -> R<Scenario> {
     let Some(o) = v.as_object() else {
         return bad("", "a scenario must be a JSON object");
     };
-    check_keys(o, &["name", "about", "streams", "steps"], "(top level)")?;
+    check_keys(
+        o,
+        &["name", "about", "signals", "streams", "steps"],
+        "(top level)",
+    )?;
     for k in ["name", "about"] {
         if o.get(k).is_some_and(|v| !v.is_string()) {
             return bad(k, "must be a string");
@@ -995,13 +1241,15 @@ pub fn parse(text: &str) -> R<Scenario> {
     let Some(steps) = o.get("steps").and_then(Value::as_array) else {
         return bad("steps", "must be an array of steps");
     };
+    let signals = parse_signals(o, streams)?;
     let mut p = Parser {
+        signals,
         streams: Vec::new(),
         index: HashMap::new(),
         labels: HashMap::new(),
     };
     for (name, spec) in streams {
-        let s = parse_stream(name, spec)?;
+        let s = parse_stream(name, spec, &p.signals)?;
         p.index.insert(name.clone(), p.streams.len());
         p.streams.push(s);
     }
@@ -1010,6 +1258,7 @@ pub fn parse(text: &str) -> R<Scenario> {
         located.push(p.step(s, &format!("steps[{i}]"), i, false)?);
     }
     Ok(Scenario {
+        signals: p.signals,
         streams: p.streams,
         steps: located,
         labels: p.labels,

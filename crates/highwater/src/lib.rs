@@ -121,7 +121,8 @@ pub use state::{
     WritableOptions, WritableStats, DEFAULT_BYTE_HIGH_WATER_MARK, DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    add_abort_signal, AsyncSink, Cleanup, Done, Duplex, FinishedOptions, Hooks, PassThrough,
-    Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase, Transform,
-    TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
+    add_abort_signal, is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink,
+    Cleanup, Done, Duplex, FinishedOptions, Hooks, PassThrough, Readable, ReadableEvent,
+    ReadableImpl, ReadableSide, Source, StreamBase, Transform, TransformDone, TransformImpl,
+    Writable, WritableEvent, WritableImpl, WritableSide,
 };

@@ -23,6 +23,7 @@
 //! * `read(n)` with `n` above 1 GiB caps the mark at 1 GiB (Node throws
 //!   `ERR_OUT_OF_RANGE`).
 
+mod from_iter;
 pub(crate) mod machine;
 
 use std::cell::RefCell;
