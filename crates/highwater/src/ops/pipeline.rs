@@ -260,8 +260,8 @@ impl<T: 'static> Pipeline<T> {
 
     /// Node's `{ signal }`: when `signal` aborts, every stream not yet done
     /// is destroyed with an `AbortError` whose cause is the reason, and the
-    /// pipeline fails with it. A signal already aborted does so on the next
-    /// tick.
+    /// pipeline fails with it. A signal already aborted does so as soon as
+    /// the pipeline is set up (Node: in a microtask, before any tick).
     ///
     /// ```
     /// use bytes::Bytes;
@@ -811,9 +811,12 @@ fn run_pipeline(
         tail(finish.clone());
     }
 
+    // A signal already aborted: Node's `addAbortListener` calls `abort` in a
+    // microtask, before the ticks the pipes queued (its own
+    // `process.nextTick(abort)` then finds the pipeline over). The loop has
+    // no microtasks: it runs now, once every stage is set up.
     if opts.signal.as_ref().is_some_and(AbortSignal::aborted) {
-        let a = abort.clone();
-        next_tick(move || a());
+        abort();
     }
 
     // Dropping the future: an abort without a cause, while it is running.
