@@ -137,6 +137,12 @@ struct Ctx {
     streams: Vec<RStream>,
     labels: HashMap<String, (SharedCallback, usize)>,
     next_id: Cell<u64>,
+    /// v1.3: the scenario's AbortControllers, in order, and their names.
+    signals: Vec<highwater::AbortController>,
+    signal_names: Vec<String>,
+    /// v1.3: the cleanup of the latest `finished` with `cleanup: true`, by
+    /// stream.
+    cleanups: RefCell<HashMap<usize, highwater::Cleanup>>,
 }
 
 impl Ctx {
@@ -952,6 +958,13 @@ fn new_ctx(sc: &Scenario) -> Rc<Ctx> {
             streams,
             labels: label_callbacks(sc, weak),
             next_id: Cell::new(0),
+            signals: sc
+                .signals
+                .iter()
+                .map(|_| highwater::AbortController::new())
+                .collect(),
+            signal_names: sc.signals.clone(),
+            cleanups: RefCell::new(HashMap::new()),
         }
     })
 }
@@ -981,7 +994,7 @@ fn build_stream(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         Kind::Writable => build_writable(ctx, i, spec),
         Kind::Readable => build_readable(ctx, i, spec),
         Kind::Transform => build_transform(ctx, i, spec),
-        Kind::PassThrough => build_passthrough(spec),
+        Kind::PassThrough => build_passthrough(ctx, spec),
     }
 }
 
@@ -1006,6 +1019,9 @@ fn build_writable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
     if let Some(h) = spec.hwm {
         opts = opts.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        opts = opts.signal(ctx.signals[sig].signal());
+    }
     H::W(Writable::new(opts, sink))
 }
 
@@ -1029,11 +1045,14 @@ fn build_readable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
     if let Some(h) = spec.hwm {
         opts = opts.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        opts = opts.signal(ctx.signals[sig].signal());
+    }
     H::R(Readable::new(opts, src))
 }
 
 /// The options of a transform or passthrough (both duplex).
-fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
+fn duplex_options(ctx: &Ctx, spec: &StreamSpec) -> TransformOptions<Val, Val> {
     let mut o = if spec.object_mode {
         TransformOptions::objects()
     } else {
@@ -1050,13 +1069,16 @@ fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
     if let Some(h) = spec.hwm {
         o = o.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        o = o.signal(ctx.signals[sig].signal());
+    }
     o
 }
 
 /// A `transform`: Node's `new Transform({ transform, flush, ... })`, its
 /// hooks a [`TransformHook`].
 fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
-    let opts = duplex_options(spec);
+    let opts = duplex_options(ctx, spec);
     let object_mode = spec.object_mode;
     let hook = TransformHook {
         ctx: Rc::downgrade(ctx),
@@ -1069,8 +1091,8 @@ fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
 }
 
 /// A `passthrough`: Node's `new PassThrough({ ... })`.
-fn build_passthrough(spec: &StreamSpec) -> H {
-    H::P(PassThrough::new(duplex_options(spec)))
+fn build_passthrough(ctx: &Ctx, spec: &StreamSpec) -> H {
+    H::P(PassThrough::new(duplex_options(ctx, spec)))
 }
 
 /// A listener that traces event `name` of stream `s`.

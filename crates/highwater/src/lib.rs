@@ -117,8 +117,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, Compose, IterOptions, OperatorOptions, OperatorsExt, PipeOptions,
-    Pipeline, ReadableExt, ReadableStream, TextStream,
+    abort_when, finished, finished_async, finished_async_with, finished_with, Compose, IterOptions,
+    OperatorOptions, OperatorsExt, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
@@ -130,8 +130,8 @@ pub use state::{
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    duplex_pair, is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done,
-    Duplex, Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source,
-    StreamBase, StreamEvent, Transform, TransformDone, TransformImpl, Writable, WritableEvent,
-    WritableImpl, WritableSide,
+    add_abort_signal, duplex_pair, is_destroyed, is_disturbed, is_errored, is_readable,
+    is_writable, AsyncSink, Cleanup, Done, Duplex, FinishedOptions, Hooks, PassThrough, Readable,
+    ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase, StreamEvent, Transform,
+    TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
 };
