@@ -93,9 +93,17 @@ pub(crate) trait Base {
     fn on_close(&self, once: bool, f: Box<dyn Fn()>);
     /// Node's `stream.finished(stream, cb)`.
     fn finished(&self, cb: Box<dyn FnOnce(Result<(), Error>)>);
+    /// Node's `stream.finished(stream, options, cb)`, its cleanup function.
+    fn finished_with(
+        &self,
+        opts: highwater::FinishedOptions,
+        cb: Box<dyn FnOnce(Result<(), Error>)>,
+    ) -> highwater::Cleanup;
+    /// Node's `stream.addAbortSignal(signal, stream)`.
+    fn add_abort_signal(&self, signal: &highwater::AbortSignal);
 }
 
-impl<S: StreamBase> Base for S {
+impl<S: StreamBase + Clone> Base for S {
     fn id(&self) -> StreamId {
         StreamBase::id(self)
     }
@@ -121,6 +129,16 @@ impl<S: StreamBase> Base for S {
     }
     fn finished(&self, cb: Box<dyn FnOnce(Result<(), Error>)>) {
         highwater::finished(self, cb);
+    }
+    fn finished_with(
+        &self,
+        opts: highwater::FinishedOptions,
+        cb: Box<dyn FnOnce(Result<(), Error>)>,
+    ) -> highwater::Cleanup {
+        highwater::finished_with(self, opts, cb)
+    }
+    fn add_abort_signal(&self, signal: &highwater::AbortSignal) {
+        let _same = highwater::add_abort_signal(signal, self.clone());
     }
 }
 

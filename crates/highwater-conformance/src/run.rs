@@ -132,11 +132,15 @@ struct Ctx {
     /// Set once the run stopped (a dynamic malformation): nothing more is
     /// traced or run, as when the Node runner exits.
     stopped: RefCell<Option<String>>,
-    /// The run stopped on a part not supported yet (not a malformation).
-    unsupported: Cell<bool>,
     streams: Vec<RStream>,
     labels: HashMap<String, (SharedCallback, usize)>,
     next_id: Cell<u64>,
+    /// v1.3: the scenario's AbortControllers, in order, and their names.
+    signals: Vec<highwater::AbortController>,
+    signal_names: Vec<String>,
+    /// v1.3: the cleanup of the latest `finished` with `cleanup: true`, by
+    /// stream.
+    cleanups: RefCell<HashMap<usize, highwater::Cleanup>>,
 }
 
 impl Ctx {
@@ -151,14 +155,6 @@ impl Ctx {
         if s.is_none() {
             *s = Some(why);
         }
-    }
-
-    /// Stops the run on a part of the format not driven yet.
-    fn stop_unsupported(&self, why: String) {
-        if !self.stopped() {
-            self.unsupported.set(true);
-        }
-        self.stop(why);
     }
 
     fn stopped(&self) -> bool {
@@ -976,10 +972,16 @@ fn new_ctx(sc: &Scenario) -> Rc<Ctx> {
         Ctx {
             trace: RefCell::new(Vec::new()),
             stopped: RefCell::new(None),
-            unsupported: Cell::new(false),
             streams,
             labels: label_callbacks(sc, weak),
             next_id: Cell::new(0),
+            signals: sc
+                .signals
+                .iter()
+                .map(|_| highwater::AbortController::new())
+                .collect(),
+            signal_names: sc.signals.clone(),
+            cleanups: RefCell::new(HashMap::new()),
         }
     })
 }
@@ -1009,7 +1011,7 @@ fn build_stream(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
         Kind::Writable => build_writable(ctx, i, spec),
         Kind::Readable => build_readable(ctx, i, spec),
         Kind::Transform => build_transform(ctx, i, spec),
-        Kind::PassThrough => build_passthrough(spec),
+        Kind::PassThrough => build_passthrough(ctx, spec),
     }
 }
 
@@ -1034,6 +1036,9 @@ fn build_writable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
     if let Some(h) = spec.hwm {
         opts = opts.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        opts = opts.signal(ctx.signals[sig].signal());
+    }
     H::W(Writable::new(opts, sink))
 }
 
@@ -1057,11 +1062,14 @@ fn build_readable(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
     if let Some(h) = spec.hwm {
         opts = opts.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        opts = opts.signal(ctx.signals[sig].signal());
+    }
     H::R(Readable::new(opts, src))
 }
 
 /// The options of a transform or passthrough (both duplex).
-fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
+fn duplex_options(ctx: &Ctx, spec: &StreamSpec) -> TransformOptions<Val, Val> {
     let mut o = if spec.object_mode {
         TransformOptions::objects()
     } else {
@@ -1078,6 +1086,9 @@ fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
     if let Some(h) = spec.hwm {
         o = o.high_water_mark(h);
     }
+    if let Some(sig) = spec.signal {
+        o = o.signal(ctx.signals[sig].signal());
+    }
     o
 }
 
@@ -1085,9 +1096,9 @@ fn duplex_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
 /// hooks a [`TransformHook`].
 fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
     let opts = if spec.transform == "lines" {
-        v13::lines_options(spec)
+        v13::lines_options(ctx, spec)
     } else {
-        duplex_options(spec)
+        duplex_options(ctx, spec)
     };
     let object_mode = spec.object_mode;
     let hook = TransformHook {
@@ -1102,8 +1113,8 @@ fn build_transform(ctx: &Rc<Ctx>, i: usize, spec: &StreamSpec) -> H {
 }
 
 /// A `passthrough`: Node's `new PassThrough({ ... })`.
-fn build_passthrough(spec: &StreamSpec) -> H {
-    H::P(PassThrough::new(duplex_options(spec)))
+fn build_passthrough(ctx: &Ctx, spec: &StreamSpec) -> H {
+    H::P(PassThrough::new(duplex_options(ctx, spec)))
 }
 
 /// A listener that traces event `name` of stream `s`.
@@ -1200,7 +1211,6 @@ fn collect(ctx: &Ctx) -> Outcome {
         st.hook_listeners.borrow_mut().clear();
     }
     match stopped {
-        Some(why) if ctx.unsupported.get() => Outcome::Unsupported(why),
         Some(why) => Outcome::Malformed(trace, why),
         None => Outcome::Ran(trace),
     }

@@ -321,8 +321,14 @@ fn the_binary_prints_the_trace_and_exit_codes() {
     assert_eq!(out.status.code(), Some(2));
 
     // A v1.3 part not driven yet: exit 2, "not supported yet", no trace.
-    let pending = pending("scenarios");
-    if let Some(first) = pending.first() {
+    // (The pending list may also hold scenarios that run and differ; when
+    // every part is driven there is none to check.)
+    let refused = pending("scenarios").into_iter().find(|n| {
+        let path = conformance_dir().join(format!("scenarios/{n}.json"));
+        let text = std::fs::read_to_string(path).expect("scenario readable");
+        matches!(run_isolated(text), Outcome::Unsupported(_))
+    });
+    if let Some(first) = refused {
         let sc = conformance_dir().join(format!("scenarios/{first}.json"));
         let out = Command::new(bin).arg(&sc).output().expect("runs");
         assert_eq!(out.status.code(), Some(2));

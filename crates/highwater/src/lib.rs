@@ -21,6 +21,14 @@
 //! (`Pipeline::through_fn`), and bridges multi-threaded runtimes to the
 //! loop ([`compat::spawn_loop`], [`compat::channel`]).
 //!
+//! # Composition
+//!
+//! [`Compose`] joins stages into one Duplex (Node's `stream.compose`),
+//! [`Duplex::from_pair`] makes one Duplex of a readable and a writable
+//! (Node's `Duplex.from({ readable, writable })`), [`duplex_pair`] makes two
+//! connected Duplex streams (Node 22's `duplexPair()`), and, with `compat`,
+//! `Duplex::from_async_io` wraps any tokio `AsyncRead + AsyncWrite`.
+//!
 //! # Streams over I/O
 //!
 //! [`fs`] has Node's file streams (`createReadStream`, `createWriteStream`)
@@ -100,7 +108,7 @@ pub use io::compat;
 pub use io::fs;
 #[cfg(feature = "net")]
 pub use io::net;
-pub use ops::fanout;
+pub use ops::{fanout, operators};
 pub use runtime::event_loop;
 pub use state::stats;
 
@@ -109,7 +117,8 @@ pub use io::compat::{
     LoopHandle, LoopJoinHandle, ReadableReader, SendReader, SendWriter, WritableSink,
 };
 pub use ops::{
-    finished, finished_async, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
+    abort_when, finished, finished_async, finished_async_with, finished_with, Compose, IterOptions,
+    OperatorOptions, OperatorsExt, PipeOptions, Pipeline, ReadableExt, ReadableStream, TextStream,
 };
 pub use runtime::event_loop::{block_on, next_tick, run, run_until_idle, spawn, JoinHandle};
 pub use runtime::ListenerId;
@@ -121,7 +130,8 @@ pub use state::{
     DEFAULT_OBJECT_HIGH_WATER_MARK,
 };
 pub use stream::{
-    is_destroyed, is_disturbed, is_errored, is_readable, is_writable, AsyncSink, Done, Duplex,
-    Hooks, PassThrough, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
-    Transform, TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
+    add_abort_signal, duplex_pair, is_destroyed, is_disturbed, is_errored, is_readable,
+    is_writable, AsyncSink, Cleanup, Done, Duplex, FinishedOptions, Hooks, PassThrough, Readable,
+    ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase, StreamEvent, Transform,
+    TransformDone, TransformImpl, Writable, WritableEvent, WritableImpl, WritableSide,
 };

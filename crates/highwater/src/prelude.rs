@@ -13,5 +13,5 @@
 //! w.destroy(None);                            // StreamBase::destroy
 //! ```
 
-pub use crate::ops::ReadableExt;
+pub use crate::ops::{OperatorsExt, ReadableExt};
 pub use crate::stream::{ReadableSide, StreamBase, WritableSide};

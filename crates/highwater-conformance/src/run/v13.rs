@@ -1,28 +1,26 @@
 //! The v1.3 parts of a run (conformance/SCENARIO-FORMAT.md, "v1.3
-//! additions") whose highwater API the runner does not drive yet.
+//! additions"), all driven: `setEncoding` (with the rendering of decoded
+//! strings), the `"twice"` and `"lines"` transforms, signals (`signal` on
+//! streams, `abort`, `addAbortSignal`), `pipelineAsync`, and `finished`'s
+//! options with `finishedCleanup`. Hex chunks and the rest of the v1.3
+//! rendering need no new API and are done in `run.rs`.
 //!
-//! The parser accepts and checks all of v1.3; a scenario that needs one of
-//! the parts below is refused before it runs with
+//! A part added to the format before the library has its API would be
+//! refused before the run by [`unsupported`] with
 //! [`Outcome::Unsupported`](super::Outcome::Unsupported) ("not supported
-//! yet: ...", exit 2), and `conformance/scenarios/pending-v13.txt` lists
-//! those scenarios. Hex chunks and the v1.3 rendering need no new API and
-//! are done in `run.rs`; `setEncoding` (with the rendering of decoded
-//! strings) and the `"twice"` and `"lines"` transforms are driven here.
-//!
-//! Wiring a part (once the library has it) means: drop its case from
-//! [`unsupported`], fill in its `step_*` function here (each is already
-//! called from `run_step`), and remove the scenarios that now pass from the
-//! pending list (the conformance test fails while a listed one passes).
+//! yet: ...", exit 2), its scenarios listed in
+//! `conformance/scenarios/pending-v13.txt`; that list also holds a scenario
+//! that runs but differs from Node (with the reason beside it).
 
 use std::rc::Rc;
 
 use highwater::{ReadableOptions, TextChunk, TransformDone, TransformOptions, WritableOptions};
 use serde_json::{json, Value};
 
-use super::{call_line, render_chunk, render_for, run_hook_listeners, self_complete};
+use super::{call_line, render_chunk, render_err, render_for, run_hook_listeners, self_complete};
 use super::{Ctx, Pending, TransformHook, Val};
 use crate::handle::H;
-use crate::scenario::{FinishedOpts, Located, Scenario, Step, StreamSpec};
+use crate::scenario::{FinishedOpts, Scenario, StreamSpec};
 
 /// `setEncoding` decodes the runner's chunks: a bytes value is its bytes, a
 /// JSON string (from an object-mode side) its UTF-8 bytes, as Node's
@@ -76,8 +74,8 @@ pub(super) fn render_read(h: &H, v: &Val) -> Value {
 /// The options of a v1.3 `"lines"` transform: Node's
 /// `{ readableObjectMode: true, writableHighWaterMark, readableHighWaterMark? }`
 /// (a byte-mode writable side, an object-mode readable side);
-/// `highWaterMark`, when given, sets both sides.
-pub(super) fn lines_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
+/// `highWaterMark`, when given, sets both sides; `signal` as on any stream.
+pub(super) fn lines_options(ctx: &Ctx, spec: &StreamSpec) -> TransformOptions<Val, Val> {
     let mut w = WritableOptions::default();
     if let Some(h) = spec.writable_hwm {
         w = w.high_water_mark(h);
@@ -91,6 +89,9 @@ pub(super) fn lines_options(spec: &StreamSpec) -> TransformOptions<Val, Val> {
         .emit_close(spec.emit_close);
     if let Some(h) = spec.hwm {
         o = o.high_water_mark(h);
+    }
+    if let Some(sig) = spec.signal {
+        o = o.signal(ctx.signals[sig].signal());
     }
     o
 }
@@ -169,41 +170,12 @@ pub(super) fn flush_lines(t: &TransformHook, done: TransformDone<Val>) {
     done.call(Ok(None));
 }
 
-/// The first v1.3 part of the scenario that the runner does not drive yet
-/// (a stream option or a step, at any depth of `then`), or `None`.
-pub(super) fn unsupported(sc: &Scenario) -> Option<String> {
-    for st in &sc.streams {
-        if st.signal.is_some() {
-            return Some(format!("streams.{}: \"signal\"", st.name));
-        }
-    }
-    unsupported_step(&sc.steps)
-}
-
-fn unsupported_step(steps: &[Located]) -> Option<String> {
-    for l in steps {
-        let what = match &l.step {
-            Step::Abort { .. } => "abort",
-            Step::AddAbortSignal { .. } => "addAbortSignal",
-            Step::PipelineAsync { .. } => "pipelineAsync",
-            Step::FinishedCleanup { .. } => "finishedCleanup",
-            Step::Finished { opts, .. } if *opts != FinishedOpts::default() => {
-                "finished with options (readable, writable, error, signal, cleanup)"
-            }
-            Step::On { then, .. } => match unsupported_step(then) {
-                Some(why) => return Some(why),
-                None => continue,
-            },
-            _ => continue,
-        };
-        return Some(format!("{}: {what}", l.at));
-    }
+/// The first v1.3 part of the scenario that the runner does not drive yet,
+/// or `None`: every part of v1.3 is driven now, so this is `None`. A part
+/// added to the format before the library has its API is refused here
+/// (a stream option or a step, at any depth of `then`).
+pub(super) fn unsupported(_sc: &Scenario) -> Option<String> {
     None
-}
-
-/// Stops the run: this part is not driven yet.
-fn not_yet(ctx: &Ctx, what: &str) {
-    ctx.stop_unsupported(format!("not supported yet: {what}"));
 }
 
 /// `setEncoding`: Node's `readable.setEncoding('utf8')`.
@@ -213,35 +185,104 @@ pub(super) fn step_set_encoding(ctx: &Rc<Ctx>, s: usize) {
 }
 
 /// `abort`: Node's `ac.abort()`; the call line names the signal.
-pub(super) fn step_abort(ctx: &Rc<Ctx>, _signal: usize) {
-    not_yet(ctx, "abort");
+pub(super) fn step_abort(ctx: &Rc<Ctx>, signal: usize) {
+    ctx.signals[signal].abort();
+    let name = ctx_signal_name(ctx, signal);
+    ctx.trace(json!({"t": "call", "s": name, "m": "abort"}));
+}
+
+/// The scenario's name of signal `i`.
+fn ctx_signal_name(ctx: &Ctx, i: usize) -> String {
+    ctx.signal_names.get(i).cloned().unwrap_or_default()
 }
 
 /// `addAbortSignal`: Node's `stream.addAbortSignal(ac.signal, s)`.
-pub(super) fn step_add_abort_signal(ctx: &Rc<Ctx>, _signal: usize, _s: usize) {
-    not_yet(ctx, "addAbortSignal");
+pub(super) fn step_add_abort_signal(ctx: &Rc<Ctx>, signal: usize, s: usize) {
+    ctx.h(s)
+        .any()
+        .add_abort_signal(&ctx.signals[signal].signal());
+    call_line(ctx, s, "addAbortSignal", None);
 }
 
 /// `pipelineAsync`: Node's `stream/promises` `pipeline(...streams, opts)`,
-/// a `cb` line (`m: "pipelineAsync"`) when it settles.
+/// a `cb` line (`m: "pipelineAsync"`) when it settles. Driven as the
+/// callback form with the same options (highwater's builder takes them in
+/// both forms); the line is traced from the callback.
 pub(super) fn step_pipeline_async(
     ctx: &Rc<Ctx>,
-    _streams: &[usize],
-    _end: Option<bool>,
-    _signal: Option<usize>,
-    _top: usize,
+    streams: &[usize],
+    end: Option<bool>,
+    signal: Option<usize>,
+    top: usize,
 ) {
-    not_yet(ctx, "pipelineAsync");
+    let first = streams[0];
+    let c = Rc::downgrade(ctx);
+    let name = ctx.streams[first].name.clone();
+    let cb = move |r: Result<(), highwater::Error>| {
+        if let Some(c) = c.upgrade() {
+            c.trace(json!({"t": "cb", "s": name, "m": "pipelineAsync", "step": top, "err": render_err(&r)}));
+        }
+    };
+    let mut p = ctx.h(first).r().pipeline();
+    if let Some(e) = end {
+        p = p.end(e);
+    }
+    if let Some(sig) = signal {
+        p = p.signal(ctx.signals[sig].signal());
+    }
+    for &mid in &streams[1..streams.len() - 1] {
+        p = ctx.h(mid).through(p);
+    }
+    ctx.h(streams[streams.len() - 1])
+        .w()
+        .pipeline_to(p, Box::new(cb));
+    call_line(ctx, first, "pipelineAsync", None);
 }
 
 /// `finished` with v1.3 options: Node's `stream.finished(s, opts, cb)`,
 /// keeping the cleanup function when `cleanup` is true.
-pub(super) fn step_finished_with(ctx: &Rc<Ctx>, _s: usize, _opts: &FinishedOpts, _top: usize) {
-    not_yet(ctx, "finished with options");
+pub(super) fn step_finished_with(ctx: &Rc<Ctx>, s: usize, opts: &FinishedOpts, top: usize) {
+    let mut o = highwater::FinishedOptions::default();
+    if let Some(r) = opts.readable {
+        o = o.readable(r);
+    }
+    if let Some(w) = opts.writable {
+        o = o.writable(w);
+    }
+    if let Some(e) = opts.error {
+        o = o.error(e);
+    }
+    if let Some(sig) = opts.signal {
+        o = o.signal(ctx.signals[sig].signal());
+    }
+    let c = Rc::downgrade(ctx);
+    let name = ctx.streams[s].name.clone();
+    let cb = move |r: Result<(), highwater::Error>| {
+        if let Some(c) = c.upgrade() {
+            c.trace(
+                json!({"t": "cb", "s": name, "m": "finished", "step": top, "err": render_err(&r)}),
+            );
+        }
+    };
+    let cleanup = ctx.h(s).any().finished_with(o, Box::new(cb));
+    if opts.cleanup {
+        ctx.cleanups.borrow_mut().insert(s, cleanup);
+    }
+    call_line(ctx, s, "finished", None);
 }
 
 /// `finishedCleanup`: calls the cleanup function kept by the latest
 /// `finished` with `cleanup: true` on the stream (none kept is malformed).
-pub(super) fn step_finished_cleanup(ctx: &Rc<Ctx>, _s: usize) {
-    not_yet(ctx, "finishedCleanup");
+pub(super) fn step_finished_cleanup(ctx: &Rc<Ctx>, s: usize) {
+    let kept = ctx.cleanups.borrow().get(&s).cloned();
+    match kept {
+        Some(c) => {
+            c.run();
+            call_line(ctx, s, "finishedCleanup", None);
+        }
+        None => ctx.stop(format!(
+            "finishedCleanup: no cleanup kept for stream {}",
+            ctx.streams[s].name
+        )),
+    }
 }

@@ -51,10 +51,12 @@ use bytes::Bytes;
 
 use crate::runtime::event_loop;
 use crate::runtime::events::{ListenerId, Listeners};
-use crate::state::{Error, ErrorKind, ReadableOptions, WritableOptions};
+use crate::state::{AbortSignal, Error, ErrorKind, ReadableOptions, WritableOptions};
 use crate::stream::core::Core;
 use crate::stream::side::sealed::{Handle, HasReadable, HasWritable};
-use crate::stream::{Done, Hooks, Readable, ReadableImpl, Source, Writable, WritableImpl};
+use crate::stream::{
+    Done, Hooks, Readable, ReadableImpl, Source, StreamBase, Writable, WritableImpl, WritableSide,
+};
 
 use super::pool as io_pool;
 
@@ -84,6 +86,264 @@ use super::pool as io_pool;
 /// std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub const DEFAULT_READ_HIGH_WATER_MARK: usize = 64 * 1024;
+
+/// The file operations a file stream performs: Node's `fs` option of
+/// `createReadStream`/`createWriteStream` (custom `open`, `read`, `write`,
+/// `writev`, `fsync`, `close`). Every method has a default that does the
+/// real I/O; override the ones to replace (Node's own tests use this to
+/// inject I/O errors deterministically), and set the result with
+/// [`ReadStreamOptions::fs`] or [`WriteStreamOptions::fs`].
+///
+/// The methods run on the I/O thread pool, never on the event loop's
+/// thread, hence `Send + Sync`. An error they return is reported as the
+/// stream's error, with the operation's `syscall` (`open`, `read`, `write`,
+/// `fsync`, `close`) and, for `open`, the path.
+///
+/// # Examples
+///
+/// A file system whose reads fail after the first one:
+///
+/// ```
+/// use std::fs::File;
+/// use std::io;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use highwater::prelude::*;
+/// use highwater::fs::{create_read_stream, FileSystem, ReadStreamOptions};
+///
+/// #[derive(Default)]
+/// struct FailingDisk(AtomicUsize);
+/// impl FileSystem for FailingDisk {
+///     fn read(&self, file: &File, buf: &mut [u8], pos: Option<u64>) -> io::Result<usize> {
+///         if self.0.fetch_add(1, Ordering::SeqCst) == 0 {
+///             highwater::fs::RealFileSystem.read(file, buf, pos) // the real read
+///         } else {
+///             Err(io::Error::from_raw_os_error(5)) // EIO
+///         }
+///     }
+/// }
+///
+/// # let dir = std::env::temp_dir().join(format!("hw-doc-fsopt-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// # let path = dir.join("f.bin");
+/// std::fs::write(&path, vec![7u8; 10]).unwrap();
+/// let err = highwater::block_on(async move {
+///     let opts = ReadStreamOptions::default().high_water_mark(4).fs(FailingDisk::default());
+///     let r = create_read_stream(&path, opts)?;
+///     r.resume();
+///     highwater::finished_async(&r).await
+/// })
+/// .unwrap_err();
+/// assert_eq!((err.code(), err.syscall()), ("EIO", Some("read")));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub trait FileSystem: Send + Sync + 'static {
+    /// Opens `path` (Node's `fs.open(path, flags, mode, cb)`).
+    ///
+    /// ```
+    /// use highwater::fs::{FileSystem, OpenFlags, RealFileSystem};
+    ///
+    /// let e = RealFileSystem
+    ///     .open("/no/such/dir/x".as_ref(), OpenFlags::parse("r").unwrap(), 0o666)
+    ///     .unwrap_err();
+    /// assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    /// ```
+    fn open(&self, path: &Path, flags: OpenFlags, mode: u32) -> io::Result<File> {
+        flags.open(path, mode)
+    }
+
+    /// Reads into `buf` at `pos`, or at the file's position when `None`
+    /// (Node's `fs.read(fd, buf, offset, length, position, cb)`); returns
+    /// how many bytes were read, 0 at the end of the file.
+    ///
+    /// ```
+    /// use highwater::fs::{FileSystem, RealFileSystem};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-fsread-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// std::fs::write(&path, b"hello").unwrap();
+    /// let f = std::fs::File::open(&path).unwrap();
+    /// let mut buf = [0u8; 3];
+    /// assert_eq!(RealFileSystem.read(&f, &mut buf, Some(2)).unwrap(), 3);
+    /// assert_eq!(&buf, b"llo");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn read(&self, file: &File, buf: &mut [u8], pos: Option<u64>) -> io::Result<usize> {
+        match pos {
+            Some(p) => file.read_at(buf, p),
+            None => (&*file).read(buf),
+        }
+    }
+
+    /// Writes from `buf` at `pos`, or at the file's position when `None`
+    /// (Node's `fs.write`); returns how many bytes were written.
+    ///
+    /// ```
+    /// use highwater::fs::{FileSystem, RealFileSystem};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-fswrite-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// let f = std::fs::File::create(&path).unwrap();
+    /// assert_eq!(RealFileSystem.write(&f, b"hey", None).unwrap(), 3);
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"hey");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn write(&self, file: &File, buf: &[u8], pos: Option<u64>) -> io::Result<usize> {
+        match pos {
+            Some(p) => file.write_at(buf, p),
+            None => (&*file).write(buf),
+        }
+    }
+
+    /// Writes several buffers at the file's position with one call (Node's
+    /// `fs.writev`); returns how many bytes were written. A stream with a
+    /// `start` position writes each buffer with [`write`](Self::write)
+    /// instead.
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// use highwater::fs::{FileSystem, RealFileSystem};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-fswritev-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// let f = std::fs::File::create(&path).unwrap();
+    /// let n = RealFileSystem.writev(&f, &[IoSlice::new(b"ab"), IoSlice::new(b"cd")]).unwrap();
+    /// assert_eq!(n, 4);
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"abcd");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn writev(&self, file: &File, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*file).write_vectored(bufs)
+    }
+
+    /// Flushes the file to disk before it is closed, for a write stream
+    /// with [`flush`](WriteStreamOptions::flush) on (Node's `fs.fsync`).
+    ///
+    /// ```
+    /// use highwater::fs::{FileSystem, RealFileSystem};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-fsync-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let f = std::fs::File::create(dir.join("f.txt")).unwrap();
+    /// assert!(RealFileSystem.fsync(&f).is_ok());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn fsync(&self, file: &File) -> io::Result<()> {
+        file.sync_all()
+    }
+
+    /// Closes the file (Node's `fs.close(fd, cb)`); an error here is the
+    /// stream's error.
+    ///
+    /// ```
+    /// use highwater::fs::{FileSystem, RealFileSystem};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-fsclose-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// let f = std::fs::File::create(dir.join("f.txt")).unwrap();
+    /// assert!(RealFileSystem.close(f).is_ok());
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    fn close(&self, file: File) -> io::Result<()> {
+        drop(file);
+        Ok(())
+    }
+}
+
+/// The real file operations: every [`FileSystem`] method's default. What a
+/// file stream uses unless its options say otherwise; a custom
+/// [`FileSystem`] calls it to do the real I/O around what it changes.
+///
+/// # Examples
+///
+/// ```
+/// use highwater::fs::{FileSystem, OpenFlags, RealFileSystem};
+///
+/// # let dir = std::env::temp_dir().join(format!("hw-doc-realfs-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// let f = RealFileSystem.open(&dir.join("new.txt"), OpenFlags::parse("w").unwrap(), 0o644).unwrap();
+/// assert_eq!(RealFileSystem.write(&f, b"x", None).unwrap(), 1);
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RealFileSystem;
+
+impl FileSystem for RealFileSystem {}
+
+/// A shared [`FileSystem`] (to look at what it recorded after the stream
+/// is done) is one too.
+///
+/// ```
+/// use std::sync::Arc;
+/// use highwater::fs::{ReadStreamOptions, RealFileSystem};
+///
+/// let shared = Arc::new(RealFileSystem);
+/// let _o = ReadStreamOptions::default().fs(shared.clone());
+/// assert_eq!(Arc::strong_count(&shared), 2);
+/// ```
+impl<F: FileSystem + ?Sized> FileSystem for Arc<F> {
+    fn open(&self, path: &Path, flags: OpenFlags, mode: u32) -> io::Result<File> {
+        (**self).open(path, flags, mode)
+    }
+    fn read(&self, file: &File, buf: &mut [u8], pos: Option<u64>) -> io::Result<usize> {
+        (**self).read(file, buf, pos)
+    }
+    fn write(&self, file: &File, buf: &[u8], pos: Option<u64>) -> io::Result<usize> {
+        (**self).write(file, buf, pos)
+    }
+    fn writev(&self, file: &File, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (**self).writev(file, bufs)
+    }
+    fn fsync(&self, file: &File) -> io::Result<()> {
+        (**self).fsync(file)
+    }
+    fn close(&self, file: File) -> io::Result<()> {
+        (**self).close(file)
+    }
+}
+
+/// A stream's [`FileSystem`], shared; compared by identity.
+#[derive(Clone)]
+struct FsOps(Arc<dyn FileSystem>);
+
+impl Default for FsOps {
+    fn default() -> Self {
+        FsOps(Arc::new(RealFileSystem))
+    }
+}
+
+impl std::fmt::Debug for FsOps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FileSystem")
+    }
+}
+
+impl PartialEq for FsOps {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for FsOps {}
+
+/// Node's `addAbortSignal(signal, stream)`, as the Readable and Writable
+/// constructors call it for their `signal` option: an abort destroys the
+/// stream with an `AbortError` whose cause is the signal's reason (at once
+/// if the signal is already aborted); the listener goes when the stream
+/// finishes.
+fn add_abort_signal(stream: &(impl StreamBase + Clone + 'static), signal: &AbortSignal) {
+    if signal.aborted() {
+        stream.destroy(Some(Error::aborted(signal.reason())));
+        return;
+    }
+    let s = stream.clone();
+    let listener =
+        signal.on_abort(move |reason| s.destroy(Some(Error::aborted(Some(reason.clone())))));
+    let signal = signal.clone();
+    crate::ops::finished(stream, move |_r| signal.remove(listener));
+}
 
 /// How a file is opened: Node's `flags` strings.
 ///
@@ -196,6 +456,7 @@ pub struct ReadStreamOptions {
     auto_close: bool,
     emit_close: bool,
     encoding: Option<crate::state::Encoding>,
+    fs: FsOps,
 }
 
 impl Default for ReadStreamOptions {
@@ -209,6 +470,7 @@ impl Default for ReadStreamOptions {
             auto_close: true,
             emit_close: true,
             encoding: None,
+            fs: FsOps::default(),
         }
     }
 }
@@ -322,6 +584,21 @@ impl ReadStreamOptions {
         self.emit_close = on;
         self
     }
+
+    /// Node's `fs` option: the [`FileSystem`] whose `open`, `read` and
+    /// `close` the stream calls (the real ones by default).
+    ///
+    /// ```
+    /// use highwater::fs::{ReadStreamOptions, RealFileSystem};
+    ///
+    /// let o = ReadStreamOptions::default().fs(RealFileSystem);
+    /// assert_ne!(o, ReadStreamOptions::default()); // another FileSystem
+    /// ```
+    #[must_use]
+    pub fn fs(mut self, fs: impl FileSystem) -> Self {
+        self.fs = FsOps(Arc::new(fs));
+        self
+    }
 }
 
 /// Options of [`create_write_stream`] (Node's `fs.createWriteStream`
@@ -347,6 +624,7 @@ pub struct WriteStreamOptions {
     auto_close: bool,
     emit_close: bool,
     flush: bool,
+    fs: FsOps,
 }
 
 impl Default for WriteStreamOptions {
@@ -360,6 +638,7 @@ impl Default for WriteStreamOptions {
             auto_close: true,
             emit_close: true,
             flush: false,
+            fs: FsOps::default(),
         }
     }
 }
@@ -471,6 +750,22 @@ impl WriteStreamOptions {
         self.flush = on;
         self
     }
+
+    /// Node's `fs` option: the [`FileSystem`] whose `open`, `write`,
+    /// `writev`, `fsync` and `close` the stream calls (the real ones by
+    /// default).
+    ///
+    /// ```
+    /// use highwater::fs::{RealFileSystem, WriteStreamOptions};
+    ///
+    /// let o = WriteStreamOptions::default().fs(RealFileSystem);
+    /// assert_ne!(o, WriteStreamOptions::default()); // another FileSystem
+    /// ```
+    #[must_use]
+    pub fn fs(mut self, fs: impl FileSystem) -> Self {
+        self.fs = FsOps(Arc::new(fs));
+        self
+    }
 }
 
 /// What a destroy waiting for the I/O in flight does once it is over.
@@ -495,6 +790,7 @@ struct FileState {
     /// A destroy waiting for the I/O in flight (Node's `kIoDone`).
     io_done: RefCell<Option<IoDone>>,
     flush: bool,
+    fs: Arc<dyn FileSystem>,
     open: Listeners<RawFd>,
     ready: Listeners<()>,
 }
@@ -507,6 +803,7 @@ impl FileState {
         start: Option<u64>,
         end: Option<u64>,
         flush: bool,
+        fs: FsOps,
     ) -> Rc<Self> {
         let (path, given) = match target {
             Target::Path(p) => (Some(p), None),
@@ -524,6 +821,7 @@ impl FileState {
             performing_io: Cell::new(false),
             io_done: RefCell::new(None),
             flush,
+            fs: fs.0,
             open: Listeners::default(),
             ready: Listeners::default(),
         })
@@ -547,7 +845,8 @@ impl FileState {
         };
         let (flags, mode) = (self.flags, self.mode);
         let p = path.clone();
-        let rx = io_pool::run(move || flags.open(Path::new(&p), mode));
+        let fs = self.fs.clone();
+        let rx = io_pool::run(move || fs.open(Path::new(&p), flags, mode));
         let st = self.clone();
         let _task = event_loop::spawn(async move {
             match rx.await {
@@ -582,18 +881,29 @@ impl FileState {
             return;
         };
         let flush = self.flush;
+        let fs = self.fs.clone();
         let rx = io_pool::run(move || {
-            let synced = if flush { file.sync_all() } else { Ok(()) };
-            drop(file);
-            synced
+            let synced = if flush { fs.fsync(&file) } else { Ok(()) };
+            // Nothing else holds the file once no I/O is in flight.
+            let closed = match Arc::try_unwrap(file) {
+                Ok(file) => fs.close(file),
+                Err(shared) => {
+                    drop(shared);
+                    Ok(())
+                }
+            };
+            (synced, closed)
         });
         let _task = event_loop::spawn(async move {
-            let flush_err = match rx.await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(Error::io(e, "fsync", None)),
-                Err(_) => Some(pool_gone("close")),
+            // Node's `close`: `cb(closeErr || err || flushErr)`.
+            let (flush_err, close_err) = match rx.await {
+                Ok((synced, closed)) => (
+                    synced.err().map(|e| Error::io(e, "fsync", None)),
+                    closed.err().map(|e| Error::io(e, "close", None)),
+                ),
+                Err(_) => (None, Some(pool_gone("close"))),
             };
-            done.call(err.or(flush_err).map_or(Ok(()), Err));
+            done.call(close_err.or(err).or(flush_err).map_or(Ok(()), Err));
         });
     }
 
@@ -662,13 +972,8 @@ impl ReadableImpl<Bytes> for FileSource {
         // thread, so they all come from one allocator arena and are reused,
         // instead of piling up in each worker thread's arena.
         let mut buf = buffers::take(n);
-        let rx = io_pool::run(move || {
-            let got = match pos {
-                Some(p) => file.read_at(&mut buf, p),
-                None => (&*file).read(&mut buf),
-            };
-            got.map(|k| (buf, k))
-        });
+        let fs = st.fs.clone();
+        let rx = io_pool::run(move || fs.read(&file, &mut buf, pos).map(|k| (buf, k)));
         let (st, src) = (st.clone(), src.clone());
         let _task = event_loop::spawn(async move {
             let result = rx.await;
@@ -775,7 +1080,12 @@ mod buffers {
 /// Writes all of `bufs` (Node's `writeAll`/`writevAll`): short writes are
 /// continued, `EAGAIN` counts as zero bytes, more than 5 zero-byte writes in a
 /// row fail. Returns the bytes written and the error that stopped it.
-fn write_all(file: &File, bufs: &[Bytes], mut pos: Option<u64>) -> (u64, Option<io::Error>) {
+fn write_all(
+    fs: &dyn FileSystem,
+    file: &File,
+    bufs: &[Bytes],
+    mut pos: Option<u64>,
+) -> (u64, Option<io::Error>) {
     let mut written = 0u64;
     let mut retries = 0;
     let mut idx = 0;
@@ -787,14 +1097,14 @@ fn write_all(file: &File, bufs: &[Bytes], mut pos: Option<u64>) -> (u64, Option<
             continue;
         }
         let r = match pos {
-            Some(p) => file.write_at(&bufs[idx][off..], p),
+            Some(p) => fs.write(file, &bufs[idx][off..], Some(p)),
             None if bufs.len() - idx > 1 => {
                 let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(bufs.len() - idx);
                 slices.push(IoSlice::new(&bufs[idx][off..]));
                 slices.extend(bufs[idx + 1..].iter().map(|b| IoSlice::new(b)));
-                (&*file).write_vectored(&slices)
+                fs.writev(file, &slices)
             }
-            None => (&*file).write(&bufs[idx][off..]),
+            None => fs.write(file, &bufs[idx][off..], None),
         };
         let k = match r {
             Ok(k) => k,
@@ -839,8 +1149,9 @@ impl FileSink {
             return;
         };
         st.performing_io.set(true);
+        let fs = st.fs.clone();
         let rx = io_pool::run(move || {
-            let r = write_all(&file, &bufs, pos);
+            let r = write_all(&*fs, &file, &bufs, pos);
             (r, bufs)
         });
         // Node advances `pos` synchronously, before the write completes.
@@ -1109,6 +1420,96 @@ impl ReadStream {
     pub fn bytes_read(&self) -> u64 {
         self.st.bytes.get()
     }
+
+    /// Node's `readStream.close()`: destroys the stream (the file is
+    /// closed, then `'close'`). Closing twice does nothing more.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_read_stream, ReadStreamOptions};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-rclose-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// # std::fs::write(&path, b"data").unwrap();
+    /// highwater::block_on(async move {
+    ///     let rs = create_read_stream(&path, ReadStreamOptions::default())?;
+    ///     rs.close();
+    ///     assert!(rs.destroyed());
+    ///     highwater::finished_async(&rs).await.unwrap_err(); // closed before the end
+    ///     assert!(rs.closed() && rs.fd().is_none());
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn close(&self) {
+        self.readable.destroy(None);
+    }
+
+    /// Node's `signal` option of `createReadStream`: aborting the signal
+    /// destroys the stream with an `AbortError` (`ABORT_ERR`, its cause the
+    /// signal's reason); a signal already aborted destroys it at once.
+    /// Called right after [`create_read_stream`], before the loop runs, it
+    /// is the option (the options stay `Send`; a signal is not).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_read_stream, ReadStreamOptions};
+    /// use highwater::AbortController;
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-rsig-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// # std::fs::write(&path, vec![0u8; 100]).unwrap();
+    /// let err = highwater::block_on(async move {
+    ///     let ac = AbortController::new();
+    ///     let rs = create_read_stream(&path, ReadStreamOptions::default())?.with_signal(&ac.signal());
+    ///     ac.abort();
+    ///     assert!(rs.destroyed());
+    ///     highwater::finished_async(&rs).await
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.code(), "ABORT_ERR");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_signal(self, signal: &AbortSignal) -> Self {
+        add_abort_signal(&self, signal);
+        self
+    }
+
+    /// Node's `readStream.close(cb)`: [`close`](Self::close), calling `cb`
+    /// once the stream has finished (Node's `finished(stream, cb)`): with
+    /// `ERR_STREAM_PREMATURE_CLOSE` when it is closed before its end, as in
+    /// Node. A second call's callback is called too.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_read_stream, ReadStreamOptions};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-rclosecb-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("f.txt");
+    /// # std::fs::write(&path, b"data").unwrap();
+    /// highwater::block_on(async move {
+    ///     let rs = create_read_stream(&path, ReadStreamOptions::default())?;
+    ///     let codes = Rc::new(RefCell::new(Vec::new()));
+    ///     let (a, b) = (codes.clone(), codes.clone());
+    ///     rs.close_with_callback(move |r| a.borrow_mut().push(r.unwrap_err().code().to_string()));
+    ///     rs.close_with_callback(move |r| b.borrow_mut().push(r.unwrap_err().code().to_string()));
+    ///     highwater::finished_async(&rs).await.unwrap_err();
+    ///     assert_eq!(*codes.borrow(), ["ERR_STREAM_PREMATURE_CLOSE"; 2]);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn close_with_callback(&self, cb: impl FnOnce(Result<(), Error>) + 'static) {
+        crate::ops::finished(self, cb);
+        self.readable.destroy(None);
+    }
 }
 
 impl WriteStream {
@@ -1197,6 +1598,120 @@ impl WriteStream {
     /// ```
     pub fn bytes_written(&self) -> u64 {
         self.st.bytes.get()
+    }
+
+    /// Node's `writeStream.close()`: ends the stream (`end()`, not
+    /// `destroy()`: what was written is still written), then the file is
+    /// closed and `'close'` emitted. With
+    /// [`auto_close(false)`](WriteStreamOptions::auto_close) the stream is
+    /// destroyed on `'finish'`, so the file is closed all the same.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use bytes::Bytes;
+    /// use highwater::fs::{create_write_stream, WriteStreamOptions};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-wclose-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("out.txt");
+    /// let p = path.clone();
+    /// highwater::block_on(async move {
+    ///     let ws = create_write_stream(&p, WriteStreamOptions::default())?;
+    ///     let _ = ws.write(Bytes::from_static(b"kept"));
+    ///     ws.close();
+    ///     highwater::finished_async(&ws).await?;
+    ///     assert!(ws.writable_finished());
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(std::fs::read(&path).unwrap(), b"kept");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn close(&self) {
+        self.close_inner(None);
+    }
+
+    /// Node's `signal` option of `createWriteStream`: aborting the signal
+    /// destroys the stream with an `AbortError` (`ABORT_ERR`, its cause the
+    /// signal's reason), failing pending writes with it; a signal already
+    /// aborted destroys it at once. Called right after
+    /// [`create_write_stream`], before the loop runs, it is the option (the
+    /// options stay `Send`; a signal is not).
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_write_stream, WriteStreamOptions};
+    /// use highwater::{AbortController, Error};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-wsig-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("out.txt");
+    /// let err = highwater::block_on(async move {
+    ///     let ac = AbortController::new();
+    ///     let ws = create_write_stream(&path, WriteStreamOptions::default())?.with_signal(&ac.signal());
+    ///     ac.abort_with(Error::custom("ETIMEDOUT", "too slow"));
+    ///     assert!(ws.destroyed());
+    ///     highwater::finished_async(&ws).await
+    /// })
+    /// .unwrap_err();
+    /// assert_eq!(err.code(), "ABORT_ERR");
+    /// assert_eq!(err.cause().map(|c| c.code()), Some("ETIMEDOUT"));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    #[must_use]
+    pub fn with_signal(self, signal: &AbortSignal) -> Self {
+        add_abort_signal(&self, signal);
+        self
+    }
+
+    /// Node's `writeStream.close(cb)`: [`close`](Self::close), with `cb`
+    /// called on `'close'`, or on the next tick if the stream is already
+    /// closed.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use highwater::prelude::*;
+    /// use highwater::fs::{create_write_stream, WriteStreamOptions};
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("hw-doc-wclosecb-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("out.txt");
+    /// highwater::block_on(async move {
+    ///     let ws = create_write_stream(&path, WriteStreamOptions::default())?;
+    ///     let calls = Rc::new(Cell::new(0));
+    ///     let (a, b) = (calls.clone(), calls.clone());
+    ///     ws.close_with_callback(move || a.set(a.get() + 1));
+    ///     ws.close_with_callback(move || b.set(b.get() + 1)); // both on 'close'
+    ///     highwater::finished_async(&ws).await?;
+    ///     assert_eq!(calls.get(), 2);
+    ///     Ok::<_, highwater::Error>(())
+    /// })
+    /// .unwrap();
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    pub fn close_with_callback(&self, cb: impl FnOnce() + 'static) {
+        self.close_inner(Some(Box::new(cb)));
+    }
+
+    fn close_inner(&self, cb: Option<Box<dyn FnOnce()>>) {
+        if let Some(cb) = cb {
+            if self.closed() {
+                event_loop::next_tick(cb);
+                return;
+            }
+            let cb = RefCell::new(Some(cb));
+            self.writable.once_close(move || {
+                if let Some(cb) = cb.borrow_mut().take() {
+                    cb();
+                }
+            });
+        }
+        if !self.core().ws().borrow().auto_destroy {
+            let w = self.writable.clone();
+            self.writable
+                .on(crate::WritableEvent::Finish, move || w.destroy(None));
+        }
+        self.writable.end();
     }
 }
 
@@ -1336,7 +1851,15 @@ fn read_stream(target: Target, opts: ReadStreamOptions) -> Result<ReadStream, Er
         }
     }
     let flags = OpenFlags::parse(&opts.flags)?;
-    let st = FileState::new(target, flags, opts.mode, opts.start, opts.end, false);
+    let st = FileState::new(
+        target,
+        flags,
+        opts.mode,
+        opts.start,
+        opts.end,
+        false,
+        opts.fs.clone(),
+    );
     let mut ro = ReadableOptions::default()
         .high_water_mark(opts.high_water_mark)
         .auto_destroy(opts.auto_close)
@@ -1426,7 +1949,15 @@ pub fn write_stream_from_file(file: File, opts: WriteStreamOptions) -> Result<Wr
 fn write_stream(target: Target, opts: WriteStreamOptions) -> Result<WriteStream, Error> {
     validate_position("start", opts.start)?;
     let flags = OpenFlags::parse(&opts.flags)?;
-    let st = FileState::new(target, flags, opts.mode, opts.start, None, opts.flush);
+    let st = FileState::new(
+        target,
+        flags,
+        opts.mode,
+        opts.start,
+        None,
+        opts.flush,
+        opts.fs.clone(),
+    );
     let mut wo = WritableOptions::default()
         .auto_destroy(opts.auto_close)
         .emit_close(opts.emit_close);

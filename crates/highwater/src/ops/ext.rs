@@ -7,7 +7,7 @@ use std::rc::Rc;
 use crate::stream::target::PipeTarget;
 use crate::stream::{ReadableSide, WritableSide};
 
-use super::iter::ReadableStream;
+use super::iter::{IterOptions, ReadableStream};
 use super::pipe::{pipe, unpipe_all, unpipe_one, PipeOptions};
 
 /// Operations on any readable side: Node's `pipe`/`unpipe` and the async
@@ -144,7 +144,34 @@ pub trait ReadableExt<T: 'static>: ReadableSide<T> {
     /// });
     /// ```
     fn stream(&self) -> ReadableStream<T> {
-        ReadableStream::new(self.core().clone())
+        ReadableStream::new(self.core().clone(), IterOptions::default())
+    }
+
+    /// [`stream`](Self::stream) with options: Node's
+    /// `readable.iterator(options)`. With
+    /// [`destroy_on_return(false)`](IterOptions::destroy_on_return), dropping
+    /// the iterator before the end leaves the stream open and readable.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::{IterOptions, Readable, ReadableOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let r = Readable::pushed(ReadableOptions::objects());
+    ///     r.push(1u32);
+    ///     r.push(2);
+    ///     {
+    ///         let mut it = r.stream_with(IterOptions::default().destroy_on_return(false));
+    ///         assert_eq!(it.next().await.unwrap().unwrap(), 1);
+    ///     } // left early: the stream stays usable
+    ///     assert!(!r.destroyed());
+    ///     assert_eq!(r.read(None), Some(2));
+    /// });
+    /// ```
+    fn stream_with(&self, opts: IterOptions) -> ReadableStream<T> {
+        ReadableStream::new(self.core().clone(), opts)
     }
 
     /// The stream as a `futures::Stream` of `String`s: sets the UTF-8

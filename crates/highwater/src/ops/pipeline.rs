@@ -10,20 +10,36 @@
 //! The stages are typed: [`Pipeline::new`] takes the source, each
 //! [`through`](Pipeline::through) a Duplex whose writable side takes what the
 //! previous stage reads, and [`to`](Pipeline::to) the destination.
+//!
+//! Node's options: [`end(false)`](Pipeline::end) leaves the destination open
+//! (several sources can be written into it one after another), and
+//! [`signal`](Pipeline::signal) destroys every stream with an `AbortError`
+//! when it aborts. An async function may be the last stage
+//! ([`then_async`](Pipeline::then_async), [`to_fn`](Pipeline::to_fn)): it
+//! reads the previous stage and its value is the pipeline's.
+//!
+//! # Cancellation
+//!
+//! Dropping the future of [`run`](Pipeline::run) or
+//! [`then_async`](Pipeline::then_async) before it is ready cancels the
+//! pipeline, as an aborted signal does: every stream not yet done is
+//! destroyed with an `AbortError` (no cause). That is the Rust way to
+//! cancel; the signal is Node's.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 
-use crate::runtime::event_loop::next_tick;
+use crate::runtime::event_loop::{next_tick, spawn};
 use crate::runtime::ListenerId;
 use crate::state::callback::Cb;
-use crate::state::{Error, ErrorKind};
+use crate::state::{AbortListener, AbortSignal, Error, ErrorKind};
 use crate::stream::core::{self as core_, Core};
 use crate::stream::target::PipeTarget;
 use crate::stream::{ReadableSide, StreamBase, WritableSide};
 
 use super::finished::{callback_result, eos, Cleanup};
+use super::iter::ReadableStream;
 
 /// What the pipeline needs of a stage, with its chunk types erased.
 pub(crate) trait Stage {
@@ -113,7 +129,7 @@ fn stage<S: StreamBase>(s: &S) -> StageRef {
 
 /// One link: stage `i - 1` piped into stage `i` (typed when it was added),
 /// started with the pipeline's `finish`.
-type LinkFn = Box<dyn FnOnce(Box<dyn Fn(Option<Error>)>) -> Option<Cleanup>>;
+type LinkFn = Box<dyn FnOnce(Box<dyn Fn(Option<Error>)>, bool) -> Option<Cleanup>>;
 
 /// A pipeline being built: a source, then transforms, then a destination.
 ///
@@ -147,6 +163,15 @@ pub struct Pipeline<T: 'static> {
     stages: Vec<StageRef>,
     pipes: Vec<LinkFn>,
     last: Box<dyn Fn() -> Rc<dyn PipeFrom<T>>>,
+    opts: Opts,
+}
+
+/// Node's pipeline options.
+#[derive(Clone, Default)]
+struct Opts {
+    /// `end: false`.
+    keep_open: bool,
+    signal: Option<AbortSignal>,
 }
 
 impl<T: 'static> std::fmt::Debug for Pipeline<T> {
@@ -158,11 +183,16 @@ impl<T: 'static> std::fmt::Debug for Pipeline<T> {
 /// The readable end of the last stage so far, able to pipe into the next.
 pub(crate) trait PipeFrom<T> {
     fn pipe_into(self: Rc<Self>, dest: Rc<dyn PipeTarget<T>>);
+    /// `makeAsyncIterable(stream)`: what an async-function stage reads.
+    fn iterate(self: Rc<Self>) -> ReadableStream<T>;
 }
 
 impl<R: Clone + 'static, W: 'static> PipeFrom<R> for Core<R, W> {
     fn pipe_into(self: Rc<Self>, dest: Rc<dyn PipeTarget<R>>) {
         super::pipe::pipe(&self, dest, false);
+    }
+    fn iterate(self: Rc<Self>) -> ReadableStream<R> {
+        ReadableStream::new(self, super::iter::IterOptions::default())
     }
 }
 
@@ -187,7 +217,69 @@ impl<T: 'static> Pipeline<T> {
             stages: vec![stage(source)],
             pipes: Vec::new(),
             last: Box::new(move || from.clone()),
+            opts: Opts::default(),
         }
+    }
+
+    /// Node's `{ end: false }`: the destination is not ended when the
+    /// source ends (nor destroyed when the pipeline fails), so more can be
+    /// written into it afterwards, e.g. by the next pipeline. The pipeline
+    /// is done once the source has ended (and every middle stage is done).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Pipeline, Readable, ReadableOptions, Writable, WritableOptions};
+    ///
+    /// let out = Rc::new(RefCell::new(Vec::new()));
+    /// let o = out.clone();
+    /// let dst = Writable::from_fn(WritableOptions::default(), move |c: Bytes| {
+    ///     o.borrow_mut().extend_from_slice(&c);
+    ///     Ok(())
+    /// });
+    /// let d = dst.clone();
+    /// highwater::block_on(async move {
+    ///     let dst = d;
+    ///     for part in ["one ", "two"] {
+    ///         let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+    ///         src.push(Bytes::from(part));
+    ///         src.push_eof();
+    ///         Pipeline::new(&src).end(false).run(&dst).await?;
+    ///         assert!(!dst.writable_ended()); // still open
+    ///     }
+    ///     dst.end_async().await
+    /// })
+    /// .unwrap();
+    /// assert_eq!(&*out.borrow(), b"one two");
+    /// ```
+    pub fn end(mut self, on: bool) -> Self {
+        self.opts.keep_open = !on;
+        self
+    }
+
+    /// Node's `{ signal }`: when `signal` aborts, every stream not yet done
+    /// is destroyed with an `AbortError` whose cause is the reason, and the
+    /// pipeline fails with it. A signal already aborted does so as soon as
+    /// the pipeline is set up (Node: in a microtask, before any tick).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{AbortController, Pipeline, Readable, ReadableOptions, Writable, WritableOptions};
+    ///
+    /// let ac = AbortController::new();
+    /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// let dst = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let run = Pipeline::new(&src).signal(ac.signal()).run(&dst);
+    /// ac.abort();
+    /// let err = highwater::block_on(run).unwrap_err();
+    /// assert_eq!(err.code(), "ABORT_ERR");
+    /// assert!(src.destroyed() && dst.destroyed());
+    /// ```
+    pub fn signal(mut self, signal: AbortSignal) -> Self {
+        self.opts.signal = Some(signal);
+        self
     }
 
     /// Adds a middle stage: a stream (Transform, PassThrough, Duplex,
@@ -213,6 +305,7 @@ impl<T: 'static> Pipeline<T> {
             stages: self.stages,
             pipes: self.pipes,
             last: Box::new(move || from.clone()),
+            opts: self.opts,
         }
     }
 
@@ -222,12 +315,13 @@ impl<T: 'static> Pipeline<T> {
         let dst_stage = stage(dest);
         let dst_target: Rc<dyn PipeTarget<T>> = dest.core().clone();
         self.stages.push(stage(dest));
-        self.pipes
-            .push(Box::new(move |finish: Box<dyn Fn(Option<Error>)>| {
+        self.pipes.push(Box::new(
+            move |finish: Box<dyn Fn(Option<Error>)>, end: bool| {
                 src_stage.map(|src_stage| {
-                    pipe_link(src_stage, src, dst_stage, dst_target, Rc::from(finish))
+                    pipe_link(src_stage, src, dst_stage, dst_target, Rc::from(finish), end)
                 })
-            }));
+            },
+        ));
     }
 
     /// Ends the pipeline at `dest` and starts it: `cb` gets `Ok(())` once
@@ -250,7 +344,7 @@ impl<T: 'static> Pipeline<T> {
         D: WritableSide<T>,
     {
         self.link(dest);
-        run_pipeline(self.stages, self.pipes, Box::new(cb));
+        let _cancel = run_pipeline(self.stages, self.pipes, self.opts, None, Box::new(cb));
     }
 
     /// The awaitable [`to`](Self::to).
@@ -275,15 +369,200 @@ impl<T: 'static> Pipeline<T> {
     /// })
     /// .unwrap();
     /// ```
-    pub fn run<D>(self, dest: &D) -> impl Future<Output = Result<(), Error>> + 'static
+    pub fn run<D>(mut self, dest: &D) -> impl Future<Output = Result<(), Error>> + 'static
     where
         D: WritableSide<T>,
     {
         let (tx, rx) = futures::channel::oneshot::channel();
-        self.to(dest, move |r| {
+        self.link(dest);
+        let cancel = run_pipeline(
+            self.stages,
+            self.pipes,
+            self.opts,
+            None,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        CancelOnDrop::new(callback_result(rx), cancel)
+    }
+
+    /// Ends the pipeline with an async function and starts it (Node's
+    /// `pipeline(src, …, async function (source) { …; return value })`):
+    /// `f` gets the previous stage as a [`ReadableStream`] (Node's async
+    /// iterator; dropping it before the end destroys that stage) and `cb`
+    /// gets `f`'s value once every stage is done, or the first error (an
+    /// `Err` from `f` destroys the other stages with it).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::{Pipeline, Readable, ReadableOptions};
+    ///
+    /// let src = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// src.push(Bytes::from_static(b"four"));
+    /// src.push_eof();
+    /// let got = Rc::new(RefCell::new(None));
+    /// let g = got.clone();
+    /// Pipeline::new(&src).to_fn(
+    ///     |mut source| async move {
+    ///         let mut n = 0;
+    ///         while let Some(chunk) = source.next().await {
+    ///             n += chunk?.len();
+    ///         }
+    ///         Ok(n)
+    ///     },
+    ///     move |r| *g.borrow_mut() = Some(r),
+    /// );
+    /// highwater::run_until_idle();
+    /// assert_eq!(got.borrow_mut().take().unwrap().unwrap(), 4);
+    /// ```
+    pub fn to_fn<F, Fut, V>(self, f: F, cb: impl FnOnce(Result<V, Error>) + 'static)
+    where
+        F: FnOnce(ReadableStream<T>) -> Fut + 'static,
+        Fut: Future<Output = Result<V, Error>> + 'static,
+        V: 'static,
+    {
+        let _cancel = self.start_fn(f, cb);
+    }
+
+    /// The awaitable [`to_fn`](Self::to_fn): the pipeline's value is `f`'s
+    /// (Node's `await pipeline(src, async function (source) { … })` from
+    /// `stream/promises`). Dropping the future before it is ready destroys
+    /// the streams with an `AbortError` (`f`'s future runs on until it
+    /// returns, as a promise would; its source then fails).
+    ///
+    /// # Errors
+    ///
+    /// The first error of any stage or of `f`, `ABORT_ERR` when the signal
+    /// aborts, or `ERR_STREAM_PREMATURE_CLOSE`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use highwater::prelude::*;
+    /// use highwater::{Pipeline, Readable, ReadableOptions};
+    ///
+    /// let words = highwater::block_on(async {
+    ///     let src = Readable::pushed(ReadableOptions::objects());
+    ///     for w in ["a", "b", "c"] {
+    ///         src.push(w.to_owned());
+    ///     }
+    ///     src.push_eof();
+    ///     Pipeline::new(&src)
+    ///         .then_async(|source| async move {
+    ///             let all: Vec<String> = source.map(|w| w.unwrap()).collect().await;
+    ///             Ok(all.join("+"))
+    ///         })
+    ///         .await
+    /// })
+    /// .unwrap();
+    /// assert_eq!(words, "a+b+c");
+    /// ```
+    pub fn then_async<F, Fut, V>(self, f: F) -> impl Future<Output = Result<V, Error>> + 'static
+    where
+        F: FnOnce(ReadableStream<T>) -> Fut + 'static,
+        Fut: Future<Output = Result<V, Error>> + 'static,
+        V: 'static,
+    {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let cancel = self.start_fn(f, move |r| {
             let _ = tx.send(r);
         });
-        callback_result(rx)
+        CancelOnDrop::new(
+            async move {
+                rx.await
+                    .unwrap_or_else(|_| Err(Error::new(ErrorKind::PrematureClose)))
+            },
+            cancel,
+        )
+    }
+
+    fn start_fn<F, Fut, V>(self, f: F, cb: impl FnOnce(Result<V, Error>) + 'static) -> Cancel
+    where
+        F: FnOnce(ReadableStream<T>) -> Fut + 'static,
+        Fut: Future<Output = Result<V, Error>> + 'static,
+        V: 'static,
+    {
+        let value: Rc<RefCell<Option<V>>> = Rc::new(RefCell::new(None));
+        let source = (self.last)();
+        let tail: Tail = {
+            let value = value.clone();
+            Box::new(move |finish: Rc<dyn Fn(Option<Error>)>| {
+                let fut = f(source.iterate());
+                let _task = spawn(async move {
+                    match fut.await {
+                        Ok(v) => {
+                            *value.borrow_mut() = Some(v);
+                            next_tick(move || finish(None));
+                        }
+                        Err(e) => next_tick(move || finish(Some(e))),
+                    }
+                });
+            })
+        };
+        run_pipeline(
+            self.stages,
+            self.pipes,
+            self.opts,
+            Some(tail),
+            Box::new(move |r| {
+                cb(r.and_then(|()| {
+                    value
+                        .borrow_mut()
+                        .take()
+                        .ok_or_else(|| Error::new(ErrorKind::PrematureClose))
+                }))
+            }),
+        )
+    }
+}
+
+/// The async-function stage, started with the pipeline's `finish`.
+type Tail = Box<dyn FnOnce(Rc<dyn Fn(Option<Error>)>)>;
+
+/// Cancels a running pipeline (as its signal would, with a causeless
+/// `AbortError`); does nothing once it is over.
+type Cancel = Rc<dyn Fn()>;
+
+/// A pipeline's future: dropped before it is ready, it cancels the pipeline.
+struct CancelOnDrop<F> {
+    inner: std::pin::Pin<Box<F>>,
+    cancel: Option<Cancel>,
+}
+
+impl<F> CancelOnDrop<F> {
+    fn new(inner: F, cancel: Cancel) -> Self {
+        CancelOnDrop {
+            inner: Box::pin(inner),
+            cancel: Some(cancel),
+        }
+    }
+}
+
+impl<F: Future> Future for CancelOnDrop<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let out = self.inner.as_mut().poll(cx);
+        if out.is_ready() {
+            self.cancel = None;
+        }
+        out
+    }
+}
+
+impl<F> Drop for CancelOnDrop<F> {
+    fn drop(&mut self) {
+        if let Some(c) = self.cancel.take() {
+            c();
+        }
     }
 }
 
@@ -294,6 +573,7 @@ fn pipe_link<T: 'static>(
     dst_stage: Rc<dyn Stage>,
     dst: Rc<dyn PipeTarget<T>>,
     finish: Rc<dyn Fn(Option<Error>)>,
+    end: bool,
 ) -> Cleanup {
     let ended = Rc::new(Cell::new(false));
     {
@@ -305,17 +585,21 @@ fn pipe_link<T: 'static>(
         }));
     }
     src.pipe_into(dst);
-    let end_fn: Rc<dyn Fn()> = {
-        let (ended, dst_stage) = (ended.clone(), dst_stage.clone());
-        Rc::new(move || {
-            ended.set(true);
-            dst_stage.clone().end();
-        })
-    };
-    if src_stage.readable_finished() {
-        next_tick(move || end_fn());
+    if end {
+        let end_fn: Rc<dyn Fn()> = {
+            let (ended, dst_stage) = (ended.clone(), dst_stage.clone());
+            Rc::new(move || {
+                ended.set(true);
+                dst_stage.clone().end();
+            })
+        };
+        if src_stage.readable_finished() {
+            next_tick(move || end_fn());
+        } else {
+            src_stage.once_end(Box::new(move || end_fn()));
+        }
     } else {
-        src_stage.once_end(Box::new(move || end_fn()));
+        finish(None);
     }
     {
         let (finish, s) = (finish.clone(), src_stage.clone());
@@ -343,7 +627,13 @@ fn pipe_link<T: 'static>(
 type Callback = Box<dyn FnOnce(Result<(), Error>)>;
 
 /// Node's `pipelineImpl` for a chain of streams.
-fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
+fn run_pipeline(
+    stages: Vec<StageRef>,
+    pipes: Vec<LinkFn>,
+    opts: Opts,
+    tail: Option<Tail>,
+    callback: Callback,
+) -> Cancel {
     struct St {
         error: Option<Error>,
         destroys: Vec<Box<dyn FnOnce(Option<Error>)>>,
@@ -352,6 +642,8 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
         /// Node's `lastStreamCleanup`: when the last stage is readable (a
         /// Duplex), the pipeline's listeners on it are removed on success.
         last_cleanup: Vec<Box<dyn FnOnce()>>,
+        /// Node's `disposable`: the listener on the outer signal.
+        disposable: Option<(AbortSignal, AbortListener)>,
     }
     let st = Rc::new(RefCell::new(St {
         error: None,
@@ -359,6 +651,7 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
         finish_count: 0,
         callback: Some(callback),
         last_cleanup: Vec::new(),
+        disposable: None,
     }));
 
     fn finish_impl(st: &Rc<RefCell<St>>, err: Option<Error>, last: bool) {
@@ -391,6 +684,10 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
                 None => break,
             }
         }
+        let disposable = st.borrow_mut().disposable.take();
+        if let Some((signal, l)) = disposable {
+            signal.remove(l);
+        }
         if last {
             let (cb, e, cleanups) = {
                 let mut s = st.borrow_mut();
@@ -411,6 +708,22 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
         }
     }
 
+    // Node's `abort()`: the outer signal's reason becomes the cause.
+    let abort: Rc<dyn Fn()> = {
+        let (st, signal) = (st.clone(), opts.signal.clone());
+        Rc::new(move || {
+            let reason = signal.as_ref().and_then(AbortSignal::reason);
+            finish_impl(&st, Some(Error::aborted(reason)), false);
+        })
+    };
+    if let Some(signal) = &opts.signal {
+        let a = abort.clone();
+        let l = signal.on_abort(move |_| a());
+        if !signal.aborted() {
+            st.borrow_mut().disposable = Some((signal.clone(), l));
+        }
+    }
+
     let finish: Rc<dyn Fn(Option<Error>)> = {
         let st = st.clone();
         Rc::new(move |err| {
@@ -424,41 +737,45 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
     };
 
     let n = stages.len();
+    let has_tail = tail.is_some();
     let mut pipes = pipes.into_iter();
     for (i, stage) in stages.iter().enumerate() {
         let stage = stage.clone();
-        let reading = i < n - 1;
+        let reading = i < n - 1 || has_tail;
         let writing = i > 0;
-        let is_last = i == n - 1;
+        let end = reading || !opts.keep_open;
+        let is_last = i == n - 1 && !has_tail;
         let readable_last = is_last && stage.readable() == Some(true);
-        // `end` is always true here (no `{ end: false }` option yet).
-        let finished = Rc::new(Cell::new(false));
-        {
-            let f = finished.clone();
-            stage.on_close(Box::new(move || f.set(true)));
-        }
-        {
-            let f = finished.clone();
-            let cleanup = stage.clone().eos_dyn(
-                Some(reading),
-                Some(writing),
-                Box::new(move |err| f.set(err.is_none())),
-            );
-            if readable_last {
-                st.borrow_mut()
-                    .last_cleanup
-                    .push(Box::new(move || cleanup.run()));
+        if end {
+            // Node's `destroyer(stream, reading, writing)`.
+            let finished = Rc::new(Cell::new(false));
+            {
+                let f = finished.clone();
+                stage.on_close(Box::new(move || f.set(true)));
             }
-        }
-        {
-            let (f, s) = (finished.clone(), stage.clone());
-            st.borrow_mut().destroys.push(Box::new(move |err| {
-                if f.get() {
-                    return;
+            {
+                let f = finished.clone();
+                let cleanup = stage.clone().eos_dyn(
+                    Some(reading),
+                    Some(writing),
+                    Box::new(move |err| f.set(err.is_none())),
+                );
+                if readable_last {
+                    st.borrow_mut()
+                        .last_cleanup
+                        .push(Box::new(move || cleanup.run()));
                 }
-                f.set(true);
-                s.destroyer(Some(err.unwrap_or_else(|| Error::destroyed("pipe"))));
-            }));
+            }
+            {
+                let (f, s) = (finished.clone(), stage.clone());
+                st.borrow_mut().destroys.push(Box::new(move |err| {
+                    if f.get() {
+                        return;
+                    }
+                    f.set(true);
+                    s.destroyer(Some(err.unwrap_or_else(|| Error::destroyed("pipe"))));
+                }));
+            }
         }
         {
             let finish = finish.clone();
@@ -479,7 +796,7 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
             st.borrow_mut().finish_count += 2;
             if let Some(p) = pipes.next() {
                 let f = finish.clone();
-                if let Some(cleanup) = p(Box::new(move |e| f(e))) {
+                if let Some(cleanup) = p(Box::new(move |e| f(e)), end) {
                     if readable_last {
                         st.borrow_mut()
                             .last_cleanup
@@ -489,4 +806,25 @@ fn run_pipeline(stages: Vec<StageRef>, pipes: Vec<LinkFn>, callback: Callback) {
             }
         }
     }
+    if let Some(tail) = tail {
+        st.borrow_mut().finish_count += 1;
+        tail(finish.clone());
+    }
+
+    // A signal already aborted: Node's `addAbortListener` calls `abort` in a
+    // microtask, before the ticks the pipes queued (its own
+    // `process.nextTick(abort)` then finds the pipeline over). The loop has
+    // no microtasks: it runs now, once every stage is set up.
+    if opts.signal.as_ref().is_some_and(AbortSignal::aborted) {
+        abort();
+    }
+
+    // Dropping the future: an abort without a cause, while it is running.
+    let st2 = st.clone();
+    Rc::new(move || {
+        let running = st2.borrow().callback.is_some();
+        if running {
+            finish_impl(&st2, Some(Error::aborted(None)), false);
+        }
+    })
 }

@@ -107,6 +107,23 @@ pub enum ErrorKind {
     /// decode; only `utf8` is supported.
     #[error("The encoding '{0}' is not supported by highwater (only utf8 is)")]
     UnsupportedEncoding(String),
+    /// `ERR_MISSING_ARGS`: a required argument is missing; Node's
+    /// `reduce` raises it for an empty stream without an initial value.
+    ///
+    /// ```
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions};
+    ///
+    /// highwater::block_on(async {
+    ///     let r = Readable::<u32>::pushed(ReadableOptions::objects());
+    ///     r.push_eof();
+    ///     let e = r.reduce(|a, b| async move { Ok(a + b) }).await.unwrap_err();
+    ///     assert_eq!(e.code(), "ERR_MISSING_ARGS");
+    ///     assert_eq!(e.to_string(), "Reduce of an empty stream requires an initial value");
+    /// });
+    /// ```
+    #[error("{0}")]
+    MissingArgs(String),
     /// An error raised by user code (a sink, a hook), with an optional code.
     #[error("{message}")]
     Custom {
@@ -460,6 +477,7 @@ impl Error {
             ErrorKind::OutOfRange { .. } => "ERR_OUT_OF_RANGE",
             ErrorKind::UnknownEncoding(_) => "ERR_UNKNOWN_ENCODING",
             ErrorKind::UnsupportedEncoding(_) => "ERR_UNSUPPORTED_ENCODING",
+            ErrorKind::MissingArgs(_) => "ERR_MISSING_ARGS",
             ErrorKind::Custom {
                 code: Some(code), ..
             } => code,

@@ -11,6 +11,7 @@ pub(crate) mod error;
 pub(crate) mod marks;
 pub(crate) mod op;
 pub(crate) mod options;
+pub(crate) mod options_signal;
 pub(crate) mod readable;
 pub mod stats;
 pub(crate) mod text;

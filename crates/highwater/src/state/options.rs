@@ -22,6 +22,7 @@ use std::fmt;
 
 use super::chunk::{ByteChunk, ByteLen, ChunkOps};
 use super::marks::default_high_water_mark;
+use super::options_signal::SignalSlot;
 use super::readable::RState;
 use super::text::{Encoding, TextChunk};
 
@@ -131,11 +132,15 @@ pub struct ReadableOptions<T> {
     pub(crate) overflow_limit: Option<usize>,
     /// Node's `encoding` option: applied to the side's state at creation.
     pub(crate) encoding: Option<(Encoding, ApplyEncoding<T>)>,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<T> Clone for ReadableOptions<T> {
     fn clone(&self) -> Self {
-        ReadableOptions { ..*self }
+        ReadableOptions {
+            signal: self.signal.clone(),
+            ..*self
+        }
     }
 }
 
@@ -170,6 +175,7 @@ impl<T> ReadableOptions<T> {
             overflow: Overflow::Block,
             overflow_limit: None,
             encoding: None,
+            signal: None,
         }
     }
 
@@ -374,11 +380,15 @@ pub struct WritableOptions<T> {
     pub(crate) mode: Mode,
     pub(crate) len_of: fn(&T) -> usize,
     pub(crate) low_water_mark: Option<usize>,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<T> Clone for WritableOptions<T> {
     fn clone(&self) -> Self {
-        WritableOptions { ..*self }
+        WritableOptions {
+            signal: self.signal.clone(),
+            ..*self
+        }
     }
 }
 
@@ -409,6 +419,7 @@ impl<T> WritableOptions<T> {
             mode,
             len_of,
             low_water_mark: None,
+            signal: None,
         }
     }
 
@@ -592,6 +603,7 @@ pub struct DuplexOptions<R, W> {
     pub(crate) allow_half_open: bool,
     pub(crate) readable_enabled: bool,
     pub(crate) writable_enabled: bool,
+    pub(crate) signal: Option<SignalSlot>,
 }
 
 impl<R, W> Clone for DuplexOptions<R, W> {
@@ -599,6 +611,7 @@ impl<R, W> Clone for DuplexOptions<R, W> {
         DuplexOptions {
             readable: self.readable.clone(),
             writable: self.writable.clone(),
+            signal: self.signal.clone(),
             ..*self
         }
     }
@@ -650,6 +663,7 @@ impl<R, W> DuplexOptions<R, W> {
             allow_half_open: true,
             readable_enabled: true,
             writable_enabled: true,
+            signal: None,
         }
     }
 

@@ -14,6 +14,7 @@ use std::rc::Rc;
 
 use crate::runtime::event_loop::{next_tick, next_tick_target, TickTarget};
 use crate::runtime::events::Listeners;
+use crate::state::callback::Cb;
 use crate::state::op::StreamOp;
 use crate::state::readable::RState;
 use crate::state::writable::WState;
@@ -119,6 +120,9 @@ pub struct Core<R: 'static, W: 'static> {
     /// A `destroy(err)` that came before construction finished: `_destroy`
     /// runs once the construct hook calls back (Node's `kDestroy`).
     pending_destroy: RefCell<Option<Option<Error>>>,
+    /// The callback of the `destroy(err, cb)` that destroyed the stream:
+    /// called when the destroy hook calls back (Node's `onDestroy`).
+    destroy_cb: RefCell<Cb>,
 }
 
 impl<R: 'static, W: 'static> std::fmt::Debug for Core<R, W> {
@@ -143,6 +147,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
             allow_half_open,
             construct_called: Cell::new(false),
             pending_destroy: RefCell::new(None),
+            destroy_cb: RefCell::new(Cb::Nop),
         });
         construct(&c);
         c
@@ -244,11 +249,26 @@ pub(crate) fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: impl Into<Str
 /// `destroy(err)`: Writable's (fails the buffer on the next tick) when there
 /// is a writable side, then `destroyImpl.destroy`.
 pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>) {
+    destroy_cb(c, err, Cb::Nop);
+}
+
+/// `destroy(err, cb)`: as [`destroy`]; `cb` is called right away when the
+/// stream was already destroyed, else with the destroy hook's outcome when
+/// it calls back, before `'error'`/`'close'` (Node's `onDestroy`).
+pub(crate) fn destroy_cb<R: 'static, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    err: Option<Error>,
+    mut cb: Cb,
+) {
     if c.w.is_some() {
         wm::schedule_error_buffer_on_destroy(c);
     }
     if c.is_destroyed() {
+        cb.call(Ok(()));
         return;
+    }
+    if !cb.is_nop() {
+        *c.destroy_cb.borrow_mut() = cb;
     }
     if let Some(e) = &err {
         c.set_errored(e);
@@ -342,6 +362,8 @@ pub(crate) fn on_destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option
     if let Some(r) = &c.r {
         r.state.borrow_mut().closed = true;
     }
+    let mut cb = std::mem::replace(&mut *c.destroy_cb.borrow_mut(), Cb::Nop);
+    cb.call(err.clone().map_or(Ok(()), Err));
     *c.close_error.borrow_mut() = err;
     tick(c, StreamOp::EmitClose);
 }

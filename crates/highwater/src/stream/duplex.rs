@@ -154,9 +154,11 @@ impl<R: 'static, W: 'static> Duplex<R, W> {
             st.ended = true;
             st.finished = true;
         }
-        Duplex {
-            core: Core::new(Some(w), Some(r), opts.allow_half_open),
+        let core = Core::new(Some(w), Some(r), opts.allow_half_open);
+        if let Some(signal) = opts.abort_signal() {
+            crate::stream::abort::apply(&core, &signal);
         }
+        Duplex { core }
     }
 
     /// Node's `allowHalfOpen`.

@@ -30,7 +30,7 @@ use crate::state::{Callback, Error, ErrorKind, StreamId};
 use super::core::{self as core_, Core};
 use super::readable::machine as rm;
 use super::writable::machine as wm;
-use super::{ReadableEvent, WritableEvent};
+use super::{ReadableEvent, StreamEvent, WritableEvent};
 
 pub(crate) mod sealed {
     use std::rc::Rc;
@@ -136,6 +136,44 @@ pub trait StreamBase: Handle {
     /// ```
     fn destroy(&self, err: Option<Error>) {
         core_::destroy(self.core(), err);
+    }
+
+    /// Node's `destroy(err, cb)`: destroys the stream as
+    /// [`destroy`](Self::destroy) does, and calls `cb` once it is destroyed:
+    /// with the outcome the destroy hook reported (`Err` when it failed or
+    /// passed `err` on), before `'error'` and `'close'` are emitted. When the
+    /// stream was already destroyed, `cb` is called right away with `Ok(())`
+    /// and `err` is ignored, as in Node.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Error, Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let (a, b, c) = (log.clone(), log.clone(), log.clone());
+    /// w.on_error(move |e| a.borrow_mut().push(format!("error {}", e.code())));
+    /// w.on_close(move || b.borrow_mut().push("close".to_string()));
+    /// w.destroy_with_callback(Some(Error::msg("boom")), move |r: Result<(), Error>| {
+    ///     c.borrow_mut().push(format!("cb {}", r.unwrap_err().code()))
+    /// });
+    /// // The default destroy hook calls back at once: so does the callback.
+    /// assert_eq!(*log.borrow(), ["cb boom"]);
+    /// highwater::run_until_idle();
+    /// assert_eq!(*log.borrow(), ["cb boom", "error boom", "close"]);
+    ///
+    /// // Already destroyed: called right away, without an error.
+    /// let again = Rc::new(RefCell::new(None));
+    /// let g = again.clone();
+    /// w.destroy_with_callback(Some(Error::msg("ignored")), move |r: Result<(), Error>| {
+    ///     *g.borrow_mut() = Some(r.is_ok())
+    /// });
+    /// assert_eq!(*again.borrow(), Some(true));
+    /// ```
+    fn destroy_with_callback(&self, err: Option<Error>, cb: impl Into<Callback>) {
+        core_::destroy_cb(self.core(), err, cb.into().0);
     }
 
     /// `destroy()` was called (or an error destroyed the stream).
@@ -315,6 +353,55 @@ pub trait StreamBase: Handle {
     /// ```
     fn error_listener_count(&self) -> usize {
         self.core().events.error.count()
+    }
+
+    /// How many listeners `event` has (Node's `listenerCount(event)`): a
+    /// [`WritableEvent`], a [`ReadableEvent`] or any [`StreamEvent`]. The
+    /// listeners the library adds count too, as Node's do: a `pipe()` adds
+    /// `'data'` and `'end'` on the source and `'unpipe'`, `'error'`,
+    /// `'close'` and `'finish'` on the destination, as Node's `pipe` does.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{
+    ///     Readable, ReadableEvent, ReadableOptions, StreamEvent, Writable, WritableEvent,
+    ///     WritableOptions,
+    /// };
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 0);
+    /// let id = w.on(WritableEvent::Finish, || {});
+    /// w.once(WritableEvent::Finish, || {});
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 2);
+    /// w.off(id);
+    /// assert_eq!(w.listener_count(WritableEvent::Finish), 1);
+    /// assert_eq!(w.listener_count(WritableEvent::Drain), 0);
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// r.on_end(|| {});
+    /// assert_eq!(r.listener_count(ReadableEvent::End), 1);
+    /// r.pipe(&w);
+    /// assert_eq!(r.listener_count(ReadableEvent::End), 2); // the pipe's own
+    /// assert_eq!(r.listener_count(StreamEvent::Data), 1);
+    /// assert_eq!(w.listener_count(StreamEvent::Unpipe), 1);
+    /// ```
+    fn listener_count(&self, event: impl Into<StreamEvent>) -> usize {
+        let e = &self.core().events;
+        match event.into() {
+            StreamEvent::Data => e.data.count(),
+            StreamEvent::Readable => e.readable.count(),
+            StreamEvent::End => e.end.count(),
+            StreamEvent::Pause => e.pause.count(),
+            StreamEvent::Resume => e.resume.count(),
+            StreamEvent::Drain => e.drain.count(),
+            StreamEvent::Prefinish => e.prefinish.count(),
+            StreamEvent::Finish => e.finish.count(),
+            StreamEvent::Pipe => e.pipe.count(),
+            StreamEvent::Unpipe => e.unpipe.count(),
+            StreamEvent::Error => e.error.count(),
+            StreamEvent::Close => e.close.count(),
+        }
     }
 }
 
@@ -611,26 +698,6 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
             .add(Rc::new(move |_| f()), false, true)
     }
 
-    /// How many listeners `event` has.
-    ///
-    /// ```
-    /// use bytes::Bytes;
-    /// use highwater::prelude::*;
-    /// use highwater::{Writable, WritableEvent, WritableOptions};
-    ///
-    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 0);
-    /// let id = w.on(WritableEvent::Finish, || {});
-    /// w.once(WritableEvent::Finish, || {});
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 2);
-    /// w.off(id);
-    /// assert_eq!(w.listener_count(WritableEvent::Finish), 1);
-    /// assert_eq!(w.listener_count(WritableEvent::Drain), 0);
-    /// ```
-    fn listener_count(&self, event: WritableEvent) -> usize {
-        self.core().wevent(event).count()
-    }
-
     /// Adds a `'pipe'` listener: a Readable started piping into this
     /// stream (the argument identifies it).
     ///
@@ -752,6 +819,37 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// ```
     fn writable_stats(&self) -> WritableStats {
         self.core().ws().borrow().stats()
+    }
+
+    /// Node's `writableBuffer`, lent rather than copied: calls `f` with an
+    /// iterator over the chunks waiting in the buffer (not the one the sink
+    /// is writing now), oldest first, and returns what it returns. Nothing
+    /// is copied and the stream's hot path is untouched.
+    ///
+    /// `f` runs while the buffer is borrowed: it may call the stream's
+    /// getters, but a method that changes the stream (`write`, `end`,
+    /// `destroy`, ...) called from inside `f` panics.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Writable, WritableOptions};
+    ///
+    /// let w = Writable::from_fn(WritableOptions::default(), |_c: Bytes| Ok(()));
+    /// w.cork();
+    /// let _ = w.write(Bytes::from_static(b"ab"));
+    /// let _ = w.write(Bytes::from_static(b"c"));
+    /// let (n, bytes) = w.with_writable_buffer(|it| (it.len(), it.map(|c| c.len()).sum::<usize>()));
+    /// assert_eq!((n, bytes), (2, 3));
+    /// w.uncork();
+    /// assert_eq!(w.with_writable_buffer(|it| it.len()), 0); // written
+    /// ```
+    fn with_writable_buffer<U>(
+        &self,
+        f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> U,
+    ) -> U {
+        let st = self.core().ws().borrow();
+        f(&mut st.buffered.iter().map(|b| &b.chunk))
     }
 
     /// Bytes (items) accepted and not yet written, in-flight chunk included.
@@ -1506,6 +1604,34 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// ```
     fn readable_stats(&self) -> ReadableStats {
         self.core().rs().borrow().stats()
+    }
+
+    /// Node's `readableBuffer`, lent rather than copied: calls `f` with an
+    /// iterator over the chunks buffered now, oldest first, and returns what
+    /// it returns. Nothing is copied and the stream's hot path is untouched.
+    ///
+    /// `f` runs while the buffer is borrowed: it may call the stream's
+    /// getters, but a method that changes the stream (`read`, `push`,
+    /// `destroy`, ...) called from inside `f` panics.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use highwater::prelude::*;
+    /// use highwater::{Readable, ReadableOptions};
+    ///
+    /// let r = Readable::<Bytes>::pushed(ReadableOptions::default());
+    /// r.push(Bytes::from_static(b"ab"));
+    /// r.push(Bytes::from_static(b"cd"));
+    /// let _ = r.read(Some(1)); // takes "a"
+    /// let chunks: Vec<Bytes> = r.with_readable_buffer(|it| it.cloned().collect());
+    /// assert_eq!(chunks, [Bytes::from_static(b"b"), Bytes::from_static(b"cd")]);
+    /// ```
+    fn with_readable_buffer<U>(
+        &self,
+        f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> U,
+    ) -> U {
+        let st = self.core().rs().borrow();
+        f(&mut st.buffer.iter())
     }
 
     /// Bytes (items) buffered.

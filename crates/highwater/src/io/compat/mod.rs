@@ -165,6 +165,7 @@ macro_rules! byte_reader_impls {
 }
 
 mod channel;
+mod duplex;
 mod read;
 mod stage;
 mod stream;

@@ -49,12 +49,31 @@ pub const DEFAULT_CHUNK_SIZE: usize = 64 * 1024;
 // AsyncRead -> Readable<Bytes>
 
 /// The source of [`Readable::from_async_read`]: one read on a task per `_read`.
-struct ReaderSource<R> {
+pub(super) struct ReaderSource<R> {
     /// The reader, while no read is in flight (taken by the task meanwhile,
     /// dropped at EOF and on destroy).
     reader: Rc<RefCell<Option<Pin<Box<R>>>>>,
     cancel: Rc<Cancel>,
     chunk_size: usize,
+}
+
+impl<R: AsyncRead + 'static> ReaderSource<R> {
+    /// A source reading at most `chunk_size` bytes per `_read`.
+    pub(super) fn new(reader: R, chunk_size: usize) -> Self {
+        ReaderSource {
+            reader: Rc::new(RefCell::new(Some(Box::pin(reader)))),
+            cancel: Rc::default(),
+            chunk_size: chunk_size.max(1),
+        }
+    }
+
+    /// What its destroy hook does before calling back: cancels a read in
+    /// flight and drops the reader.
+    pub(super) fn release(&self) {
+        self.cancel.cancel();
+        let reader = self.reader.borrow_mut().take();
+        drop(reader);
+    }
 }
 
 impl<R: AsyncRead + 'static> ReadableImpl<Bytes> for ReaderSource<R> {
@@ -95,9 +114,7 @@ impl<R: AsyncRead + 'static> ReadableImpl<Bytes> for ReaderSource<R> {
     }
 
     fn destroy(&self, err: Option<Error>, done: Done) {
-        self.cancel.cancel();
-        let reader = self.reader.borrow_mut().take();
-        drop(reader);
+        self.release();
         done_with(done, err);
     }
 }
@@ -124,14 +141,7 @@ pub fn readable_from_with_chunk_size<R: AsyncRead + 'static>(
     opts: ReadableOptions<Bytes>,
     chunk_size: usize,
 ) -> Readable<Bytes> {
-    Readable::new(
-        opts,
-        ReaderSource {
-            reader: Rc::new(RefCell::new(Some(Box::pin(reader)))),
-            cancel: Rc::default(),
-            chunk_size: chunk_size.max(1),
-        },
-    )
+    Readable::new(opts, ReaderSource::new(reader, chunk_size))
 }
 
 impl Readable<Bytes> {

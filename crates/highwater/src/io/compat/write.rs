@@ -104,6 +104,12 @@ impl<W: AsyncWrite + 'static> TaskSink<Bytes> for WriterSink<W> {
     }
 }
 
+/// The sink of [`Writable::from_async_write`].
+pub(super) fn writer_driver<W: AsyncWrite + 'static>(writer: W) -> TaskDriver<Bytes> {
+    let writev = writer.is_write_vectored();
+    TaskDriver::spawn(WriterSink(Box::pin(writer)), writev)
+}
+
 impl Writable<Bytes> {
     /// A byte stream over a tokio [`AsyncWrite`]: each chunk is written
     /// whole (`write_all`) on a task of the loop before the next is handed
@@ -145,11 +151,7 @@ impl Writable<Bytes> {
         opts: WritableOptions<Bytes>,
         writer: W,
     ) -> Self {
-        let writev = writer.is_write_vectored();
-        Writable::new(
-            opts,
-            TaskDriver::spawn(WriterSink(Box::pin(writer)), writev),
-        )
+        Writable::new(opts, writer_driver(writer))
     }
 }
 

@@ -476,9 +476,11 @@ impl<T: 'static> Readable<T> {
     /// ```
     pub fn new(opts: ReadableOptions<T>, imp: impl ReadableImpl<T>) -> Self {
         let side = readable_side(&opts, Box::new(imp));
-        Readable {
-            core: Core::new(None, Some(side), true),
+        let core = Core::new(None, Some(side), true);
+        if let Some(signal) = opts.abort_signal() {
+            crate::stream::abort::apply(&core, &signal);
         }
+        Readable { core }
     }
 
     /// A stream fed only by [`push`](crate::ReadableSide::push) calls from

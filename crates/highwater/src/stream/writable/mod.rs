@@ -266,9 +266,11 @@ impl<T: 'static> Writable<T> {
     /// ```
     pub fn new(opts: WritableOptions<T>, imp: impl WritableImpl<T>) -> Self {
         let side = writable_side(&opts, Box::new(imp));
-        Writable {
-            core: Core::new(Some(side), None, true),
+        let core = Core::new(Some(side), None, true);
+        if let Some(signal) = opts.abort_signal() {
+            crate::stream::abort::apply(&core, &signal);
         }
+        Writable { core }
     }
 
     /// A stream whose sink is a synchronous closure, called once per
