@@ -1036,12 +1036,17 @@ mod compose_operator_ports {
         });
     }
 
-    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Here the
-    // source (`Readable::from_stream`, already at EOF) closes before the
-    // stage errors, without 'end' and without an error, so the pipeline's
-    // "closed after ending cleanly: wait for 'end'" branch waits forever and
-    // the composed stream is never destroyed. Seen with `from_source` +
-    // `duplex_from_fn`; not yet traced to compose, pipeline or from_stream.
+    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Traced: the
+    // stage's writable side (`compat::duplex_from_fn`) takes its input into
+    // a buffer and finishes as soon as the source has ended, before the
+    // function has looked at it; so the pipeline inside `compose` completes
+    // with success (its last stage is waited for as a writable, as in Node),
+    // removes its error listener from the last stage (Node's
+    // `lastStreamCleanup`), and the error the function raises afterwards
+    // reaches no one. Node's `Duplex.from(async function*)` calls a write's
+    // callback only when the generator takes the chunk, so its 'finish'
+    // cannot come before the error. The fix belongs in `duplex_from_fn`
+    // (finish only once the function has taken the last chunk).
     #[ignore = "hangs: see the comment"]
     #[test]
     fn error_while_waiting_for_data() {
@@ -1060,12 +1065,17 @@ mod compose_operator_ports {
         });
     }
 
-    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Here the
-    // source (`Readable::from_stream`, already at EOF) closes before the
-    // stage errors, without 'end' and without an error, so the pipeline's
-    // "closed after ending cleanly: wait for 'end'" branch waits forever and
-    // the composed stream is never destroyed. Seen with `from_source` +
-    // `duplex_from_fn`; not yet traced to compose, pipeline or from_stream.
+    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Traced: the
+    // stage's writable side (`compat::duplex_from_fn`) takes its input into
+    // a buffer and finishes as soon as the source has ended, before the
+    // function has looked at it; so the pipeline inside `compose` completes
+    // with success (its last stage is waited for as a writable, as in Node),
+    // removes its error listener from the last stage (Node's
+    // `lastStreamCleanup`), and the error the function raises afterwards
+    // reaches no one. Node's `Duplex.from(async function*)` calls a write's
+    // callback only when the generator takes the chunk, so its 'finish'
+    // cannot come before the error. The fix belongs in `duplex_from_fn`
+    // (finish only once the function has taken the last chunk).
     #[ignore = "hangs: see the comment"]
     #[test]
     fn error_after_all_data() {
