@@ -1036,18 +1036,9 @@ mod compose_operator_ports {
         });
     }
 
-    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Traced: the
-    // stage's writable side (`compat::duplex_from_fn`) takes its input into
-    // a buffer and finishes as soon as the source has ended, before the
-    // function has looked at it; so the pipeline inside `compose` completes
-    // with success (its last stage is waited for as a writable, as in Node),
-    // removes its error listener from the last stage (Node's
-    // `lastStreamCleanup`), and the error the function raises afterwards
-    // reaches no one. Node's `Duplex.from(async function*)` calls a write's
-    // callback only when the generator takes the chunk, so its 'finish'
-    // cannot come before the error. The fix belongs in `duplex_from_fn`
-    // (finish only once the function has taken the last chunk).
-    #[ignore = "hangs: see the comment"]
+    // Node rejects with 'boom': the generator stage errors while input is
+    // left, so its '_final' never completes. `duplex_from_fn` finishes only
+    // once its function has taken the end of its input, as Node's does.
     #[test]
     fn error_while_waiting_for_data() {
         highwater::block_on(async {
@@ -1065,17 +1056,14 @@ mod compose_operator_ports {
         });
     }
 
-    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. Traced: the
-    // stage's writable side (`compat::duplex_from_fn`) takes its input into
-    // a buffer and finishes as soon as the source has ended, before the
-    // function has looked at it; so the pipeline inside `compose` completes
-    // with success (its last stage is waited for as a writable, as in Node),
-    // removes its error listener from the last stage (Node's
-    // `lastStreamCleanup`), and the error the function raises afterwards
-    // reaches no one. Node's `Duplex.from(async function*)` calls a write's
-    // callback only when the generator takes the chunk, so its 'finish'
-    // cannot come before the error. The fix belongs in `duplex_from_fn`
-    // (finish only once the function has taken the last chunk).
+    // KNOWN ISSUE (ignored: hangs). Node rejects with 'boom'. The function
+    // takes all of its input, then fails. In Node the generator goes on in
+    // a microtask, so its error destroys the stage before the nextTick that
+    // completes '_final'; the loop here has no microtasks: the input's
+    // 'end' (a tick) finishes the stage, the pipeline inside `compose`
+    // completes with success and removes its error listener from the last
+    // stage (Node's `lastStreamCleanup`), and the error the function's task
+    // raises afterwards reaches no one. See DESIGN §17 (no microtasks).
     #[ignore = "hangs: see the comment"]
     #[test]
     fn error_after_all_data() {

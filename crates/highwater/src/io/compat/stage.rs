@@ -12,7 +12,8 @@ use super::{done_with, BoxError};
 use crate::ops::{Pipeline, ReadableExt, ReadableStream};
 use crate::state::{DuplexOptions, Error, ErrorKind, ReadableOptions};
 use crate::stream::{
-    Done, Duplex, Hooks, Readable, ReadableImpl, ReadableSide, Source, StreamBase, WritableImpl,
+    Done, Duplex, Hooks, Readable, ReadableEvent, ReadableImpl, ReadableSide, Source, StreamBase,
+    WritableImpl,
 };
 
 /// The input of a [`duplex_from_fn`] function: a Readable fed by the
@@ -84,11 +85,33 @@ impl<In: 'static, S: 'static> WritableImpl<In> for FnInputSink<In, S> {
         Hooks::FINAL
     }
 
+    /// Ends the input, and finishes only once the function has taken all
+    /// of it (its input's `'end'`): Node's `Duplex.from(async function*)`
+    /// calls `_final`'s callback when the generator reaches the end of its
+    /// source, so `'finish'` never comes before an error the function
+    /// raises while input is left.
     fn finish(&self, done: Done) {
-        if !self.input.destroyed() {
-            self.input.push_eof();
+        if self.input.destroyed() {
+            done.ok();
+            return;
         }
-        done.ok();
+        self.input.push_eof();
+        let slot = Rc::new(RefCell::new(Some(done)));
+        let s = slot.clone();
+        self.input.once_event(ReadableEvent::End, move || {
+            if let Some(done) = s.borrow_mut().take() {
+                done.ok();
+            }
+        });
+        let input = self.input.clone();
+        self.input.once_close(move || {
+            if let Some(done) = slot.borrow_mut().take() {
+                let err = input
+                    .errored()
+                    .unwrap_or_else(|| Error::new(ErrorKind::PrematureClose));
+                done.err(err);
+            }
+        });
     }
 
     /// The Duplex's one destroy hook: drops the function's output stream
