@@ -153,7 +153,8 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
     // src.on('data', ondata)
     {
         let (l, d) = (link.clone(), dest.clone());
-        let id = src.events.data.add(
+        let (l2, d2) = (link.clone(), dest.clone());
+        let id = src.events.data.add_owned(
             Rc::new(move |chunk: &R| {
                 // The chunk is shared, not copied (a `Bytes` clone is a
                 // reference count), as Node hands the same Buffer on.
@@ -162,8 +163,13 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
                     pause(&l);
                 }
             }),
-            false,
-            false,
+            // The only `'data'` listener: the chunk itself is handed on.
+            Rc::new(move |chunk: R| {
+                let ret = d2.clone().write(chunk);
+                if !ret {
+                    pause(&l2);
+                }
+            }),
         );
         link.on_data.set(Some(id));
         src.data_listener_added();

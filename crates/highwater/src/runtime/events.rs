@@ -51,7 +51,10 @@ fn next_id() -> ListenerId {
 /// A listener's closure.
 type ListenerFn<A> = Rc<dyn Fn(&A)>;
 
-struct Entry<A: ?Sized> {
+/// A listener that can take the argument by value, when it is the only one.
+type OwnedFn<A> = Rc<dyn Fn(A)>;
+
+struct Entry<A> {
     id: ListenerId,
     /// `Some` for a `once` listener: whether it fired (Node's `onceWrapper`
     /// checks this, so a listener that fired in a nested emit is skipped by
@@ -60,45 +63,73 @@ struct Entry<A: ?Sized> {
     /// `None` once the list was released: the listener still counts (as
     /// Node's would), but what it captured is gone.
     f: Option<ListenerFn<A>>,
+    /// The same listener taking the argument by value (a pipe's `'data'`
+    /// listener, which hands the chunk on): used when it is the only one.
+    owned: Option<OwnedFn<A>>,
 }
 
-impl<A: ?Sized> Clone for Entry<A> {
+impl<A> Clone for Entry<A> {
     fn clone(&self) -> Self {
         Entry {
             id: self.id,
             once: self.once.clone(),
             f: self.f.clone(),
+            owned: self.owned.clone(),
         }
     }
 }
 
 /// The listeners of one event, whose argument is `&A`.
-pub(crate) struct Listeners<A: ?Sized> {
+pub(crate) struct Listeners<A> {
     list: RefCell<Vec<Entry<A>>>,
     /// Nothing can be emitted any more (the stream closed): the closures
     /// were let go, and those added later are not kept.
     released: Cell<bool>,
+    /// The snapshot vector of the last emit to several listeners, empty,
+    /// kept for its capacity.
+    spare: Cell<Vec<Entry<A>>>,
 }
 
-impl<A: ?Sized> Default for Listeners<A> {
+impl<A> Default for Listeners<A> {
     fn default() -> Self {
         Listeners {
             list: RefCell::new(Vec::new()),
             released: Cell::new(false),
+            spare: Cell::new(Vec::new()),
         }
     }
 }
 
-impl<A: ?Sized> Listeners<A> {
+impl<A> Listeners<A> {
     /// Adds a listener at the end (`on`/`once`) or the front (`prepend`).
     pub(crate) fn add(&self, f: Rc<dyn Fn(&A)>, once: bool, prepend: bool) -> ListenerId {
+        self.add_entry(f, None, once, prepend)
+    }
+
+    /// Adds a listener (at the end) that also has a form taking the argument
+    /// by value: [`emit_owned`](Self::emit_owned) calls that form when this
+    /// is the only listener, saving the copy the by-reference form makes.
+    /// Both forms must do the same.
+    pub(crate) fn add_owned(&self, f: Rc<dyn Fn(&A)>, owned: OwnedFn<A>) -> ListenerId {
+        self.add_entry(f, Some(owned), false, false)
+    }
+
+    fn add_entry(
+        &self,
+        f: Rc<dyn Fn(&A)>,
+        owned: Option<OwnedFn<A>>,
+        once: bool,
+        prepend: bool,
+    ) -> ListenerId {
         let id = next_id();
         let once = once.then(|| Rc::new(Cell::new(false)));
         // On a released list the listener could never be called: it is
         // counted, but what it captures (often the stream itself) is not
         // kept alive.
-        let f = (!self.released.get()).then_some(f);
-        let e = Entry { id, once, f };
+        let live = !self.released.get();
+        let f = live.then_some(f);
+        let owned = owned.filter(|_| live);
+        let e = Entry { id, once, f, owned };
         let mut list = self.list.borrow_mut();
         if prepend {
             list.insert(0, e);
@@ -132,11 +163,11 @@ impl<A: ?Sized> Listeners<A> {
     /// that owns a list.
     pub(crate) fn release(&self) {
         self.released.set(true);
-        let gone: Vec<ListenerFn<A>> = self
+        let gone: Vec<(Option<ListenerFn<A>>, Option<OwnedFn<A>>)> = self
             .list
             .borrow_mut()
             .iter_mut()
-            .filter_map(|e| e.f.take())
+            .map(|e| (e.f.take(), e.owned.take()))
             .collect();
         drop(gone);
     }
@@ -145,6 +176,27 @@ impl<A: ?Sized> Listeners<A> {
     /// was any.
     pub(crate) fn emit(&self, arg: &A) -> bool {
         self.emit_with(arg, || {})
+    }
+
+    /// Like [`emit_with`](Self::emit_with), giving the argument away: to
+    /// the by-value form of the only listener when it has one, else by
+    /// reference to each listener, then dropped.
+    #[inline]
+    pub(crate) fn emit_owned(&self, arg: A, on_once_removed: impl Fn()) -> bool {
+        let owned = {
+            let list = self.list.borrow();
+            match list.as_slice() {
+                [e] if e.once.is_none() => e.owned.clone(),
+                _ => None,
+            }
+        };
+        match owned {
+            Some(f) => {
+                f(arg);
+                true
+            }
+            None => self.emit_with(&arg, on_once_removed),
+        }
     }
 
     /// Like [`emit`](Self::emit), calling `on_once_removed` right after a
@@ -157,7 +209,19 @@ impl<A: ?Sized> Listeners<A> {
             let list = self.list.borrow();
             match list.len() {
                 0 => return false,
-                1 => Some(list[0].clone()),
+                1 => {
+                    let e = &list[0];
+                    if e.once.is_none() {
+                        // One plain listener: only its closure is needed.
+                        let f = e.f.clone();
+                        drop(list);
+                        if let Some(f) = f {
+                            f(arg);
+                        }
+                        return true;
+                    }
+                    Some(e.clone())
+                }
                 _ => None,
             }
         };
@@ -165,10 +229,15 @@ impl<A: ?Sized> Listeners<A> {
             self.call(e, arg, &on_once_removed);
             return true;
         }
-        let snapshot: Vec<Entry<A>> = self.list.borrow().clone();
-        for e in snapshot {
+        // Several listeners: a snapshot (Node's `arrayClone`), in a vector
+        // kept for the next emit, so that emitting allocates nothing in
+        // steady state. A nested emit finds the spare taken and makes its own.
+        let mut snapshot = self.spare.take();
+        snapshot.extend(self.list.borrow().iter().cloned());
+        for e in snapshot.drain(..) {
             self.call(e, arg, &on_once_removed);
         }
+        self.spare.set(snapshot);
         true
     }
 

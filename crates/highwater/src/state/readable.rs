@@ -29,12 +29,20 @@ pub(crate) enum AwaitDrain {
 
 impl AwaitDrain {
     /// `awaitDrainWriters = null` or `.clear()` (multi).
+    #[inline]
     pub(crate) fn clear(&mut self, multi: bool) {
-        *self = if multi {
-            AwaitDrain::Set(Vec::new())
-        } else {
-            AwaitDrain::Nobody
-        };
+        match self {
+            // Already clear: nothing to drop or allocate (the per-chunk case).
+            AwaitDrain::Nobody if !multi => {}
+            AwaitDrain::Set(set) if multi => set.clear(),
+            _ => {
+                *self = if multi {
+                    AwaitDrain::Set(Vec::new())
+                } else {
+                    AwaitDrain::Nobody
+                };
+            }
+        }
     }
 }
 
@@ -186,9 +194,13 @@ impl<R> RState<R> {
         more
     }
 
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
-        for w in self.wakers.drain(..) {
-            w.wake();
+        // Usually nobody waits: skip the drain (and its drop) then.
+        if !self.wakers.is_empty() {
+            for w in self.wakers.drain(..) {
+                w.wake();
+            }
         }
     }
 

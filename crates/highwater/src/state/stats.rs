@@ -174,6 +174,14 @@ impl PressureClock {
     /// Backpressure ends (no-op if it had not started).
     #[inline]
     pub(crate) fn stop(&mut self) {
+        if self.since.is_some() {
+            self.stop_started();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stop_started(&mut self) {
         if let Some(t) = self.since.take() {
             self.total += t.elapsed();
         }

@@ -160,6 +160,20 @@ impl<T> WState<T> {
         }
     }
 
+    /// The common case of `write()`: open, constructed, nothing in flight,
+    /// buffered, corked, errored or waiting for `'drain'`.
+    #[inline]
+    pub(crate) fn may_write_now(&self) -> bool {
+        !(self.ending
+            | self.destroyed
+            | self.writing
+            | self.buffered_flag
+            | self.need_drain
+            | !self.constructed)
+            && self.corked == 0
+            && self.errored.is_none()
+    }
+
     /// Chunks accepted and not yet written (buffered and in flight).
     pub(crate) fn items(&self) -> usize {
         self.buffered.len() + if self.writing { self.writeitems } else { 0 }
@@ -209,9 +223,13 @@ impl<T> WState<T> {
         self.all_noop = true;
     }
 
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
-        for w in self.wakers.drain(..) {
-            w.wake();
+        // Usually nobody waits: skip the drain (and its drop) then.
+        if !self.wakers.is_empty() {
+            for w in self.wakers.drain(..) {
+                w.wake();
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ pub(crate) enum DoneKind {
 /// stream's chunk types.
 trait Completions {
     fn on_write(self: Rc<Self>, err: Option<Error>);
+    fn on_write_ok(self: Rc<Self>);
     fn on_final(self: Rc<Self>, err: Option<Error>);
     fn on_destroy(self: Rc<Self>, err: Option<Error>);
     fn on_construct(self: Rc<Self>, err: Option<Error>);
@@ -31,6 +32,9 @@ trait Completions {
 impl<R: 'static, W: 'static> Completions for Core<R, W> {
     fn on_write(self: Rc<Self>, err: Option<Error>) {
         super::writable::machine::on_write(&self, err)
+    }
+    fn on_write_ok(self: Rc<Self>) {
+        super::writable::machine::on_write_ok(&self)
     }
     fn on_final(self: Rc<Self>, err: Option<Error>) {
         super::writable::machine::on_final(&self, err)
@@ -184,7 +188,12 @@ impl Done {
     /// assert_eq!(w.writable_length(), 0);
     /// ```
     pub fn ok(self) {
-        self.call(Ok(()))
+        let Done { stream, kind } = self;
+        match kind {
+            // The per-write case: no error to carry or drop.
+            DoneKind::Write => stream.on_write_ok(),
+            kind => Done { stream, kind }.call(Ok(())),
+        }
     }
 
     /// Reports failure.

@@ -460,7 +460,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     #[must_use = "write() returns false when the producer must wait for 'drain'"]
     #[inline]
     fn write(&self, chunk: T) -> bool {
-        matches!(wm::write_(self.core(), chunk, Cb::Nop), Ok(true))
+        wm::write_plain(self.core(), chunk)
     }
 
     /// Writes a chunk with a callback, called once the chunk is written

@@ -62,7 +62,7 @@ impl<R: 'static, W: 'static> PipeTarget<W> for Core<R, W> {
         self.id
     }
     fn write(self: Rc<Self>, chunk: W) -> bool {
-        matches!(wm::write_(&self, chunk, Cb::Nop), Ok(true))
+        wm::write_plain(&self, chunk)
     }
     fn write_with(self: Rc<Self>, chunk: W, cb: Cb) -> Result<bool, Error> {
         wm::write_(&self, chunk, cb)

@@ -9,6 +9,7 @@
 use std::rc::Rc;
 
 use crate::state::op::ReadableOp;
+use crate::state::readable::RState;
 use crate::state::{Error, ErrorKind, Overflow};
 
 use crate::stream::core::{self as core_, Core};
@@ -35,6 +36,56 @@ fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: ReadableOp) {
 /// `push(chunk)`; `None` is `push(null)` (EOF).
 pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>) -> bool {
     let mut st = c.rs().borrow_mut();
+    let Some(chunk) = chunk else {
+        st.reading = false;
+        drop(st);
+        on_eof_chunk(c);
+        return false;
+    };
+    // The hand-off: a flowing stream with an empty buffer, pushed to from
+    // outside `_read`, gives the chunk straight to its `'data'` listeners
+    // (Node's `readableAddChunk` then `addChunk`, in one borrow).
+    if st.flowing == Some(true)
+        && !st.sync
+        && st.data_listening
+        && st.length == 0
+        && st.text.is_none()
+        && !st.ended
+        && !st.destroyed
+        && st.errored.is_none()
+    {
+        let len = st.chunk_len(&chunk);
+        if len > 0 || st.object_mode {
+            st.reading = false;
+            let multi = st.multi_await_drain;
+            st.await_drain.clear(multi);
+            st.data_emitted = true;
+            st.pushes += 1;
+            st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+            st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+            drop(st);
+            emit_data_owned(c, chunk);
+            // `maybeReadMore` and the answer, in one borrow.
+            let mut st = c.rs().borrow_mut();
+            if !st.reading_more && st.constructed {
+                st.reading_more = true;
+                drop(st);
+                tick(c, ReadableOp::MaybeReadMore);
+                return c.rs().borrow_mut().push_answer();
+            }
+            return st.push_answer();
+        }
+    }
+    push_general(c, st, Some(chunk))
+}
+
+/// [`push`], every case.
+#[inline(never)]
+fn push_general<'a, R: 'static, W: 'static>(
+    c: &'a Rc<Core<R, W>>,
+    mut st: std::cell::RefMut<'a, RState<R>>,
+    chunk: Option<R>,
+) -> bool {
     let Some(chunk) = chunk else {
         st.reading = false;
         drop(st);
@@ -119,7 +170,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
         st.bytes_in = st.bytes_in.wrapping_add(len as u64);
         st.bytes_out = st.bytes_out.wrapping_add(len as u64);
         drop(st);
-        emit_data(c, &chunk);
+        emit_data_owned(c, chunk);
     } else {
         if !front && st.overflow != Overflow::Block {
             let limit = st.overflow_limit.unwrap_or(st.hwm);
@@ -178,6 +229,26 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
 
 /// `read(n)`; `n == None` is `read()`.
 pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>) -> Option<R> {
+    match read_(c, n, true) {
+        Read::Chunk(r) => Some(r),
+        Read::Taken | Read::Nothing => None,
+    }
+}
+
+/// What [`read_`] did.
+enum Read<R> {
+    /// A chunk was read and `'data'` emitted by reference; here it is.
+    Chunk(R),
+    /// A chunk was read (and given away with `'data'`, unless the stream
+    /// had already errored or closed).
+    Taken,
+    Nothing,
+}
+
+/// Node's `read(n)`. With `keep` false, the chunk read is not returned but
+/// handed to `'data'` by value (`flow()`, which only asks whether there
+/// was one).
+fn read_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>, keep: bool) -> Read<R> {
     let mut st = c.rs().borrow_mut();
     let n_orig = n;
     if let Some(n) = n {
@@ -203,7 +274,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
         } else {
             emit_readable(c);
         }
-        return None;
+        return Read::Nothing;
     }
     let mut n = st.how_much_to_read(n);
     if n == 0 && st.ended {
@@ -212,7 +283,7 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
         if empty {
             end_readable(c);
         }
-        return None;
+        return Read::Nothing;
     }
     let mut do_read = st.need_readable;
     if st.length == 0 || st.length.saturating_sub(n) < st.hwm {
@@ -279,18 +350,35 @@ pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>)
     if end {
         end_readable(c);
     }
-    if emit {
-        if let Some(r) = &ret {
-            emit_data(c, r);
+    match ret {
+        None => Read::Nothing,
+        Some(r) if keep => {
+            if emit {
+                emit_data(c, &r);
+            }
+            Read::Chunk(r)
+        }
+        Some(r) => {
+            if emit {
+                emit_data_owned(c, r);
+            }
+            Read::Taken
         }
     }
-    ret
 }
 
 fn emit_data<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: &R) {
     c.events
         .data
         .emit_with(chunk, || on_data_listener_removed(c));
+}
+
+/// `emit('data', chunk)` where nothing uses the chunk afterwards: a single
+/// pipe takes it as it is (no reference count to take and give back).
+fn emit_data_owned<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R) {
+    c.events
+        .data
+        .emit_owned(chunk, || on_data_listener_removed(c));
 }
 
 /// Node's `computeNewHighWaterMark`: the next power of two, at most 1 GiB.
@@ -504,7 +592,8 @@ pub(crate) fn pause<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 
 /// Node's `flow`: one chunk per `read()` while flowing.
 fn flow<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    while c.rs().borrow().flowing == Some(true) && read(c, None).is_some() {}
+    while c.rs().borrow().flowing == Some(true) && !matches!(read_(c, None, false), Read::Nothing) {
+    }
 }
 
 /// `on('data', …)` side effects: start flowing unless explicitly paused.

@@ -69,6 +69,106 @@ pub(crate) fn write_<R: 'static, W: 'static>(
     Ok(write_or_buffer(c, st, chunk, cb))
 }
 
+/// `write(chunk)` without a callback: Node's `_write`, `writeOrBuffer` and,
+/// for a sink that finishes synchronously, `onwrite`, with the common case
+/// taken in one test of the state.
+///
+/// The common case: the stream is open, nothing is in flight, buffered,
+/// corked or waiting for `'drain'`. Then the chunk
+/// goes straight to the sink and, when the sink completes before returning,
+/// Node's `onwrite` only updates the counters (no tick, no event), which is
+/// what this does; every other case goes through [`write_`], transition by
+/// transition.
+#[inline]
+pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) -> bool {
+    let Some(w) = &c.w else {
+        unreachable!("writable-side operation on a stream without one")
+    };
+    let mut st = w.state.borrow_mut();
+    if !st.may_write_now() {
+        drop(st);
+        return matches!(write_(c, chunk, Cb::Nop), Ok(true));
+    }
+    let len = (st.len_of)(&chunk);
+    let length = st.length.saturating_add(len);
+    st.length = length;
+    st.writes += 1;
+    st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+    if length > st.peak {
+        st.peak = length;
+    }
+    st.writelen = len;
+    st.writeitems = 1;
+    st.writing = true;
+    st.sync = true;
+    st.expect_write_cb = true;
+    st.pendingcb += 1;
+    let write_sync = st.has_write_sync;
+    drop(st);
+    if write_sync {
+        match w.imp.write_sync(chunk) {
+            Ok(()) => {
+                let mut st = w.state.borrow_mut();
+                // The sink may have re-entered the stream (written, ended,
+                // corked, destroyed): then the whole of `onwrite` decides.
+                // In object mode Node defers every synchronous completion
+                // (see `on_write_general`): once one deferral is pending, the
+                // others only count down `pendingcb`, as here.
+                if st.expect_write_cb
+                    && !st.buffered_flag
+                    && !st.ending
+                    && !st.need_drain
+                    && (!st.object_mode || st.after_write_pending)
+                {
+                    let length = st.length.saturating_sub(len);
+                    st.writing = false;
+                    st.expect_write_cb = false;
+                    st.sync = false;
+                    st.length = length;
+                    st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+                    st.writelen = 0;
+                    st.pendingcb -= 1;
+                    // `length < hwm`, and nothing can have errored or
+                    // destroyed the stream (the test above saw it open).
+                    if length < st.hwm || length == 0 {
+                        let under_max = match st.max_items {
+                            Some(max) => st.buffered.len() < max || length == 0,
+                            None => true,
+                        };
+                        if under_max && !st.destroyed && st.errored.is_none() {
+                            return true;
+                        }
+                    }
+                    return after_plain_write(&mut st);
+                }
+                drop(st);
+                on_write(c, None);
+            }
+            Err(e) => on_write(c, Some(e)),
+        }
+    } else {
+        w.imp.write(chunk, Done::write(c));
+    }
+    let mut st = w.state.borrow_mut();
+    st.sync = false;
+    after_plain_write(&mut st)
+}
+
+/// The return value of `writeOrBuffer`, and the need for `'drain'` it records.
+#[inline]
+fn after_plain_write<T>(st: &mut WState<T>) -> bool {
+    let mut ret = st.length < st.hwm || st.length == 0;
+    if let Some(max) = st.max_items {
+        ret = ret && (st.items() < max || st.length == 0);
+    }
+    if !ret {
+        st.need_drain = true;
+        st.false_returns += 1;
+        st.pressure.start();
+    }
+    ret && !st.destroyed && st.errored.is_none()
+}
+
 /// A write after `end()` or `destroy()`: the callback gets the error on the
 /// next tick, and the stream errors (Node's `_write` error branch).
 #[cold]
@@ -207,7 +307,17 @@ fn on_write_error<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Error, mut cb:
 /// the counters (no tick, no event), and so does this.
 #[inline]
 pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
-    if er.is_none() {
+    // Matched, not tested: the `None` arm has nothing to drop.
+    let Some(er) = er else {
+        return on_write_ok(c);
+    };
+    on_write_general(c, Some(er));
+}
+
+/// [`on_write`] without an error.
+#[inline]
+pub(crate) fn on_write_ok<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
+    {
         let mut st = c.ws().borrow_mut();
         if st.expect_write_cb
             && st.sync
@@ -228,7 +338,7 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
             }
         }
     }
-    on_write_general(c, er);
+    on_write_general(c, None);
 }
 
 /// [`on_write`], every case.
