@@ -9,7 +9,7 @@
 //! |---|---|---|
 //! | `sync_sink_fn_writes` | a 64-byte `write` into `Writable::from_fn` (default mark) | `write(c, e, cb) { cb() }` |
 //! | `sync_sink_impl_writes` | a 64-byte `write` into a `WritableImpl` calling `done.ok()` inside `write` | the same Node code |
-//! | `later_sink_writes` | a 64-byte `write`; the sink keeps the `Done`, the producer writes until `false`, completes every pending write, then runs the loop | `pending = cb`, the same loop, `setImmediate` |
+//! | `later_sink_writes` | a 64-byte `write`; the sink keeps the `Done`, the producer (in `highwater::block_on`) writes until `false`, completes every pending write, then yields one turn of the runtime (`tokio::task::yield_now`) | `pending = cb`, the same loop, `await` a `setImmediate` |
 //! | `next_turn_sink_writes` | a 64-byte `write` into an `AsyncSink` whose write awaits `tokio::task::yield_now()` (one turn of the runtime, its I/O driver polled), in `highwater::block_on`; `drained()` on `false` | `write(c, e, cb) { setImmediate(cb) }`, `once('drain')` |
 //! | `object_mode_writes` | a `u64` written into an object-mode `WritableImpl` calling `done.ok()` | numbers, `objectMode`, `cb()` |
 //! | `pipe_chunks` | a 64 KiB chunk, `ReadableImpl` (mark 256 KiB) `.pipe()` into a `WritableImpl` (mark 256 KiB, `done.ok()`) | `r.pipe(w)` |
@@ -69,7 +69,11 @@ pub const CASES: &[Case] = &[
     peer("tokio_mpsc_chain3_chunks", CHUNKS, tokio_mpsc_chain3),
     peer("tokio_mpsc_objects", N, tokio_mpsc_objects),
     peer("futures_mpsc_objects", N, futures_mpsc_objects),
-    peer("futures_stream_chain3_chunks", CHUNKS, futures_stream_chain3),
+    peer(
+        "futures_stream_chain3_chunks",
+        CHUNKS,
+        futures_stream_chain3,
+    ),
 ];
 
 const fn hw(name: &'static str, ops: u64, run: fn(u64)) -> Case {
@@ -144,25 +148,28 @@ impl WritableImpl<Bytes> for Later {
 }
 
 fn later_sink(total: u64) {
-    let sink = Later::default();
-    let w = Writable::new(WritableOptions::default(), sink.clone());
-    let chunk = small();
-    let mut n = 0;
-    while n < total {
-        // Write until the buffer is full, then complete in turn, as a sink
-        // answering on later turns of the loop would.
-        while n < total && w.write(chunk.clone()) {
-            n += 1;
-        }
-        loop {
-            let done = sink.0.borrow_mut().take();
-            match done {
-                Some(d) => d.ok(),
-                None => break,
+    highwater::block_on(async move {
+        let sink = Later::default();
+        let w = Writable::new(WritableOptions::default(), sink.clone());
+        let chunk = small();
+        let mut n = 0;
+        while n < total {
+            // Write until the buffer is full, then complete in turn, as a
+            // sink answering on later turns of the loop would, then one
+            // turn of the runtime (Node's twin: `await` a `setImmediate`).
+            while n < total && w.write(chunk.clone()) {
+                n += 1;
             }
+            loop {
+                let done = sink.0.borrow_mut().take();
+                match done {
+                    Some(d) => d.ok(),
+                    None => break,
+                }
+            }
+            tokio::task::yield_now().await;
         }
-        highwater::run_until_idle();
-    }
+    });
 }
 
 /// An async sink whose every write completes on a later turn of the
