@@ -38,6 +38,13 @@ use highwater::{
 
 /// One in-memory case: its name, its default number of operations, and
 /// the function that performs `n` of them.
+///
+/// ```
+/// use highwater_bench::cases::CASES;
+///
+/// let highwater_cases = CASES.iter().filter(|c| c.highwater).count();
+/// assert_eq!(highwater_cases, 9);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Case {
     /// The name printed on both sides (Rust and Node).
@@ -56,6 +63,12 @@ const N: u64 = 5_000_000;
 const CHUNKS: u64 = 500_000;
 
 /// Every case, in the order printed.
+///
+/// ```
+/// use highwater_bench::cases::CASES;
+///
+/// assert_eq!(CASES[0].name, "sync_sink_fn_writes");
+/// ```
 pub const CASES: &[Case] = &[
     hw("sync_sink_fn_writes", N, sync_sink_fn),
     hw("sync_sink_impl_writes", N, sync_sink_impl),
@@ -95,6 +108,14 @@ const fn peer(name: &'static str, ops: u64, run: fn(u64)) -> Case {
 }
 
 /// The case called `name`.
+///
+/// ```
+/// use highwater_bench::cases::find;
+///
+/// let case = find("chain3_chunks").expect("a case");
+/// (case.run)(100); // 100 chunks of 64 KiB through three streams
+/// assert!(find("no_such_case").is_none());
+/// ```
 pub fn find(name: &str) -> Option<&'static Case> {
     CASES.iter().find(|c| c.name == name)
 }
@@ -119,6 +140,16 @@ fn sync_sink_fn(n: u64) {
 }
 
 /// Completes every write inside `write` (Node's `cb()` in `_write`).
+///
+/// ```
+/// use highwater::prelude::*;
+/// use highwater::{Writable, WritableOptions};
+/// use highwater_bench::cases::SyncOk;
+///
+/// let w = Writable::new(WritableOptions::objects(), SyncOk);
+/// assert!(w.write(7u64));
+/// assert_eq!(w.writable_length(), 0); // completed inside the write
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SyncOk;
 
