@@ -4,7 +4,8 @@
 # times are not. Each case runs twice under valgrind, as
 # `target/release/mem CASE N` and `target/release/mem CASE 2N`; the line
 # `CASE INSTR_PER_OP` gives (Ir(2N) - Ir(N)) / N, so setup and teardown
-# (runtime, streams, process start) cancel out.
+# (runtime, streams, process start) cancel out. The Rust peers (no
+# highwater) follow, for reference, unless NOPEERS=1.
 #
 #   bash bench/callgrind.sh              # every case (about a minute)
 #   bash bench/callgrind.sh CASE...      # some cases
@@ -27,9 +28,15 @@ declare -A COUNT=(
   [chain3_chunks]=20000
   [fanout3_chunks]=20000
   [object_pipeline_items]=100000
+  [tokio_mpsc_chain3_chunks]=20000
+  [tokio_mpsc_objects]=200000
+  [futures_mpsc_objects]=200000
+  [futures_stream_chain3_chunks]=20000
 )
 ORDER=(sync_sink_fn_writes sync_sink_impl_writes later_sink_writes next_turn_sink_writes
   object_mode_writes pipe_chunks chain3_chunks fanout3_chunks object_pipeline_items)
+[ -n "${NOPEERS:-}" ] || ORDER+=(tokio_mpsc_chain3_chunks tokio_mpsc_objects futures_mpsc_objects
+  futures_stream_chain3_chunks)
 [ $# -gt 0 ] && ORDER=("$@")
 
 ir() { # case, n: the total instructions of one run

@@ -166,6 +166,7 @@ mem_section() {
     echo "| case | instructions per operation |"
     echo "|---|---:|"
     NOBUILD=1 bash bench/callgrind.sh | while read -r name per; do
+      case $name in tokio_* | futures_*) name="$name (Rust peer)" ;; esac
       echo "| $name | $per |"
     done
     echo
