@@ -5,7 +5,8 @@
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
 # Prints markdown tables: in-memory stream throughput (highwater vs Node,
-# same case names, two interleaved rounds of medians of 5, Rust peers
+# same case names, two interleaved rounds of medians of 5, one process per
+# case and round, Rust peers
 # without highwater in the same run), allocations per operation in steady
 # state (bench/src/bin/allocs.rs) and, with CALLGRIND=1, instructions per
 # operation (bench/callgrind.sh); whole-process file copies (median, min, max
@@ -110,18 +111,28 @@ if [ -n "${ECHO_ONLY:-}" ]; then
 fi
 
 mem_section() {
-  # Two rounds of every case, Rust and Node interleaved (Rust, Node, Rust,
-  # Node), so a slow spell of the machine hits both sides. Each cell is the
-  # two rounds' medians (each a median of 5 runs); the ratio is per round.
+  # Two rounds of every case, Rust and Node interleaved case by case (Rust,
+  # Node, Rust, Node), so a slow spell of the machine hits both sides. Each
+  # case runs in a fresh process: Node's JIT then sees only that case's code
+  # (in one process, a case's speed depends on the cases before it). Each
+  # cell is the two rounds' medians (each a median of 5 runs in one
+  # process); the ratio is per round.
   # A Rust peer's ratio is the named highwater case's rate over the peer's.
-  echo "## In memory (operations per second: the medians of two interleaved rounds, each a median of 5 runs)"
+  echo "## In memory (operations per second: the medians of two interleaved rounds, each a median of 5 runs in a fresh process)"
   echo
   echo "| case | highwater | Node | ratio |"
   echo "|---|---:|---:|---:|"
-  "$BIN/mem" > "$TMP/rust1.txt"
-  node bench/node/mem.mjs > "$TMP/node1.txt"
-  "$BIN/mem" > "$TMP/rust2.txt"
-  node bench/node/mem.mjs > "$TMP/node2.txt"
+  local round c
+  node bench/node/mem.mjs --list > "$TMP/node-cases.txt"
+  : > "$TMP/rust1.txt"; : > "$TMP/rust2.txt"; : > "$TMP/node1.txt"; : > "$TMP/node2.txt"
+  for round in 1 2; do
+    for c in $("$BIN/mem" --list); do
+      "$BIN/mem" --median "$c" >> "$TMP/rust$round.txt"
+      if grep -qx "$c" "$TMP/node-cases.txt"; then
+        node bench/node/mem.mjs --median "$c" >> "$TMP/node$round.txt"
+      fi
+    done
+  done
   awk '
     function m(x) { return sprintf("%.1f", x / 1e6) }
     function range(a, b) { return (m(a) == m(b)) ? m(a) : (a < b ? m(a) "–" m(b) : m(b) "–" m(a)) }

@@ -2,8 +2,10 @@
 // counts and completion discipline (see bench/src/cases.rs), printed as
 // `case rate min max` (operations per second, median of 5 runs).
 //
-//   node bench/node/mem.mjs            # every case
-//   node bench/node/mem.mjs CASE [N]   # one run of CASE (N operations)
+//   node bench/node/mem.mjs                     # every case
+//   node bench/node/mem.mjs --median CASE...    # those cases' lines only
+//   node bench/node/mem.mjs --list              # the case names
+//   node bench/node/mem.mjs CASE [N]            # one run of CASE (N operations)
 import { Writable, Readable, PassThrough, Transform, pipeline } from 'node:stream';
 
 const N = 5_000_000;
@@ -123,14 +125,23 @@ const CASES = [
   ['object_pipeline_items', N / 5, objectPipeline],
 ];
 
-const [name, count] = process.argv.slice(2);
-if (name) {
+const report = async ([n, ops, f]) => {
+  const [m, lo, hi] = await median(5, ops, f);
+  console.log(`${n} ${m.toFixed(0)} ${lo.toFixed(0)} ${hi.toFixed(0)}`);
+};
+const find = (name) => {
   const c = CASES.find(([n]) => n === name);
   if (!c) { console.error(`mem.mjs: unknown case ${name}`); process.exit(2); }
-  await c[2](count ? Number(count) : c[1]);
+  return c;
+};
+const [first, ...rest] = process.argv.slice(2);
+if (!first) {
+  for (const c of CASES) await report(c);
+} else if (first === '--list') {
+  for (const [n] of CASES) console.log(n);
+} else if (first === '--median') {
+  for (const name of rest) await report(find(name));
 } else {
-  for (const [n, ops, f] of CASES) {
-    const [m, lo, hi] = await median(5, ops, f);
-    console.log(`${n} ${m.toFixed(0)} ${lo.toFixed(0)} ${hi.toFixed(0)}`);
-  }
+  const c = find(first);
+  await c[2](rest[0] ? Number(rest[0]) : c[1]);
 }

@@ -9,6 +9,8 @@
 //!
 //! ```sh
 //! cargo run --release -p highwater-bench --bin mem            # every case
+//! target/release/mem --median CASE...  # those cases' lines only
+//! target/release/mem --list            # the case names
 //! target/release/mem CASE [N]   # one run of CASE (N operations), for profilers
 //! target/release/mem scale      # writes/s from 10^5 to 10^8 writes on one stream
 //! ```
@@ -16,7 +18,7 @@
 use bytes::Bytes;
 use highwater::prelude::*;
 use highwater::{Writable, WritableOptions};
-use highwater_bench::cases::{find, CASES};
+use highwater_bench::cases::{find, Case, CASES};
 use highwater_bench::median_rate;
 
 /// Per-write cost as the number of writes grows: one stream, 10^5 to 10^8
@@ -37,30 +39,39 @@ fn scale() {
     }
 }
 
+fn report(case: &Case) {
+    let (m, lo, hi) = median_rate(5, case.ops, || (case.run)(case.ops));
+    println!("{} {m:.0} {lo:.0} {hi:.0}", case.name);
+}
+
+fn case_or_exit(name: &str) -> &'static Case {
+    find(name).unwrap_or_else(|| {
+        eprintln!("mem: unknown case {name}");
+        std::process::exit(2);
+    })
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
-    if let Some(name) = args.next() {
-        if name == "scale" {
-            scale();
-            return;
-        }
-        let Some(case) = find(&name) else {
-            eprintln!("mem: unknown case {name}");
-            std::process::exit(2);
-        };
-        let n = match args.next().map(|s| s.parse::<u64>()) {
-            None => case.ops,
-            Some(Ok(n)) => n,
-            Some(Err(e)) => {
-                eprintln!("mem: bad count: {e}");
-                std::process::exit(2);
-            }
-        };
-        (case.run)(n);
+    let Some(first) = args.next() else {
+        CASES.iter().for_each(report);
         return;
-    }
-    for case in CASES {
-        let (m, lo, hi) = median_rate(5, case.ops, || (case.run)(case.ops));
-        println!("{} {m:.0} {lo:.0} {hi:.0}", case.name);
+    };
+    match first.as_str() {
+        "scale" => scale(),
+        "--list" => CASES.iter().for_each(|c| println!("{}", c.name)),
+        "--median" => args.for_each(|name| report(case_or_exit(&name))),
+        name => {
+            let case = case_or_exit(name);
+            let n = match args.next().map(|s| s.parse::<u64>()) {
+                None => case.ops,
+                Some(Ok(n)) => n,
+                Some(Err(e)) => {
+                    eprintln!("mem: bad count: {e}");
+                    std::process::exit(2);
+                }
+            };
+            (case.run)(n);
+        }
     }
 }
