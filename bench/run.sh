@@ -6,8 +6,8 @@
 #
 # Prints markdown tables: in-memory stream throughput (highwater vs Node,
 # same case names, two interleaved rounds of medians of 5, one process per
-# case and round, Rust peers
-# without highwater in the same run), allocations per operation in steady
+# case and round, Rust peers without highwater in the same run),
+# allocations per operation in steady
 # state (bench/src/bin/allocs.rs) and, with CALLGRIND=1, instructions per
 # operation (bench/callgrind.sh); whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
