@@ -4,8 +4,12 @@
 #   bash bench/run.sh            # 1 GiB file, 5 runs per command
 #   SIZE_MIB=256 RUNS=3 bash bench/run.sh
 #
-# Prints seven markdown tables: in-memory stream throughput (highwater vs Node,
-# same cases, medians of 5); whole-process file copies (median, min, max
+# Prints markdown tables: in-memory stream throughput (highwater vs Node,
+# same case names, two interleaved rounds of medians of 5, one process per
+# case and round, Rust peers without highwater in the same run),
+# allocations per operation in steady
+# state (bench/src/bin/allocs.rs) and, with CALLGRIND=1, instructions per
+# operation (bench/callgrind.sh); whole-process file copies (median, min, max
 # wall time over RUNS runs, throughput from the median, peak RSS from
 # /usr/bin/time); scaling: highwater copy against dd from 64 MiB to 4 GiB
 # (SCALE_MIB="64 256 1024 4096") and writes/s from 10^5 to 10^8 writes on
@@ -18,7 +22,8 @@
 # connections, C = 10 streams of ECHO_MIB (default 64) MiB, and C = 100 slow
 # readers; server CPU, peak RSS, peak buffered bytes and errors.
 # NET_ONLY=1 runs only the loopback table, COPY_ONLY=1 only the file copy
-# table, ECHO_ONLY=1 only the echo table. The machine is shared and noisy:
+# table, ECHO_ONLY=1 only the echo table, MEM_ONLY=1 only the in-memory
+# tables. The machine is shared and noisy:
 # compare the rows of one run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,8 +32,12 @@ RUNS=${RUNS:-5}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/highwater-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-cargo build -q --release -p highwater-bench -p highwater-cli
-cargo build -q --release -p highwater --example seed_copy
+if [ -n "${MEM_ONLY:-}" ]; then
+  cargo build -q --release -p highwater-bench
+else
+  cargo build -q --release -p highwater-bench -p highwater-cli
+  cargo build -q --release -p highwater --example seed_copy
+fi
 BIN=target/release
 
 field() { # a key=value line, a key: the value
@@ -101,26 +110,87 @@ if [ -n "${ECHO_ONLY:-}" ]; then
   exit 0
 fi
 
-if [ -z "${NET_ONLY:-}${COPY_ONLY:-}" ]; then
-echo "## In memory (operations per second, median of 5 [min, max])"
-echo
-echo "| case | highwater | Node | ratio |"
-echo "|---|---:|---:|---:|"
-"$BIN/mem" > "$TMP/rust.txt"
-node bench/node/mem.mjs > "$TMP/node.txt"
-while read -r name med lo hi; do
-  if [ "$name" = allocations_per_write ]; then
-    echo "| allocations per write (steady state) | $med | | |"
-    continue
+mem_section() {
+  # Two rounds of every case, Rust and Node interleaved case by case (Rust,
+  # Node, Rust, Node), so a slow spell of the machine hits both sides. Each
+  # case runs in a fresh process: Node's JIT then sees only that case's code
+  # (in one process, a case's speed depends on the cases before it). Each
+  # cell is the two rounds' medians (each a median of 5 runs in one
+  # process); the ratio is per round.
+  # A Rust peer's ratio is the named highwater case's rate over the peer's.
+  echo "## In memory (operations per second: the medians of two interleaved rounds, each a median of 5 runs in a fresh process)"
+  echo
+  echo "| case | highwater | Node | ratio |"
+  echo "|---|---:|---:|---:|"
+  local round c
+  node bench/node/mem.mjs --list > "$TMP/node-cases.txt"
+  : > "$TMP/rust1.txt"; : > "$TMP/rust2.txt"; : > "$TMP/node1.txt"; : > "$TMP/node2.txt"
+  for round in 1 2; do
+    for c in $("$BIN/mem" --list); do
+      "$BIN/mem" --median "$c" >> "$TMP/rust$round.txt"
+      if grep -qx "$c" "$TMP/node-cases.txt"; then
+        node bench/node/mem.mjs --median "$c" >> "$TMP/node$round.txt"
+      fi
+    done
+  done
+  awk '
+    function m(x) { return sprintf("%.1f", x / 1e6) }
+    function range(a, b) { return (m(a) == m(b)) ? m(a) : (a < b ? m(a) "–" m(b) : m(b) "–" m(a)) }
+    function ratio(a, b) { return sprintf("%.2f", a / b) }
+    function rr(a1, b1, a2, b2,   x, y) {
+      x = ratio(a1, b1); y = ratio(a2, b2)
+      return (x == y) ? x : (x + 0 < y + 0 ? x "–" y : y "–" x)
+    }
+    FNR == 1 { f++ }
+    f == 1 { order[++k] = $1; r1[$1] = $2 }
+    f == 2 { r2[$1] = $2 }
+    f == 3 { n1[$1] = $2 }
+    f == 4 { n2[$1] = $2 }
+    END {
+      # Each Rust peer against the highwater case doing the same work.
+      twin["tokio_mpsc_chain3_chunks"] = "chain3_chunks"
+      twin["futures_stream_chain3_chunks"] = "chain3_chunks"
+      twin["tokio_mpsc_objects"] = "object_mode_writes"
+      twin["futures_mpsc_objects"] = "object_mode_writes"
+      for (i = 1; i <= k; i++) {
+        c = order[i]
+        if (c in n1) {
+          printf "| %s | %s M | %s M | %s× |\n", c, range(r1[c], r2[c]), range(n1[c], n2[c]), rr(r1[c], n1[c], r2[c], n2[c])
+        } else {
+          t = twin[c]
+          printf "| %s (Rust peer) | %s M | | %s: %s× |\n", c, range(r1[c], r2[c]), t, rr(r1[t], r1[c], r2[t], r2[c])
+        }
+      }
+    }' "$TMP/rust1.txt" "$TMP/rust2.txt" "$TMP/node1.txt" "$TMP/node2.txt"
+  echo
+  echo "## In memory: allocations per operation in steady state (bench/src/bin/allocs.rs)"
+  echo
+  echo "| case | allocations per operation |"
+  echo "|---|---:|"
+  "$BIN/allocs" | while read -r name per _ _; do
+    echo "| ${name#allocs_per_op_} | $per |"
+  done
+  echo
+  if [ -n "${CALLGRIND:-}" ]; then
+    echo "## In memory: instructions per operation (callgrind, bench/callgrind.sh)"
+    echo
+    echo "| case | instructions per operation |"
+    echo "|---|---:|"
+    NOBUILD=1 bash bench/callgrind.sh | while read -r name per; do
+      case $name in tokio_* | futures_*) name="$name (Rust peer)" ;; esac
+      echo "| $name | $per |"
+    done
+    echo
   fi
-  read -r _ nmed nlo nhi < <(grep "^$name " "$TMP/node.txt")
-  ratio=$(awk -v a="$med" -v b="$nmed" 'BEGIN { printf "%.2f", a / b }')
-  printf "| %s | %.1f M [%.1f, %.1f] | %.1f M [%.1f, %.1f] | %s× |\n" "$name" \
-    "$(echo "$med / 1000000" | bc -l)" "$(echo "$lo / 1000000" | bc -l)" "$(echo "$hi / 1000000" | bc -l)" \
-    "$(echo "$nmed / 1000000" | bc -l)" "$(echo "$nlo / 1000000" | bc -l)" "$(echo "$nhi / 1000000" | bc -l)" "$ratio"
-done < "$TMP/rust.txt"
-echo
+}
 
+if [ -n "${MEM_ONLY:-}" ]; then
+  mem_section
+  exit 0
+fi
+
+if [ -z "${NET_ONLY:-}${COPY_ONLY:-}" ]; then
+  mem_section
 fi
 
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom > "$TMP/in.bin"

@@ -2,6 +2,8 @@
 
 use std::time::Instant;
 
+pub mod cases;
+
 /// Runs `f` `runs` times and returns the median of its rates (per second)
 /// for `ops` operations each, and the spread (min, max).
 pub fn median_rate(runs: usize, ops: u64, mut f: impl FnMut()) -> (f64, f64, f64) {
