@@ -42,31 +42,46 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
         on_eof_chunk(c);
         return false;
     };
-    // The hand-off: a flowing stream with an empty buffer, pushed to from
-    // outside `_read`, gives the chunk straight to its `'data'` listeners
-    // (Node's `readableAddChunk` then `addChunk`, in one borrow).
-    if st.flowing == Some(true)
-        && !st.sync
-        && st.data_listening
-        && st.length == 0
-        && st.text.is_none()
-        && !st.ended
-        && !st.destroyed
-        && st.errored.is_none()
-    {
+    // The common cases, in one borrow: an open stream without a decoder
+    // and a chunk that is not empty (Node's `readableAddChunk`).
+    if st.text.is_none() && !st.ended && !st.destroyed && st.errored.is_none() {
         let len = st.chunk_len(&chunk);
         if len > 0 || st.object_mode {
             st.reading = false;
-            let multi = st.multi_await_drain;
-            st.await_drain.clear(multi);
-            st.data_emitted = true;
-            st.pushes += 1;
-            st.bytes_in = st.bytes_in.wrapping_add(len as u64);
-            st.bytes_out = st.bytes_out.wrapping_add(len as u64);
-            drop(st);
-            emit_data_owned(c, chunk);
+            if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
+                // `addChunk`'s hand-off: a flowing stream with an empty
+                // buffer, pushed to from outside `_read`, gives the chunk
+                // straight to its `'data'` listeners.
+                let multi = st.multi_await_drain;
+                st.await_drain.clear(multi);
+                st.data_emitted = true;
+                st.pushes += 1;
+                st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+                st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+                drop(st);
+                emit_data_owned(c, chunk);
+                st = c.rs().borrow_mut();
+            } else if st.overflow == Overflow::Block {
+                // `addChunk` into the buffer (no overflow policy to apply).
+                st.pushes += 1;
+                st.bytes_in = st.bytes_in.wrapping_add(len as u64);
+                st.length = st.length.saturating_add(len);
+                if st.length > st.peak {
+                    st.peak = st.length;
+                }
+                st.buffer.push_back(chunk);
+                st.wake_all();
+                if st.need_readable {
+                    drop(st);
+                    emit_readable(c);
+                    st = c.rs().borrow_mut();
+                }
+            } else {
+                drop(st);
+                add_chunk(c, chunk, false);
+                return c.rs().borrow_mut().push_answer();
+            }
             // `maybeReadMore` and the answer, in one borrow.
-            let mut st = c.rs().borrow_mut();
             if !st.reading_more && st.constructed {
                 st.reading_more = true;
                 drop(st);

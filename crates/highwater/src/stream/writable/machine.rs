@@ -255,37 +255,22 @@ fn set_writecb<T>(st: &mut WState<T>, cb: Cb) {
     }
 }
 
-enum Payload<T> {
-    One(T),
-    Many(Vec<T>),
-}
-
-/// Node's `doWrite`: hands one chunk or a batch to the sink.
-fn do_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, payload: Payload<W>, cb: Cb) {
-    let (destroyed, write_sync) = {
+/// Node's `doWrite` with a batch: hands the chunks to the sink's `writev`.
+fn do_writev<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, chunks: Vec<W>, cb: Cb) {
+    let destroyed = {
         let mut st = c.ws().borrow_mut();
         st.writelen = len;
-        st.writeitems = match &payload {
-            Payload::One(_) => 1,
-            Payload::Many(v) => v.len(),
-        };
+        st.writeitems = chunks.len();
         set_writecb(&mut st, cb);
         st.writing = true;
         st.sync = true;
         st.expect_write_cb = true;
-        (st.destroyed, st.has_write_sync)
+        st.destroyed
     };
     if destroyed {
         on_write(c, Some(Error::destroyed("write")));
     } else {
-        match payload {
-            Payload::One(chunk) if write_sync => {
-                let r = c.wimp().write_sync(chunk);
-                on_write(c, r.err());
-            }
-            Payload::One(chunk) => c.wimp().write(chunk, Done::write(c)),
-            Payload::Many(chunks) => c.wimp().writev(chunks, Done::write(c)),
-        }
+        c.wimp().writev(chunks, Done::write(c));
     }
     c.ws().borrow_mut().sync = false;
 }
@@ -302,9 +287,10 @@ fn on_write_error<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Error, mut cb:
 /// Node's `onwrite`: the sink called back for the in-flight write.
 ///
 /// The common case is handled inline: a successful synchronous completion
-/// of a write without callback, in byte mode, with nothing buffered, no
-/// `'drain'` due and no `end()` pending. Node's `onwrite` then only updates
-/// the counters (no tick, no event), and so does this.
+/// of a write without callback, with nothing buffered, no `end()` pending
+/// and no after-write tick to queue (none due, or one already queued).
+/// Node's `onwrite` then only updates the counters (no new tick, no
+/// event), and so does this.
 #[inline]
 pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
     // Matched, not tested: the `None` arm has nothing to drop.
@@ -319,15 +305,13 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
 pub(crate) fn on_write_ok<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     {
         let mut st = c.ws().borrow_mut();
-        if st.expect_write_cb
-            && st.sync
-            && !st.buffered_flag
-            && !st.object_mode
-            && !st.ending
-            && st.writecb.is_nop()
-        {
+        if st.expect_write_cb && st.sync && !st.buffered_flag && !st.ending && st.writecb.is_nop() {
             let length = st.length.saturating_sub(st.writelen);
-            if !(st.need_drain && length <= st.lwm) {
+            // What `on_write_general` would defer to an after-write tick
+            // ('drain' due, or any object-mode completion): unless such a
+            // tick is already pending, it is not this path's to do.
+            let need_tick = (st.need_drain && length <= st.lwm) || st.object_mode;
+            if !need_tick || st.after_write_pending {
                 st.writing = false;
                 st.expect_write_cb = false;
                 st.length = length;
@@ -546,7 +530,7 @@ pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         }
         drop(st);
         let cb = if all_noop { Cb::Nop } else { Cb::Batch(cbs) };
-        do_write(c, len, Payload::Many(chunks), cb);
+        do_writev(c, len, chunks, cb);
         st = c.ws().borrow_mut();
         st.reset_buffer();
     } else {
@@ -554,9 +538,27 @@ pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             let Some(e) = st.buffered.pop_front() else {
                 break;
             };
+            // `doWrite` of one chunk, sharing this borrow.
+            let Buffered { chunk, len, cb } = e;
+            st.writelen = len;
+            st.writeitems = 1;
+            set_writecb(&mut st, cb);
+            st.writing = true;
+            st.sync = true;
+            st.expect_write_cb = true;
+            let (destroyed, write_sync) = (st.destroyed, st.has_write_sync);
             drop(st);
-            do_write(c, e.len, Payload::One(e.chunk), e.cb);
+            if destroyed {
+                on_write(c, Some(Error::destroyed("write")));
+                drop(chunk);
+            } else if write_sync {
+                let r = c.wimp().write_sync(chunk);
+                on_write(c, r.err());
+            } else {
+                c.wimp().write(chunk, Done::write(c));
+            }
             st = c.ws().borrow_mut();
+            st.sync = false;
             if st.buffered.is_empty() || st.writing {
                 break;
             }
