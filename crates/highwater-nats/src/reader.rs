@@ -511,25 +511,34 @@ impl Puller {
     }
 }
 
-/// One pull request for up to `n` messages. With [`End::NoPending`] it
-/// does not wait on the server (an empty answer is the end).
+/// Up to `n` messages: first what is there now (a pull request that does
+/// not wait); when nothing is, one pull request that waits up to
+/// `opts.expires` for the next message (unless the end is "nothing
+/// pending", which an empty answer is).
 async fn fetch(
     consumer: &PullConsumer,
     n: usize,
     opts: &SubscribeOptions,
 ) -> Result<Vec<Message>, NatsError> {
+    let now = pull_once(consumer, n, None).await?;
+    if !now.is_empty() || opts.end == End::NoPending {
+        return Ok(now);
+    }
+    pull_once(consumer, 1, Some(opts.expires)).await
+}
+
+/// One pull request: `expires` None asks for what is there now.
+async fn pull_once(
+    consumer: &PullConsumer,
+    n: usize,
+    expires: Option<Duration>,
+) -> Result<Vec<Message>, NatsError> {
     let failed = |e: &(dyn std::error::Error + 'static)| {
         NatsError::from_source(codes::UNAVAILABLE, "fetching messages", e)
     };
-    let mut batch = if opts.end == End::NoPending {
-        consumer.fetch().max_messages(n).messages().await
-    } else {
-        consumer
-            .batch()
-            .max_messages(n)
-            .expires(opts.expires)
-            .messages()
-            .await
+    let mut batch = match expires {
+        None => consumer.fetch().max_messages(n).messages().await,
+        Some(t) => consumer.batch().max_messages(n).expires(t).messages().await,
     }
     .map_err(|e| failed(&e))?;
     let mut out = Vec::with_capacity(n);
