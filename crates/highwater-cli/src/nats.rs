@@ -126,6 +126,7 @@ pub async fn send(
                 &ConsumerConfig {
                     durable: ncfg.consumer.clone(),
                     ack_wait: ncfg.ack_wait,
+                    reclaim: false,
                 },
             )
             .await
@@ -215,6 +216,7 @@ pub async fn receive(
         &ConsumerConfig {
             durable: ncfg.consumer.clone(),
             ack_wait: ncfg.ack_wait,
+            reclaim: true,
         },
     )
     .await
@@ -260,9 +262,10 @@ pub async fn receive(
             &describe,
         )
         .await?;
-        let end = sub.acks().verify().map_err(|e| {
-            CliError::Failed(format!("the transfer from {url} is not whole: {e}"))
-        })?;
+        let end = sub
+            .acks()
+            .verify()
+            .map_err(|e| CliError::Failed(format!("the transfer from {url} is not whole: {e}")))?;
         dest.commit(&dst)?;
         sub.acks().finish().await.map_err(failed)?;
         report.nats = Some(json!({

@@ -52,7 +52,10 @@ pub fn transfer_id() -> String {
 /// ```
 pub fn chunk_headers(transfer: &str, seq: u64, offset: u64) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(async_nats::header::NATS_MESSAGE_ID, format!("{transfer}.{seq}").as_str());
+    h.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{transfer}.{seq}").as_str(),
+    );
     h.insert(TRANSFER, transfer);
     h.insert(SEQ, seq.to_string().as_str());
     h.insert(OFFSET, offset.to_string().as_str());
@@ -68,7 +71,10 @@ pub fn chunk_headers(transfer: &str, seq: u64, offset: u64) -> HeaderMap {
 /// ```
 pub fn end_headers(transfer: &str, chunks: u64, length: u64, crc32: u32) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(async_nats::header::NATS_MESSAGE_ID, format!("{transfer}.end").as_str());
+    h.insert(
+        async_nats::header::NATS_MESSAGE_ID,
+        format!("{transfer}.end").as_str(),
+    );
     h.insert(TRANSFER, transfer);
     h.insert(END_CHUNKS, chunks.to_string().as_str());
     h.insert(END_LENGTH, length.to_string().as_str());

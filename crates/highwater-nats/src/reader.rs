@@ -285,6 +285,11 @@ struct Puller {
     /// out at the end (it holds this puller: the cycle ends there).
     readable: RefCell<Option<Readable<Bytes>>>,
     state: RefCell<Decoder>,
+    /// How many times a message that came early is put back before the
+    /// one missing before it is declared lost: long enough for a message
+    /// held by a receiver that died to be delivered again (twice `ack_wait`
+    /// and 5 s).
+    max_early: i64,
 }
 
 #[derive(Debug)]
@@ -306,9 +311,8 @@ enum Step {
     Ended,
 }
 
-/// How often a message that came before its turn is put back before the
-/// missing one is declared lost.
-const MAX_EARLY_DELIVERIES: i64 = 20;
+/// How long a message that came before its turn is put back for.
+const EARLY_DELAY: Duration = Duration::from_millis(100);
 
 impl Puller {
     fn protocol(msg: String) -> NatsError {
@@ -338,15 +342,13 @@ impl Puller {
     /// A message that came before its turn: put back for later.
     fn early(&self, m: Message, seq: u64, expected: u64) -> Result<Step, NatsError> {
         let delivered = m.info().map(|i| i.delivered).unwrap_or(1);
-        if delivered >= MAX_EARLY_DELIVERIES {
+        if delivered >= self.max_early {
             return Err(Self::protocol(format!(
                 "chunk {expected} is missing: chunk {seq} came {delivered} times before it"
             )));
         }
         highwater::spawn(async move {
-            let _ = m
-                .ack_with(AckKind::Nak(Some(Duration::from_millis(50))))
-                .await;
+            let _ = m.ack_with(AckKind::Nak(Some(EARLY_DELAY))).await;
         });
         Ok(Step::Skipped)
     }
@@ -626,9 +628,9 @@ impl Subscription {
                 true,
             ),
             Some(m) => {
-                let start = match decode(m.headers.as_ref())
-                    .map_err(|why| Puller::protocol(format!("a message is not highwater's: {why}")))?
-                {
+                let start = match decode(m.headers.as_ref()).map_err(|why| {
+                    Puller::protocol(format!("a message is not highwater's: {why}"))
+                })? {
                     Frame::Plain => Start {
                         transfer: None,
                         seq: 0,
@@ -653,7 +655,11 @@ impl Subscription {
             }
         };
         let acks = Acks::new();
+        let ack_wait = consumer.cached_info().config.ack_wait;
+        let patience = ack_wait * 2 + Duration::from_secs(5);
+        let max_early = (patience.as_millis() / EARLY_DELAY.as_millis()).max(1) as i64;
         let puller = Rc::new(Puller {
+            max_early,
             consumer,
             opts: opts.clone(),
             acks: acks.clone(),

@@ -68,11 +68,7 @@ impl Default for StreamConfig {
     }
 }
 
-fn api_error(
-    code: &'static str,
-    what: &str,
-    e: &(dyn std::error::Error + 'static),
-) -> NatsError {
+fn api_error(code: &'static str, what: &str, e: &(dyn std::error::Error + 'static)) -> NatsError {
     NatsError::from_source(code, what, e)
 }
 
@@ -107,7 +103,13 @@ pub async fn create_stream(
         ..Default::default()
     })
     .await
-    .map_err(|e| api_error(codes::OTHER, &format!("cannot create the stream '{name}'"), &e))
+    .map_err(|e| {
+        api_error(
+            codes::OTHER,
+            &format!("cannot create the stream '{name}'"),
+            &e,
+        )
+    })
 }
 
 /// Gets the stream `name`, which must exist.
@@ -133,7 +135,11 @@ pub async fn open_stream(js: &Context, name: &str) -> Result<JsStream, NatsError
                     format!("the stream '{name}' does not exist (a sender creates it)"),
                 )
             }
-            _ => api_error(codes::OTHER, &format!("cannot open the stream '{name}'"), &e),
+            _ => api_error(
+                codes::OTHER,
+                &format!("cannot open the stream '{name}'"),
+                &e,
+            ),
         }
     })
 }
@@ -147,10 +153,16 @@ pub struct ConsumerConfig {
     /// How long a delivered message may stay unacknowledged before it is
     /// delivered again.
     pub ack_wait: Duration,
+    /// For a receiver: when the consumer has messages delivered and not
+    /// acknowledged (a receiver before it died holding them), start it
+    /// again from its acknowledgement floor, so that they come again now,
+    /// first and in order, instead of after `ack_wait` behind later ones.
+    /// Only one receiver may use a consumer at a time.
+    pub reclaim: bool,
 }
 
 impl Default for ConsumerConfig {
-    /// `highwater`, 10 s.
+    /// `highwater`, 10 s, no reclaiming.
     ///
     /// ```
     /// assert_eq!(highwater_nats::ConsumerConfig::default().durable, "highwater");
@@ -159,6 +171,7 @@ impl Default for ConsumerConfig {
         ConsumerConfig {
             durable: "highwater".into(),
             ack_wait: Duration::from_secs(10),
+            reclaim: false,
         }
     }
 }
@@ -177,23 +190,48 @@ impl Default for ConsumerConfig {
 /// # Ok(()) }
 /// ```
 pub async fn consumer(stream: &JsStream, cfg: &ConsumerConfig) -> Result<PullConsumer, NatsError> {
-    stream
-        .get_or_create_consumer(
-            &cfg.durable,
-            pull::Config {
-                durable_name: Some(cfg.durable.clone()),
-                deliver_policy: DeliverPolicy::All,
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: cfg.ack_wait,
-                ..Default::default()
-            },
+    let failed = |e: &(dyn std::error::Error + 'static)| {
+        api_error(
+            codes::OTHER,
+            &format!("cannot open the consumer '{}'", cfg.durable),
+            e,
         )
+    };
+    let config = |deliver_policy| pull::Config {
+        durable_name: Some(cfg.durable.clone()),
+        deliver_policy,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: cfg.ack_wait,
+        ..Default::default()
+    };
+    let c: PullConsumer = stream
+        .get_or_create_consumer(&cfg.durable, config(DeliverPolicy::All))
         .await
-        .map_err(|e| {
-            api_error(
-                codes::OTHER,
-                &format!("cannot open the consumer '{}'", cfg.durable),
-                &e,
-            )
-        })
+        .map_err(|e| failed(&e))?;
+    if !cfg.reclaim {
+        return Ok(c);
+    }
+    let info = c.get_info().await.map_err(|e| failed(&e))?;
+    if info.num_ack_pending == 0 {
+        return Ok(c);
+    }
+    // A receiver died holding messages: start again from the floor. In a
+    // work-queue stream (which allows only "deliver all") every message
+    // left is unacknowledged, so "all" starts at the floor.
+    let floor = info.ack_floor.stream_sequence;
+    let policy = if stream.cached_info().config.retention == RetentionPolicy::WorkQueue {
+        DeliverPolicy::All
+    } else {
+        DeliverPolicy::ByStartSequence {
+            start_sequence: floor + 1,
+        }
+    };
+    stream
+        .delete_consumer(&cfg.durable)
+        .await
+        .map_err(|e| failed(&e))?;
+    stream
+        .create_consumer(config(policy))
+        .await
+        .map_err(|e| failed(&e))
 }

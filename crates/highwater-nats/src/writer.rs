@@ -170,7 +170,11 @@ async fn publish_all(
         }
         let Some(e) = failure else { continue };
         if permanent(e.kind()) {
-            return Err(NatsError::from_source(codes::REJECTED, "publish refused", &e));
+            return Err(NatsError::from_source(
+                codes::REJECTED,
+                "publish refused",
+                &e,
+            ));
         }
         let since = *failing_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= opts.retry_budget {
