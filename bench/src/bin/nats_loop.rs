@@ -12,13 +12,14 @@
 //! no checksum, no retries: the floor a transfer through JetStream cannot
 //! go under on this machine.
 
+use std::future::IntoFuture;
 use std::io::{Read, Write};
 use std::time::Instant;
 
 use async_nats::jetstream::{self, consumer::pull, stream};
 use futures::StreamExt;
 
-type Res<T> = Result<T, Box<dyn std::error::Error>>;
+type Res<T> = Result<T, async_nats::Error>;
 
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -88,7 +89,7 @@ async fn publish(
         buf.truncate(n);
         let last = n == 0;
         total += n as u64;
-        acks.push_back(js.publish(name.to_string(), buf.into()).await?);
+        acks.push_back(js.publish(name.to_string(), buf.into()).await?.into_future());
         if last {
             break;
         }
@@ -101,7 +102,7 @@ async fn publish(
 
 async fn subscribe(js: &jetstream::Context, name: &str, path: &str, batch: usize) -> Res<u64> {
     let stream = js.get_stream(name).await?;
-    let consumer: pull::PullConsumer = stream
+    let consumer: jetstream::consumer::PullConsumer = stream
         .get_or_create_consumer(
             "loop",
             pull::Config {
@@ -122,7 +123,9 @@ async fn subscribe(js: &jetstream::Context, name: &str, path: &str, batch: usize
         while let Some(m) = msgs.next().await {
             let m = m?;
             if m.payload.is_empty() {
-                m.ack().await?;
+                // Confirmed by the server, so that no acknowledgement is
+                // lost at exit (a lost one is a redelivery in the next run).
+                m.double_ack().await?;
                 out.flush()?;
                 return Ok(total);
             }
