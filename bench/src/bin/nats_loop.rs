@@ -89,7 +89,11 @@ async fn publish(
         buf.truncate(n);
         let last = n == 0;
         total += n as u64;
-        acks.push_back(js.publish(name.to_string(), buf.into()).await?.into_future());
+        acks.push_back(
+            js.publish(name.to_string(), buf.into())
+                .await?
+                .into_future(),
+        );
         if last {
             break;
         }
