@@ -23,7 +23,7 @@ use common::{bin, size_of, wait_until, Scratch};
 
 const MIB: u64 = 1024 * 1024;
 /// Far longer than any run takes: reaching it means a hang.
-const HANG: Duration = Duration::from_secs(120);
+const HANG: Duration = Duration::from_secs(40);
 
 /// The `nats-server` binary, or `None` (the test is skipped) where it is
 /// missing and not required.
@@ -201,7 +201,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> usize {
 struct Running {
     child: Child,
     json: mpsc::Receiver<String>,
-    stderr: std::thread::JoinHandle<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 fn spawn(args: &[&str]) -> Running {
@@ -230,7 +230,7 @@ fn spawn(args: &[&str]) -> Running {
     Running {
         child,
         json,
-        stderr,
+        stderr: Some(stderr),
     }
 }
 
@@ -242,6 +242,14 @@ struct Ended {
 }
 
 impl Running {
+    /// What it printed on stderr (once it has exited).
+    fn stderr_text(&mut self) -> String {
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+
     fn wait(mut self) -> Ended {
         let start = Instant::now();
         let status = loop {
@@ -250,7 +258,11 @@ impl Running {
             }
             if start.elapsed() > HANG {
                 let _ = self.child.kill();
-                panic!("no exit after {HANG:?}");
+                let _ = self.child.wait();
+                panic!(
+                    "no exit after {HANG:?}; its stderr: {}",
+                    self.stderr_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -262,13 +274,23 @@ impl Running {
         Ended {
             ok: status.success(),
             report,
-            stderr: self.stderr.join().unwrap_or_default(),
+            stderr: self.stderr_text(),
         }
     }
 
     fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    /// A test that fails leaves no process behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -317,7 +339,7 @@ fn measured(
             if let Some(st) = r.child.try_wait().expect("try_wait") {
                 panic!(
                     "{args:?}: exited ({st}) before plotting: {}",
-                    r.stderr.join().unwrap_or_default()
+                    r.stderr_text()
                 );
             }
             if report.is_none() {

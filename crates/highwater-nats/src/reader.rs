@@ -538,22 +538,46 @@ async fn pull_once(
     let failed = |e: &(dyn std::error::Error + 'static)| {
         NatsError::from_source(codes::UNAVAILABLE, "fetching messages", e)
     };
-    let mut batch = match expires {
-        None => consumer.fetch().max_messages(n).messages().await,
-        Some(t) => consumer.batch().max_messages(n).expires(t).messages().await,
-    }
-    .map_err(|e| failed(&e))?;
-    let mut out = Vec::with_capacity(n);
-    while let Some(m) = batch.next().await {
-        match m {
-            Ok(m) => out.push(m),
-            // Messages already here count; the failure shows next time.
-            Err(e) if out.is_empty() => return Err(failed(&*e)),
-            Err(_) => break,
+    // A request sent while the connection is down (the server restarting)
+    // gets no answer: every pull request expires on the server, and is
+    // abandoned here a little after that.
+    let wait = expires.unwrap_or(PULL_TIMEOUT);
+    let pull = async {
+        let mut batch = match expires {
+            None => {
+                consumer
+                    .fetch()
+                    .max_messages(n)
+                    .expires(PULL_TIMEOUT)
+                    .messages()
+                    .await
+            }
+            Some(t) => consumer.batch().max_messages(n).expires(t).messages().await,
         }
+        .map_err(|e| failed(&e))?;
+        let mut out = Vec::with_capacity(n);
+        while let Some(m) = batch.next().await {
+            match m {
+                Ok(m) => out.push(m),
+                // Messages already here count; the failure shows next time.
+                Err(e) if out.is_empty() => return Err(failed(&*e)),
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    };
+    match tokio::time::timeout(wait + Duration::from_secs(1), pull).await {
+        Ok(r) => r,
+        Err(_) => Err(NatsError::new(
+            codes::UNAVAILABLE,
+            "fetching messages: no answer from the server",
+        )),
     }
-    Ok(out)
 }
+
+/// How long a pull request that asks for what is there now may wait for
+/// its answer.
+const PULL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A shared handle, so the readable's hook can start a pull task.
 struct Hook(Rc<Puller>);
