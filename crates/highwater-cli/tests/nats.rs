@@ -259,10 +259,7 @@ impl Running {
             if start.elapsed() > HANG {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                panic!(
-                    "no exit after {HANG:?}; its stderr: {}",
-                    self.stderr_text()
-                );
+                panic!("no exit after {HANG:?}; its stderr: {}", self.stderr_text());
             }
             std::thread::sleep(Duration::from_millis(5));
         };
@@ -744,4 +741,34 @@ fn bad_input_is_one_clear_line_and_creates_nothing() {
     let server = Server::single(&exe, server_dir.dir());
     let o = common::highwater(&["copy", &server.url("nosuch"), &out, "--atomic"]);
     one_line_and_nothing_created(&s, &o, "'nosuch' does not exist");
+}
+
+#[test]
+fn a_stream_full_to_its_limit_is_a_clear_error_for_the_sender() {
+    let Some(exe) = nats_server_bin() else { return };
+    let s = Scratch::new("nats-full");
+    let server = Server::single(&exe, s.dir());
+    let src = s.path("src.bin");
+    make_file(&src, 8 * MIB);
+    // Nobody receives, and the stream holds at most 2 MiB: the publish
+    // past it is refused (discard: new), and the sender says so at once
+    // rather than retrying until its budget is spent.
+    let start = Instant::now();
+    let o = common::highwater(&[
+        "copy",
+        &src.to_string_lossy(),
+        &server.url("full"),
+        "--stream-max-bytes",
+        "2MiB",
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ERR_NATS_REJECTED"), "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "retried a refusal: {err}"
+    );
+    let stored = server.messages().expect("messages");
+    assert!(stored <= 8, "{stored} messages in a 2 MiB stream");
 }

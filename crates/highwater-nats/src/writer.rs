@@ -121,14 +121,29 @@ struct Outgoing {
 }
 
 /// Whether a failed publish is worth retrying (the server or the leader
-/// may come back) or is final.
-fn permanent(kind: PublishErrorKind) -> bool {
-    matches!(
-        kind,
+/// may come back: a timeout, a broken connection, no responder) or is
+/// final: the server answered with a refusal (the stream full, the message
+/// too large, not allowed), except the cluster's "no leader now" answers.
+fn permanent(e: &async_nats::jetstream::context::PublishError) -> bool {
+    use async_nats::jetstream::ErrorCode;
+    use std::error::Error as _;
+    match e.kind() {
         PublishErrorKind::MaxPayloadExceeded
-            | PublishErrorKind::WrongLastMessageId
-            | PublishErrorKind::WrongLastSequence
-    )
+        | PublishErrorKind::WrongLastMessageId
+        | PublishErrorKind::WrongLastSequence => true,
+        PublishErrorKind::Other => e
+            .source()
+            .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
+            .is_some_and(|api| {
+                !matches!(
+                    api.error_code(),
+                    ErrorCode::CLUSTER_NOT_AVAILABLE
+                        | ErrorCode::CLUSTER_NOT_LEADER
+                        | ErrorCode::JETSTREAM_NOT_ENABLED
+                )
+            }),
+        _ => false,
+    }
 }
 
 /// Publishes `msgs` in order and waits for every acknowledgement,
@@ -169,7 +184,7 @@ async fn publish_all(
             }
         }
         let Some(e) = failure else { continue };
-        if permanent(e.kind()) {
+        if permanent(&e) {
             return Err(NatsError::from_source(
                 codes::REJECTED,
                 "publish refused",
