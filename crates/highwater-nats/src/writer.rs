@@ -193,8 +193,14 @@ async fn publish_all(
         }
         let since = *failing_since.get_or_insert_with(Instant::now);
         if since.elapsed() >= opts.retry_budget {
+            // No responder for the whole budget: the stream is gone.
+            let code = if e.kind() == PublishErrorKind::StreamNotFound {
+                codes::NO_STREAM
+            } else {
+                codes::UNAVAILABLE
+            };
             return Err(NatsError::from_source(
-                codes::UNAVAILABLE,
+                code,
                 &format!(
                     "publishing failed for {:?} (the retry budget)",
                     opts.retry_budget

@@ -46,7 +46,7 @@ struct Server {
 }
 
 impl Server {
-    fn start(tag: &str) -> Option<Server> {
+    fn start(tag: &str, extra: &[&str]) -> Option<Server> {
         let exe = nats_server_bin()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -60,6 +60,7 @@ impl Server {
         let child = Command::new(exe)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir.join("store"))
+            .args(extra)
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .stdin(Stdio::null())
@@ -100,7 +101,7 @@ async fn until(what: &str, mut cond: impl AsyncFnMut() -> bool) {
 
 #[test]
 fn write_returns_false_at_the_mark_of_unacknowledged_bytes_and_drains() {
-    let Some(server) = Server::start("mark") else {
+    let Some(server) = Server::start("mark", &[]) else {
         return;
     };
     let addr = server.addr.clone();
@@ -134,7 +135,7 @@ fn write_returns_false_at_the_mark_of_unacknowledged_bytes_and_drains() {
 
 #[test]
 fn a_fetch_asks_for_no_more_than_the_free_space_and_acks_follow_the_writes() {
-    let Some(server) = Server::start("credit") else {
+    let Some(server) = Server::start("credit", &[]) else {
         return;
     };
     let addr = server.addr.clone();
@@ -209,7 +210,7 @@ fn a_fetch_asks_for_no_more_than_the_free_space_and_acks_follow_the_writes() {
 
 #[test]
 fn the_backlog_bound_holds_the_publisher_until_the_receiver_catches_up() {
-    let Some(server) = Server::start("backlog") else {
+    let Some(server) = Server::start("backlog", &[]) else {
         return;
     };
     let addr = server.addr.clone();
@@ -286,7 +287,7 @@ fn errors_have_codes() {
         let e = connect(&format!("127.0.0.1:{port}")).await.unwrap_err();
         assert_eq!(e.code(), codes::CONNECT, "{e}");
     });
-    let Some(server) = Server::start("errors") else {
+    let Some(server) = Server::start("errors", &[]) else {
         return;
     };
     let addr = server.addr.clone();
@@ -296,5 +297,17 @@ fn errors_have_codes() {
         assert_eq!(e.code(), codes::NO_STREAM, "{e}");
         let e: highwater::Error = e.into();
         assert_eq!(e.code(), "ERR_NATS_NO_STREAM");
+    });
+}
+
+#[test]
+fn a_server_that_wants_credentials_is_not_authorized() {
+    let Some(server) = Server::start("auth", &["--user", "hw", "--pass", "secret"]) else {
+        return;
+    };
+    let addr = server.addr.clone();
+    highwater::block_on(async move {
+        let e = connect(&addr).await.unwrap_err();
+        assert_eq!(e.code(), codes::NOT_AUTHORIZED, "{e}");
     });
 }
