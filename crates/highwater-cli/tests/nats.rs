@@ -464,7 +464,7 @@ fn slow_receiver(backlog: Option<&str>, tag: &str) -> (u64, serde_json::Value, b
         &url,
         &dst.to_string_lossy(),
         "--rate",
-        "16MiB/s",
+        "8MiB/s",
         "--json",
     ]);
     let mut peak = 0;
