@@ -21,9 +21,11 @@
 # bench/src/bin/echo_load.rs): many small streams at C = 100, 1000, 10000
 # connections, C = 10 streams of ECHO_MIB (default 64) MiB, and C = 100 slow
 # readers; server CPU, peak RSS, peak buffered bytes and errors.
-# NET_ONLY=1 runs only the loopback table, COPY_ONLY=1 only the file copy
-# table, ECHO_ONLY=1 only the echo table, MEM_ONLY=1 only the in-memory
-# tables. The machine is shared and noisy:
+# Then file → NATS JetStream → file against a plain async-nats loop and
+# loopback TCP (bench/nats.sh; skipped where nats-server is missing).
+# NATS_ONLY=1 runs only that table, NET_ONLY=1 only the loopback table,
+# COPY_ONLY=1 only the file copy table, ECHO_ONLY=1 only the echo table,
+# MEM_ONLY=1 only the in-memory tables. The machine is shared and noisy:
 # compare the rows of one run with each other, not with another day's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,9 @@ RUNS=${RUNS:-5}
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/highwater-bench.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
+if [ -n "${NATS_ONLY:-}" ]; then
+  exec bash bench/nats.sh
+fi
 if [ -n "${MEM_ONLY:-}" ]; then
   cargo build -q --release -p highwater-bench
 else
@@ -335,3 +340,4 @@ net_run "tokio::io::copy_buf, 1 MiB BufReader" "$BIN/tokio_net" --buf
 net_run "Node net + fs streams, pipeline" node bench/node/net.mjs
 echo
 [ -n "${NET_ONLY:-}" ] || echo_section
+[ -n "${NET_ONLY:-}${COPY_ONLY:-}" ] || bash bench/nats.sh

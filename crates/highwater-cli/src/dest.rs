@@ -322,6 +322,120 @@ impl DestPlan {
     }
 }
 
+impl DestPlan {
+    /// For a transfer that can resume (from a NATS stream): opens the
+    /// destination so that writing starts at `offset`, the bytes an earlier
+    /// receiver wrote and had acknowledged. With `--atomic` the file written
+    /// is `.NAME.highwater-ID.part` beside the final file, named after the
+    /// transfer `id` so that a restarted receiver finds it; it is renamed
+    /// over the destination on success, and kept on failure for a restart
+    /// to resume. Returns the file written, to read the first `offset`
+    /// bytes back from (for the checksum).
+    ///
+    /// # Errors
+    ///
+    /// One line: the file cannot be created or opened, or it is shorter
+    /// than `offset` (nothing to resume from), or the destination is
+    /// standard output and `offset` is not 0.
+    pub fn open_resumable(
+        &self,
+        dst: &Endpoint,
+        cfg: &CopyConfig,
+        id: &str,
+        offset: u64,
+    ) -> Result<(Dest, Option<PathBuf>), CliError> {
+        let resume = |path: &Path, shown: String| -> Result<File, CliError> {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|e| {
+                    io_context(
+                        &format!("cannot resume the transfer at byte {offset} into {shown}"),
+                        e,
+                    )
+                })?;
+            let len = file
+                .metadata()
+                .map_err(|e| io_context(&format!("cannot read {shown}"), e))?
+                .len();
+            if len < offset {
+                return Err(CliError::Failed(format!(
+                    "cannot resume the transfer: the stream resumes at byte {offset}, but {shown} has only {len} bytes"
+                )));
+            }
+            file.set_len(offset)
+                .map_err(|e| io_context(&format!("cannot truncate {shown}"), e))?;
+            Ok(file)
+        };
+        match self {
+            DestPlan::Std if offset > 0 => Err(CliError::Failed(format!(
+                "cannot resume the transfer at byte {offset} into standard output: receive into a file"
+            ))),
+            DestPlan::Std => Ok((self.open(dst, cfg)?, None)),
+            DestPlan::InPlace(p) if offset == 0 => Ok((self.open(dst, cfg)?, Some(p.clone()))),
+            DestPlan::InPlace(p) => {
+                let file = resume(p, dst.show(""))?;
+                Ok((
+                    Dest {
+                        file: Some(file),
+                        replace: None,
+                    },
+                    Some(p.clone()),
+                ))
+            }
+            DestPlan::Replace {
+                target, dir, keep, ..
+            } => {
+                let name = target
+                    .file_name()
+                    .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+                let tail = format!(".highwater-{id}.part");
+                let mut short = name.clone();
+                while 1 + short.len() + tail.len() > 255 {
+                    short.pop();
+                }
+                let part = dir.join(format!(".{short}{tail}"));
+                let file = if offset == 0 {
+                    let mode = if keep.is_some() { 0o600 } else { 0o666 };
+                    OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .mode(mode)
+                        .open(&part)
+                        .map_err(|e| {
+                            io_context(
+                                &format!("cannot create a temporary file in '{}'", dir.display()),
+                                e,
+                            )
+                        })?
+                } else {
+                    resume(&part, format!("'{}'", part.display()))?
+                };
+                let handle = file
+                    .try_clone()
+                    .map_err(|e| io_context("cannot set up the temporary file", e))?;
+                Ok((
+                    Dest {
+                        file: Some(file),
+                        replace: Some(Replace {
+                            tmp: part.clone(),
+                            target: target.clone(),
+                            dir: dir.clone(),
+                            handle,
+                            keep: *keep,
+                            fsync: cfg.fsync,
+                            done: false,
+                        }),
+                    },
+                    Some(part),
+                ))
+            }
+        }
+    }
+}
+
 /// The temporary file of an `--atomic` transfer, and what to do with it.
 struct Replace {
     tmp: PathBuf,
@@ -426,6 +540,20 @@ impl Dest {
     ///
     /// The destination was already handed out, or the stream cannot be made.
     pub fn stream(&mut self, cfg: &CopyConfig) -> Result<WriteStream, CliError> {
+        self.stream_at(cfg, None)
+    }
+
+    /// A write stream over the destination file (once), writing from byte
+    /// `start` when given (a resumed transfer), else where the file is.
+    ///
+    /// # Errors
+    ///
+    /// The destination was already handed out, or the stream cannot be made.
+    pub fn stream_at(
+        &mut self,
+        cfg: &CopyConfig,
+        start: Option<u64>,
+    ) -> Result<WriteStream, CliError> {
         let file = self
             .file
             .take()
@@ -434,6 +562,10 @@ impl Dest {
             let o = WriteStreamOptions::default()
                 .high_water_mark(cfg.high_water_mark)
                 .flush(cfg.fsync);
+            let o = match start {
+                Some(s) => o.start(s),
+                None => o,
+            };
             match cfg.low_water_mark {
                 Some(l) => o.low_water_mark(l),
                 None => o,

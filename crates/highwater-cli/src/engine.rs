@@ -93,6 +93,13 @@ impl Output for WriteStream {
     const EPIPE_IS_BROKEN_PIPE: bool = true;
 }
 
+impl Output for highwater::Writable<Bytes> {
+    // The NATS destinations: a file or standard output behind the
+    // acknowledging stage (EPIPE from stdout is the quiet end), or the
+    // publisher, which never fails with EPIPE.
+    const EPIPE_IS_BROKEN_PIPE: bool = true;
+}
+
 impl Output for Socket {
     // The peer closed the connection: a failure, said as one.
     const EPIPE_IS_BROKEN_PIPE: bool = false;
@@ -170,6 +177,7 @@ pub async fn transfer<S: ReadableSide<Bytes> + Clone + 'static, D: Output>(
         size,
         max_memory: cfg.max_memory,
         transfer: measured,
+        nats: None,
     })
 }
 

@@ -9,6 +9,8 @@
 //!   mbuffer).
 //! * `highwater send ADDR FILE` / `highwater recv ADDR FILE`: a file over
 //!   TCP through socket streams, with the same reports.
+//! * `highwater copy FILE nats://HOST:PORT/STREAM` and back: a file through
+//!   a NATS JetStream stream, acknowledged end to end.
 //! * `highwater demo`: sample data through a deliberately slow destination,
 //!   narrated.
 //!
@@ -20,6 +22,7 @@ mod dest;
 mod endpoint;
 mod engine;
 mod error;
+mod nats;
 mod net;
 mod options;
 mod plot;
@@ -126,18 +129,57 @@ struct Common {
 
 #[derive(Debug, Args)]
 struct CopyArgs {
-    /// The file to read (`-` for stdin).
+    /// The file to read (`-` for stdin), or nats://HOST:PORT/STREAM[/SUBJECT] to receive a transfer from a JetStream stream.
     src: std::ffi::OsString,
-    /// The file to write (`-` for stdout).
+    /// The file to write (`-` for stdout), or nats://HOST:PORT/STREAM[/SUBJECT] to send into a JetStream stream (created if missing).
     dst: std::ffi::OsString,
     #[command(flatten)]
     common: Common,
+    #[command(flatten)]
+    nats: NatsArgs,
     /// Write to a temporary file beside DST (beside the file it links to, if a symlink) and rename it over it on success: an interrupted copy never leaves a truncated DST. Replaces only regular files, keeping their mode and owner; a device, FIFO or socket is refused.
     #[arg(long)]
     atomic: bool,
     /// fsync DST before closing it.
     #[arg(long)]
     fsync: bool,
+}
+
+/// The options of a `nats://` end (see docs/CLI.md).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "NATS JetStream (with a nats:// end)")]
+struct NatsArgs {
+    /// The receiver's durable consumer: a receiver restarted with the same name resumes where its acknowledgements stopped.
+    #[arg(long, value_name = "NAME", default_value = "highwater")]
+    consumer: String,
+    /// Sending: hold publishing while the receiving consumer has this many messages (chunks) published and not yet acknowledged, so a slow receiver slows the sender.
+    #[arg(long, value_name = "MESSAGES", value_parser = clap::value_parser!(u64).range(1..))]
+    backlog: Option<u64>,
+    /// Sending: replicas of a stream it creates (a cluster has up to 5).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = clap::value_parser!(u64).range(1..=5))]
+    replicas: u64,
+    /// Sending: the most bytes a stream it creates holds; a publish into a full stream fails.
+    #[arg(long, value_name = "SIZE", value_parser = size::parse_size)]
+    stream_max_bytes: Option<u64>,
+    /// Receiving: seconds a delivered message may stay unacknowledged before the server delivers it again (to this receiver or a restarted one).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = size::parse_interval)]
+    ack_wait: Duration,
+    /// Seconds the server may stay unreachable (restarting, electing a leader) before the transfer fails.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = size::parse_interval)]
+    retry_budget: Duration,
+}
+
+impl NatsArgs {
+    fn config(&self) -> nats::NatsConfig {
+        nats::NatsConfig {
+            consumer: self.consumer.clone(),
+            backlog: self.backlog,
+            replicas: self.replicas as usize,
+            stream_max_bytes: self.stream_max_bytes,
+            ack_wait: self.ack_wait,
+            retry_budget: self.retry_budget,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -313,6 +355,51 @@ fn run_copy(
     common.report(&report, to_stdout)
 }
 
+/// `copy` with a `nats://` end: either side, not both.
+fn run_nats_copy(a: CopyArgs) -> Result<(), CliError> {
+    let url = |s: &std::ffi::OsStr| {
+        s.to_str()
+            .filter(|s| highwater_nats::NatsUrl::is_nats(s))
+            .map(|s| highwater_nats::NatsUrl::parse(s).map_err(|e| CliError::Usage(e.to_string())))
+            .transpose()
+    };
+    let ncfg = a.nats.config();
+    match (url(&a.src)?, url(&a.dst)?) {
+        (Some(_), Some(_)) => Err(CliError::Usage(
+            "copy between two NATS streams is not supported: one end must be a file".into(),
+        )),
+        (None, Some(u)) => {
+            if a.atomic || a.fsync {
+                return Err(CliError::Usage(
+                    "--atomic and --fsync are for the receiving side (a file destination)".into(),
+                ));
+            }
+            let src = Endpoint::parse(&a.src);
+            a.common.check_plot_apart(&[("source", &src)])?;
+            let cfg = a.common.config("copy", false, false)?;
+            let report = highwater::block_on(nats::send(src, u, cfg, ncfg))?;
+            a.common.report(&report, false)
+        }
+        (Some(u), None) => {
+            let dst = Endpoint::parse(&a.dst);
+            check_destination_flags(&dst, a.atomic, a.fsync)?;
+            a.common.check_plot_apart(&[("destination", &dst)])?;
+            let to_stdout = dst == Endpoint::Std;
+            let cfg = a.common.config("copy", a.atomic, a.fsync)?;
+            let report = highwater::block_on(nats::receive(u, dst, cfg, ncfg))?;
+            a.common.report(&report, to_stdout)
+        }
+        (None, None) => Err(CliError::Usage("no nats:// end".into())),
+    }
+}
+
+/// Whether either end of a copy is `nats://…`.
+fn is_nats_copy(a: &CopyArgs) -> bool {
+    [&a.src, &a.dst]
+        .iter()
+        .any(|s| s.to_str().is_some_and(highwater_nats::NatsUrl::is_nats))
+}
+
 fn run_send(a: SendArgs) -> Result<(), CliError> {
     a.common
         .check_plot_apart(&[("source", &Endpoint::parse(&a.file))])?;
@@ -381,6 +468,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     let result = match cli.command {
+        Command::Copy(a) if is_nats_copy(&a) => run_nats_copy(a),
         Command::Copy(a) => run_copy(
             "copy",
             Endpoint::parse(&a.src),

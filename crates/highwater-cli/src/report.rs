@@ -35,6 +35,9 @@ pub struct Report {
     pub max_memory: Option<usize>,
     /// What the engine measured.
     pub transfer: highwater_transfer::Report,
+    /// A transfer through NATS JetStream: what its end says (the JSON
+    /// report's `nats` object; absent otherwise).
+    pub nats: Option<Value>,
 }
 
 /// `1234567` → `1,234,567`.
@@ -262,7 +265,7 @@ pub fn json(r: &Report) -> String {
             Value::Null
         }
     };
-    json!({
+    let mut v = json!({
         "schema": SCHEMA,
         "command": r.command,
         "label": r.label,
@@ -289,8 +292,11 @@ pub fn json(r: &Report) -> String {
         "buffer_bound_bytes": r.transfer.buffer_bound,
         "max_memory_bytes": opt(r.max_memory.map(|n| n as u64)),
         "samples": r.transfer.samples.len(),
-    })
-    .to_string()
+    });
+    if let (Some(n), Some(o)) = (&r.nats, v.as_object_mut()) {
+        o.insert("nats".into(), n.clone());
+    }
+    v.to_string()
 }
 
 #[cfg(test)]
@@ -311,6 +317,7 @@ mod tests {
             label: "standard input to standard output".into(),
             size: None,
             max_memory: Some(1 << 20),
+            nats: None,
             transfer: highwater_transfer::Report {
                 bytes: 512 << 20,
                 seconds: 1.25,
