@@ -10,7 +10,9 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use highwater::prelude::*;
-use highwater::{PassThrough, Readable, ReadableOptions, TransformOptions, Writable, WritableOptions};
+use highwater::{
+    PassThrough, Readable, ReadableOptions, TransformOptions, Writable, WritableOptions,
+};
 
 thread_local! {
     static CLONES: Cell<usize> = const { Cell::new(0) };

@@ -163,7 +163,7 @@ impl<A> Listeners<A> {
     /// that owns a list.
     pub(crate) fn release(&self) {
         self.released.set(true);
-        let gone: Vec<(Option<ListenerFn<A>>, Option<OwnedFn<A>>)> = self
+        let gone: Vec<_> = self
             .list
             .borrow_mut()
             .iter_mut()

@@ -204,6 +204,19 @@ impl<R> RState<R> {
         }
     }
 
+    /// `addChunk`'s direct `'data'` (flowing, empty buffer, outside
+    /// `_read`): nobody awaits a drain any more, data was emitted, and the
+    /// chunk counts as in and out.
+    #[inline]
+    pub(crate) fn count_hand_off(&mut self, len: usize) {
+        let multi = self.multi_await_drain;
+        self.await_drain.clear(multi);
+        self.data_emitted = true;
+        self.pushes += 1;
+        self.bytes_in = self.bytes_in.wrapping_add(len as u64);
+        self.bytes_out = self.bytes_out.wrapping_add(len as u64);
+    }
+
     pub(crate) fn chunk_len(&self, c: &R) -> usize {
         if self.object_mode && !self.weighted {
             1

@@ -52,12 +52,7 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
                 // `addChunk`'s hand-off: a flowing stream with an empty
                 // buffer, pushed to from outside `_read`, gives the chunk
                 // straight to its `'data'` listeners.
-                let multi = st.multi_await_drain;
-                st.await_drain.clear(multi);
-                st.data_emitted = true;
-                st.pushes += 1;
-                st.bytes_in = st.bytes_in.wrapping_add(len as u64);
-                st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+                st.count_hand_off(len);
                 drop(st);
                 emit_data_owned(c, chunk);
                 st = c.rs().borrow_mut();
@@ -178,12 +173,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
     let mut st = c.rs().borrow_mut();
     let len = st.chunk_len(&chunk);
     if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
-        let multi = st.multi_await_drain;
-        st.await_drain.clear(multi);
-        st.data_emitted = true;
-        st.pushes += 1;
-        st.bytes_in = st.bytes_in.wrapping_add(len as u64);
-        st.bytes_out = st.bytes_out.wrapping_add(len as u64);
+        st.count_hand_off(len);
         drop(st);
         emit_data_owned(c, chunk);
     } else {

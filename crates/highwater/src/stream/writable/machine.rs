@@ -139,7 +139,7 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
                             return true;
                         }
                     }
-                    return after_plain_write(&mut st);
+                    return write_answer(&mut st);
                 }
                 drop(st);
                 on_write(c, None);
@@ -151,12 +151,12 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
     }
     let mut st = w.state.borrow_mut();
     st.sync = false;
-    after_plain_write(&mut st)
+    write_answer(&mut st)
 }
 
 /// The return value of `writeOrBuffer`, and the need for `'drain'` it records.
 #[inline]
-fn after_plain_write<T>(st: &mut WState<T>) -> bool {
+fn write_answer<T>(st: &mut WState<T>) -> bool {
     let mut ret = st.length < st.hwm || st.length == 0;
     if let Some(max) = st.max_items {
         ret = ret && (st.items() < max || st.length == 0);
@@ -228,16 +228,7 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
         st = c.ws().borrow_mut();
         st.sync = false;
     }
-    let mut ret = st.length < st.hwm || st.length == 0;
-    if let Some(max) = st.max_items {
-        ret = ret && (st.items() < max || st.length == 0);
-    }
-    if !ret {
-        st.need_drain = true;
-        st.false_returns += 1;
-        st.pressure.start();
-    }
-    ret && !st.destroyed && st.errored.is_none()
+    write_answer(&mut st)
 }
 
 /// Stores the in-flight write's callback. The previous one was taken by
