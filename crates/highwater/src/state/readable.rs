@@ -46,6 +46,15 @@ impl AwaitDrain {
     }
 }
 
+/// Wakes and forgets every waiting future (the rare case of `wake_all`).
+#[cold]
+#[inline(never)]
+pub(crate) fn wake(wakers: &mut Vec<Waker>) {
+    for w in wakers.drain(..) {
+        w.wake();
+    }
+}
+
 /// Node's `ReadableState` (of its encodings, UTF-8 only).
 pub(crate) struct RState<R> {
     pub(crate) object_mode: bool,
@@ -59,7 +68,9 @@ pub(crate) struct RState<R> {
     /// False while an asynchronous `construct` hook runs: no `_read` yet.
     pub(crate) constructed: bool,
 
-    pub(crate) buffer: VecDeque<R>,
+    /// The chunks, each with the length it counts for (`chunk_len`, kept
+    /// so that the per-chunk paths never ask `ops.len` twice).
+    pub(crate) buffer: VecDeque<(R, usize)>,
     pub(crate) length: usize,
     pub(crate) flowing: Option<bool>,
     pub(crate) paused: bool,
@@ -185,6 +196,7 @@ impl<R> RState<R> {
     }
 
     /// `push()`'s answer, counted when it is false.
+    #[inline]
     pub(crate) fn push_answer(&mut self) -> bool {
         let more = self.can_push_more();
         if !more && !self.ended {
@@ -194,13 +206,11 @@ impl<R> RState<R> {
         more
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn wake_all(&mut self) {
-        // Usually nobody waits: skip the drain (and its drop) then.
+        // Usually nobody waits: the test inline, the drain out of line.
         if !self.wakers.is_empty() {
-            for w in self.wakers.drain(..) {
-                w.wake();
-            }
+            wake(&mut self.wakers);
         }
     }
 
@@ -217,6 +227,7 @@ impl<R> RState<R> {
         self.bytes_out = self.bytes_out.wrapping_add(len as u64);
     }
 
+    #[inline]
     pub(crate) fn chunk_len(&self, c: &R) -> usize {
         if self.object_mode && !self.weighted {
             1
@@ -226,6 +237,7 @@ impl<R> RState<R> {
     }
 
     /// Node's `canPushMore`.
+    #[inline]
     pub(crate) fn can_push_more(&self) -> bool {
         !self.ended
             && ((self.length < self.hwm && self.max_items.is_none_or(|m| self.buffer.len() < m))
@@ -233,6 +245,7 @@ impl<R> RState<R> {
     }
 
     /// Node's `howMuchToRead`; `n == None` is `read()` without a size (NaN).
+    #[inline]
     pub(crate) fn how_much_to_read(&self, n: Option<usize>) -> usize {
         if n == Some(0) || (self.length == 0 && self.ended) {
             return 0;
@@ -243,7 +256,7 @@ impl<R> RState<R> {
         match n {
             None => {
                 if self.flowing == Some(true) && self.length > 0 {
-                    self.buffer.front().map_or(0, |c| (self.ops.len)(c))
+                    self.buffer.front().map_or(0, |(_, len)| *len)
                 } else {
                     self.length
                 }
@@ -260,41 +273,43 @@ impl<R> RState<R> {
     }
 
     /// Node's `fromList`: takes `n` bytes (one item in object mode) off the
-    /// buffer. `n == None` takes everything.
-    pub(crate) fn take_from_list(&mut self, n: Option<usize>) -> Option<R> {
+    /// buffer, with the length the taken chunk counted for. `n == None`
+    /// takes everything.
+    pub(crate) fn take_from_list(&mut self, n: Option<usize>) -> Option<(R, usize)> {
         if self.length == 0 {
             return None;
         }
         if self.object_mode {
             return self.buffer.pop_front();
         }
-        let len_of = self.ops.len;
         match n {
             Some(n) if n < self.length => {
-                let first_len = self.buffer.front().map_or(0, len_of);
+                let first_len = self.buffer.front().map_or(0, |(_, len)| *len);
                 if n < first_len {
-                    let head = self.buffer.front_mut()?;
-                    Some((self.ops.split_to)(head, n))
+                    let (head, len) = self.buffer.front_mut()?;
+                    *len -= n;
+                    Some(((self.ops.split_to)(head, n), n))
                 } else if n == first_len {
                     self.buffer.pop_front()
                 } else {
                     let mut parts = Vec::new();
                     let mut need = n;
                     while need > 0 {
-                        let l = self.buffer.front().map_or(0, len_of);
+                        let l = self.buffer.front().map_or(0, |(_, len)| *len);
                         if l == 0 && self.buffer.is_empty() {
                             break;
                         }
                         if need >= l {
-                            parts.extend(self.buffer.pop_front());
+                            parts.extend(self.buffer.pop_front().map(|(c, _)| c));
                             need -= l;
                         } else {
-                            let head = self.buffer.front_mut()?;
+                            let (head, len) = self.buffer.front_mut()?;
+                            *len -= need;
                             parts.push((self.ops.split_to)(head, need));
                             need = 0;
                         }
                     }
-                    Some((self.ops.concat)(parts, n))
+                    Some(((self.ops.concat)(parts, n), n - need))
                 }
             }
             _ => {
@@ -303,8 +318,8 @@ impl<R> RState<R> {
                     self.buffer.pop_front()
                 } else {
                     let total = self.length;
-                    let parts: Vec<R> = self.buffer.drain(..).collect();
-                    Some((self.ops.concat)(parts, total))
+                    let parts: Vec<R> = self.buffer.drain(..).map(|(c, _)| c).collect();
+                    Some(((self.ops.concat)(parts, total), total))
                 }
             }
         }
@@ -320,17 +335,18 @@ impl<R: TextChunk> RState<R> {
     /// divergences in `ReadableSide::set_encoding`).
     pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
         let mut text = TextState::<R>::new(encoding);
-        let chunks: Vec<R> = self.buffer.drain(..).collect();
+        let chunks: Vec<(R, usize)> = self.buffer.drain(..).collect();
         if self.object_mode {
-            for c in chunks {
+            for (c, len) in chunks {
                 let d = (text.decode)(&mut text.decoder, c);
-                self.buffer.push_back(d);
+                // Still counted as before (1, or its weight).
+                self.buffer.push_back((d, len));
             }
         } else {
             self.ops = text_ops::<R>();
             let mut parts = Vec::with_capacity(chunks.len());
             let mut bytes = 0;
-            for c in chunks {
+            for (c, _) in chunks {
                 let d = (text.decode)(&mut text.decoder, c);
                 let n = TextChunk::as_bytes(&d).len();
                 if n > 0 {
@@ -347,7 +363,7 @@ impl<R: TextChunk> RState<R> {
                 };
                 if let Some(j) = joined {
                     self.length = (self.ops.len)(&j);
-                    self.buffer.push_back(j);
+                    self.buffer.push_back((j, self.length));
                 }
             }
         }

@@ -187,13 +187,21 @@ impl Done {
     /// done.ok();
     /// assert_eq!(w.writable_length(), 0);
     /// ```
+    #[inline]
     pub fn ok(self) {
         let Done { stream, kind } = self;
         match kind {
             // The per-write case: no error to carry or drop.
             DoneKind::Write => stream.on_write_ok(),
-            kind => Done { stream, kind }.call(Ok(())),
+            kind => Done { stream, kind }.ok_other(),
         }
+    }
+
+    /// [`ok`](Self::ok) of every completion but a write's.
+    #[cold]
+    #[inline(never)]
+    fn ok_other(self) {
+        self.call(Ok(()))
     }
 
     /// Reports failure.

@@ -1631,7 +1631,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
         f: impl FnOnce(&mut dyn ExactSizeIterator<Item = &T>) -> U,
     ) -> U {
         let st = self.core().rs().borrow();
-        f(&mut st.buffer.iter())
+        f(&mut st.buffer.iter().map(|(c, _)| c))
     }
 
     /// Bytes (items) buffered.

@@ -324,10 +324,12 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
             let rs = c.rs().borrow();
             (rs.ended, rs.length, rs.hwm)
         };
-        let w_ended = c.ws().borrow().ended;
         if r_ended {
             next_tick(move || done.ok());
-        } else if w_ended || before == r_len || r_len < r_hwm {
+        } else if before == r_len || r_len < r_hwm || c.ws().borrow().ended {
+            // (Node tests `wState.ended` first; the order changes nothing
+            // but the borrows: the writable side is only looked at when the
+            // readable one is full.)
             done.ok();
         } else {
             *self.held.borrow_mut() = Some(done.downgrade());

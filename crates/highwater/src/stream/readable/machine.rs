@@ -64,7 +64,7 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
                 if st.length > st.peak {
                     st.peak = st.length;
                 }
-                st.buffer.push_back(chunk);
+                st.buffer.push_back((chunk, len));
                 st.wake_all();
                 if st.need_readable {
                     drop(st);
@@ -188,10 +188,10 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
                     }
                     Overflow::DropOldest => {
                         while st.length + len > limit {
-                            let Some(old) = st.buffer.pop_front() else {
+                            let Some((old, old_len)) = st.buffer.pop_front() else {
                                 break;
                             };
-                            let old_len = st.chunk_len(&old);
+                            drop(old);
                             st.length = st.length.saturating_sub(old_len);
                             st.dropped_chunks += 1;
                             st.dropped_bytes = st.dropped_bytes.wrapping_add(old_len as u64);
@@ -218,9 +218,9 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
             st.peak = st.length;
         }
         if front {
-            st.buffer.push_front(chunk);
+            st.buffer.push_front((chunk, len));
         } else {
-            st.buffer.push_back(chunk);
+            st.buffer.push_back((chunk, len));
         }
         st.wake_all();
         let need = st.need_readable;
@@ -319,25 +319,26 @@ fn read_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>, keep: boo
     } else {
         None
     };
-    match &ret {
+    let ret = match ret {
         None => {
             if st.length <= st.hwm {
                 st.need_readable = true;
             }
             n = 0;
+            None
         }
-        Some(chunk) => {
+        Some((chunk, took)) => {
             // Node subtracts `n`, which a `read()` made inside `_read` can
             // have made larger than what is left (its `readableLength` then
             // goes negative). highwater subtracts what it took, so the length
             // stays true (see conformance/divergences).
-            let took = st.chunk_len(chunk);
             st.length -= took.min(st.length);
             st.bytes_out = st.bytes_out.wrapping_add(took as u64);
             let multi = st.multi_await_drain;
             st.await_drain.clear(multi);
+            Some(chunk)
         }
-    }
+    };
     let mut end = false;
     if st.length == 0 {
         if !st.ended {
@@ -409,7 +410,7 @@ fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         if let Some(last) = (t.end)(&mut t.decoder) {
             let n = st.chunk_len(&last);
             st.length += n;
-            st.buffer.push_back(last);
+            st.buffer.push_back((last, n));
         }
     }
     st.ended = true;
