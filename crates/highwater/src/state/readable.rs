@@ -29,10 +29,18 @@ pub(crate) enum AwaitDrain {
 
 impl AwaitDrain {
     /// `awaitDrainWriters = null` or `.clear()` (multi).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn clear(&mut self, multi: bool) {
+        // Already clear: nothing to drop or allocate (the per-chunk case).
+        if !multi && matches!(self, AwaitDrain::Nobody) {
+            return;
+        }
+        self.clear_slow(multi);
+    }
+
+    #[inline(never)]
+    fn clear_slow(&mut self, multi: bool) {
         match self {
-            // Already clear: nothing to drop or allocate (the per-chunk case).
             AwaitDrain::Nobody if !multi => {}
             AwaitDrain::Set(set) if multi => set.clear(),
             _ => {
@@ -196,7 +204,7 @@ impl<R> RState<R> {
     }
 
     /// `push()`'s answer, counted when it is false.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn push_answer(&mut self) -> bool {
         let more = self.can_push_more();
         if !more && !self.ended {
@@ -245,7 +253,7 @@ impl<R> RState<R> {
     }
 
     /// Node's `howMuchToRead`; `n == None` is `read()` without a size (NaN).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn how_much_to_read(&self, n: Option<usize>) -> usize {
         if n == Some(0) || (self.length == 0 && self.ended) {
             return 0;
@@ -275,6 +283,7 @@ impl<R> RState<R> {
     /// Node's `fromList`: takes `n` bytes (one item in object mode) off the
     /// buffer, with the length the taken chunk counted for. `n == None`
     /// takes everything.
+    #[inline(always)]
     pub(crate) fn take_from_list(&mut self, n: Option<usize>) -> Option<(R, usize)> {
         if self.length == 0 {
             return None;
@@ -282,6 +291,17 @@ impl<R> RState<R> {
         if self.object_mode {
             return self.buffer.pop_front();
         }
+        // The per-chunk case: exactly the first chunk (a flowing `read()`).
+        let first_len = self.buffer.front().map_or(0, |(_, len)| *len);
+        if n == Some(first_len) || (n.is_none() && self.buffer.len() == 1) {
+            return self.buffer.pop_front();
+        }
+        self.take_from_list_slow(n)
+    }
+
+    /// [`take_from_list`](Self::take_from_list) where chunks are split or joined.
+    #[inline(never)]
+    fn take_from_list_slow(&mut self, n: Option<usize>) -> Option<(R, usize)> {
         match n {
             Some(n) if n < self.length => {
                 let first_len = self.buffer.front().map_or(0, |(_, len)| *len);

@@ -123,6 +123,9 @@ pub struct Core<R: 'static, W: 'static> {
     /// The callback of the `destroy(err, cb)` that destroyed the stream:
     /// called when the destroy hook calls back (Node's `onDestroy`).
     destroy_cb: RefCell<Cb>,
+    /// The destroy hook's callback ran: a second call is ignored (the hook
+    /// runs once per stream, so one flag serves every copy of its `Done`).
+    pub(crate) destroy_called: Cell<bool>,
 }
 
 impl<R: 'static, W: 'static> std::fmt::Debug for Core<R, W> {
@@ -148,6 +151,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
             construct_called: Cell::new(false),
             pending_destroy: RefCell::new(None),
             destroy_cb: RefCell::new(Cb::Nop),
+            destroy_called: Cell::new(false),
         });
         construct(&c);
         c

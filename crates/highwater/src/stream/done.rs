@@ -1,6 +1,5 @@
 //! [`Done`]: the callback every hook of every stream completes with.
 
-use std::cell::Cell;
 use std::fmt;
 use std::rc::Rc;
 
@@ -9,12 +8,13 @@ use crate::state::Error;
 
 use super::core::Core;
 
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub(crate) enum DoneKind {
     Write,
     Final,
-    /// `_destroy`'s callback, which is `once`: the flag says it ran.
-    Destroy(Rc<Cell<bool>>),
+    /// `_destroy`'s callback, which is `once` (the stream's
+    /// `destroy_called` says it ran).
+    Destroy,
     /// `_construct`'s callback: reported on the next tick.
     Construct,
 }
@@ -40,7 +40,9 @@ impl<R: 'static, W: 'static> Completions for Core<R, W> {
         super::writable::machine::on_final(&self, err)
     }
     fn on_destroy(self: Rc<Self>, err: Option<Error>) {
-        super::core::on_destroy(&self, err)
+        if !self.destroy_called.replace(true) {
+            super::core::on_destroy(&self, err)
+        }
     }
     fn on_construct(self: Rc<Self>, err: Option<Error>) {
         // `(err) => process.nextTick(onConstruct, err)`
@@ -106,7 +108,7 @@ impl Done {
     pub(crate) fn destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) -> Self {
         Done {
             stream: c.clone(),
-            kind: DoneKind::Destroy(Rc::default()),
+            kind: DoneKind::Destroy,
         }
     }
 
@@ -155,11 +157,7 @@ impl Done {
         match &self.kind {
             DoneKind::Write => self.stream.on_write(err),
             DoneKind::Final => self.stream.on_final(err),
-            DoneKind::Destroy(called) => {
-                if !called.replace(true) {
-                    self.stream.on_destroy(err)
-                }
-            }
+            DoneKind::Destroy => self.stream.on_destroy(err),
             DoneKind::Construct => self.stream.on_construct(err),
         }
     }
@@ -246,7 +244,7 @@ impl Done {
     pub(crate) fn downgrade(self) -> WeakDone {
         WeakDone {
             stream: Rc::downgrade(&self.stream),
-            kind: self.kind.clone(),
+            kind: self.kind,
         }
     }
 }
@@ -266,7 +264,7 @@ impl fmt::Debug for Done {
         let kind = match &self.kind {
             DoneKind::Write => "write",
             DoneKind::Final => "final",
-            DoneKind::Destroy(_) => "destroy",
+            DoneKind::Destroy => "destroy",
             DoneKind::Construct => "construct",
         };
         write!(f, "Done({kind})")

@@ -234,7 +234,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
 
 /// `read(n)`; `n == None` is `read()`.
 pub(crate) fn read<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>) -> Option<R> {
-    match read_(c, n, true) {
+    match read_(c, n, true, None) {
         Read::Chunk(r) => Some(r),
         Read::Taken | Read::Nothing => None,
     }
@@ -253,7 +253,15 @@ enum Read<R> {
 /// Node's `read(n)`. With `keep` false, the chunk read is not returned but
 /// handed to `'data'` by value (`flow()`, which only asks whether there
 /// was one).
-fn read_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>, keep: bool) -> Read<R> {
+///
+/// `src` is the handle `_read` gets, when the caller has one to lend
+/// (`flow()` makes one for all its reads).
+fn read_<R: 'static, W: 'static>(
+    c: &Rc<Core<R, W>>,
+    n: Option<usize>,
+    keep: bool,
+    src: Option<&super::Source<R>>,
+) -> Read<R> {
     let mut st = c.rs().borrow_mut();
     let n_orig = n;
     if let Some(n) = n {
@@ -305,7 +313,10 @@ fn read_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, n: Option<usize>, keep: boo
         let hwm = st.hwm;
         st.pressure.stop();
         drop(st);
-        c.rimp().read(hwm, &super::Source::new(c));
+        match src {
+            Some(src) => c.rimp().read(hwm, src),
+            None => c.rimp().read(hwm, &super::Source::new(c)),
+        }
         st = c.rs().borrow_mut();
         st.sync = false;
         if !st.reading {
@@ -598,8 +609,10 @@ pub(crate) fn pause<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 
 /// Node's `flow`: one chunk per `read()` while flowing.
 fn flow<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    while c.rs().borrow().flowing == Some(true) && !matches!(read_(c, None, false), Read::Nothing) {
-    }
+    let src = super::Source::new(c);
+    while c.rs().borrow().flowing == Some(true)
+        && !matches!(read_(c, None, false, Some(&src)), Read::Nothing)
+    {}
 }
 
 /// `on('data', …)` side effects: start flowing unless explicitly paused.
