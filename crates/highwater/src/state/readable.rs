@@ -306,9 +306,14 @@ impl<R> RState<R> {
             Some(n) if n < self.length => {
                 let first_len = self.buffer.front().map_or(0, |(_, len)| *len);
                 if n < first_len {
+                    // What is taken may differ from `n` (text keeps a
+                    // character whole): both lengths are counted again.
+                    let (split_to, len_of) = (self.ops.split_to, self.ops.len);
                     let (head, len) = self.buffer.front_mut()?;
-                    *len -= n;
-                    Some(((self.ops.split_to)(head, n), n))
+                    let taken = split_to(head, n);
+                    *len = len_of(head);
+                    let took = len_of(&taken);
+                    Some((taken, took))
                 } else if n == first_len {
                     self.buffer.pop_front()
                 } else {
@@ -323,13 +328,16 @@ impl<R> RState<R> {
                             parts.extend(self.buffer.pop_front().map(|(c, _)| c));
                             need -= l;
                         } else {
+                            let (split_to, len_of) = (self.ops.split_to, self.ops.len);
                             let (head, len) = self.buffer.front_mut()?;
-                            *len -= need;
-                            parts.push((self.ops.split_to)(head, need));
+                            parts.push(split_to(head, need));
+                            *len = len_of(head);
                             need = 0;
                         }
                     }
-                    Some(((self.ops.concat)(parts, n), n - need))
+                    let joined = (self.ops.concat)(parts, n);
+                    let took = (self.ops.len)(&joined);
+                    Some((joined, took))
                 }
             }
             _ => {
