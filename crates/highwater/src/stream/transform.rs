@@ -324,7 +324,7 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
             let rs = c.rs().borrow();
             (rs.ended, rs.length, rs.hwm)
         };
-        let w_ended = c.ws().borrow().ended;
+        let w_ended = c.ws().borrow().ended();
         if r_ended {
             next_tick(move || done.ok());
         } else if w_ended || before == r_len || r_len < r_hwm {
