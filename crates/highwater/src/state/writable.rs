@@ -7,6 +7,18 @@
 //! returned false"), `sync` ("the hook has not returned yet, so its callback is
 //! synchronous"), `buffered_flag` (Node's `kBuffered`: the buffer array exists,
 //! which stays true while `clear_buffer` is handing its entries out).
+//!
+//! As in Node (`state[kState]`), the flags the transitions test live in one
+//! word, [`WState::flags`], one bit each ([`F`]): `kObjectMode` is
+//! [`F::OBJECT_MODE`], `kEnding` [`F::ENDING`], `kBuffered` [`F::BUFFERED`]
+//! (the field `buffered_flag` before), `kAfterWriteTickInfo`
+//! [`F::AFTER_WRITE_TICK_INFO`] (`tick_info_active` before), and so on. Two
+//! bits mirror values kept beside the word: [`F::CORKED`] is `corked > 0` and
+//! [`F::ERRORED`] is `errored.is_some()` (Node's `kCorked` and `kErrored`).
+//! Both values are private to this module and written only through
+//! [`WState::cork`], [`WState::set_corked`] and [`WState::set_errored`], which
+//! update the bit in the same step, so a test such as "may write now" is one
+//! mask test of the word.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -22,58 +34,108 @@ pub(crate) struct Buffered<T> {
     pub(crate) cb: Cb,
 }
 
+/// The bits of [`WState::flags`], named after Node's `kState` bits.
+///
+/// `CORKED` and `ERRORED` are mirrors (see the module docs): only the
+/// setters of `corked` and `errored` change them, never [`WState::set`] or
+/// [`WState::clear`].
+pub(crate) struct F;
+
+impl F {
+    pub(crate) const OBJECT_MODE: u32 = 1 << 0;
+    pub(crate) const ENDED: u32 = 1 << 1;
+    /// False while an asynchronous `construct` hook runs: writes buffer.
+    pub(crate) const CONSTRUCTED: u32 = 1 << 2;
+    pub(crate) const SYNC: u32 = 1 << 3;
+    pub(crate) const ERROR_EMITTED: u32 = 1 << 4;
+    pub(crate) const DESTROYED: u32 = 1 << 5;
+    pub(crate) const CLOSE_EMITTED: u32 = 1 << 6;
+    pub(crate) const FINAL_CALLED: u32 = 1 << 7;
+    pub(crate) const NEED_DRAIN: u32 = 1 << 8;
+    pub(crate) const ENDING: u32 = 1 << 9;
+    pub(crate) const FINISHED: u32 = 1 << 10;
+    pub(crate) const WRITING: u32 = 1 << 11;
+    pub(crate) const BUFFER_PROCESSING: u32 = 1 << 12;
+    pub(crate) const PREFINISHED: u32 = 1 << 13;
+    pub(crate) const ALL_NOOP: u32 = 1 << 14;
+    pub(crate) const EXPECT_WRITE_CB: u32 = 1 << 15;
+    /// Node's `kAfterWriteTickInfo`: the newest tick info may still coalesce.
+    pub(crate) const AFTER_WRITE_TICK_INFO: u32 = 1 << 16;
+    pub(crate) const AFTER_WRITE_PENDING: u32 = 1 << 17;
+    /// Node's `kBuffered`: the buffer exists (stays set while
+    /// `clear_buffer` hands its entries out).
+    pub(crate) const BUFFERED: u32 = 1 << 18;
+    /// The sink finishes every write before returning (`write_sync`).
+    pub(crate) const HAS_WRITE_SYNC: u32 = 1 << 19;
+    /// Mirror: `errored.is_some()`.
+    pub(crate) const ERRORED: u32 = 1 << 20;
+    /// Mirror: `corked > 0`.
+    pub(crate) const CORKED: u32 = 1 << 21;
+
+    /// The bits only the setters of `corked` and `errored` may change.
+    const MIRRORS: u32 = F::ERRORED | F::CORKED;
+
+    /// What stops `write()` from handing the chunk to the sink at once
+    /// ([`WState::may_write_now`]); `CONSTRUCTED` must be set, the rest clear.
+    const NOT_NOW: u32 = F::ENDING
+        | F::DESTROYED
+        | F::WRITING
+        | F::BUFFERED
+        | F::NEED_DRAIN
+        | F::CONSTRUCTED
+        | F::CORKED
+        | F::ERRORED;
+
+    /// The bits [`WState::need_finish`] reads; only `ENDING | CONSTRUCTED`
+    /// may be set.
+    const FINISH: u32 = F::ENDING
+        | F::CONSTRUCTED
+        | F::DESTROYED
+        | F::FINISHED
+        | F::WRITING
+        | F::ERROR_EMITTED
+        | F::CLOSE_EMITTED
+        | F::ERRORED
+        | F::BUFFERED;
+}
+
 /// Node's `WritableState`, minus what highwater has no use for (encodings,
 /// `_construct`).
 pub(crate) struct WState<T> {
-    pub(crate) object_mode: bool,
+    /// Node's `state[kState]`: the bits of [`F`].
+    flags: u32,
     pub(crate) hwm: usize,
     pub(crate) len_of: fn(&T) -> usize,
+    // Options read once per stream or per rare transition stay plain
+    // bools: no hot test combines them with other flags, so moving them
+    // into `flags` would gain nothing. `closed` likewise (set once, read
+    // by `Core::is_closed`).
     pub(crate) has_writev: bool,
-    /// The sink finishes every write before returning (`write_sync`).
-    pub(crate) has_write_sync: bool,
     pub(crate) has_final: bool,
     pub(crate) emit_close: bool,
     pub(crate) auto_destroy: bool,
     /// Node's `writable` option: false for a Duplex whose writable side is
     /// disabled (it starts ended and finished).
     pub(crate) writable_side: bool,
-    /// False while an asynchronous `construct` hook runs: writes buffer.
-    pub(crate) constructed: bool,
+    pub(crate) closed: bool,
 
     /// Bytes (items) accepted and not yet completed, the in-flight chunk included.
     pub(crate) length: usize,
     /// Length of the in-flight `_write`/`_writev`.
     pub(crate) writelen: usize,
-    pub(crate) writing: bool,
-    pub(crate) sync: bool,
-    pub(crate) expect_write_cb: bool,
-    pub(crate) corked: u32,
-    pub(crate) buffer_processing: bool,
+    /// Mirrored by [`F::CORKED`]: written only by [`WState::cork`] and
+    /// [`WState::set_corked`].
+    corked: u32,
     pub(crate) buffered: VecDeque<Buffered<T>>,
-    pub(crate) buffered_flag: bool,
-    pub(crate) all_noop: bool,
-    pub(crate) need_drain: bool,
     /// Outstanding callbacks: each accepted write, `_final`, the deferred finish.
     pub(crate) pendingcb: isize,
     pub(crate) writecb: Cb,
-    pub(crate) after_write_pending: bool,
     /// Pending coalesced after-write ticks, oldest first: (callback, count).
     pub(crate) tick_infos: VecDeque<(Cb, usize)>,
-    /// Node's `kAfterWriteTickInfo`: the newest tick info may still coalesce.
-    pub(crate) tick_info_active: bool,
-
-    pub(crate) ending: bool,
-    pub(crate) ended: bool,
-    pub(crate) final_called: bool,
-    pub(crate) prefinished: bool,
-    pub(crate) finished: bool,
     pub(crate) on_finished: Vec<Cb>,
 
-    pub(crate) destroyed: bool,
-    pub(crate) closed: bool,
-    pub(crate) close_emitted: bool,
-    pub(crate) error_emitted: bool,
-    pub(crate) errored: Option<Error>,
+    /// Mirrored by [`F::ERRORED`]: written only by [`WState::set_errored`].
+    errored: Option<Error>,
 
     /// Futures waiting for drain, finish, error or close.
     pub(crate) wakers: Vec<Waker>,
@@ -95,6 +157,61 @@ pub(crate) struct WState<T> {
     pub(crate) pressure: PressureClock,
 }
 
+/// Getters (`$get`) for flags of the word, under Node's names, for code
+/// that tests a single flag; setters (`$set`) for the flags other modules
+/// set one at a time. The machine sets and clears masks instead
+/// ([`WState::set`], [`WState::clear`]).
+macro_rules! flag_accessors {
+    (get { $($get:ident: $gbit:ident;)* } set { $($set:ident: $sbit:ident;)* }) => {
+        impl<T> WState<T> {
+            $(
+                #[inline]
+                pub(crate) fn $get(&self) -> bool {
+                    self.flags & F::$gbit != 0
+                }
+            )*
+            $(
+                #[inline]
+                pub(crate) fn $set(&mut self, on: bool) {
+                    if on {
+                        self.flags |= F::$sbit;
+                    } else {
+                        self.flags &= !F::$sbit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+flag_accessors! {
+    get {
+        object_mode: OBJECT_MODE;
+        ended: ENDED;
+        constructed: CONSTRUCTED;
+        sync: SYNC;
+        error_emitted: ERROR_EMITTED;
+        destroyed: DESTROYED;
+        need_drain: NEED_DRAIN;
+        ending: ENDING;
+        finished: FINISHED;
+        writing: WRITING;
+        prefinished: PREFINISHED;
+        all_noop: ALL_NOOP;
+        expect_write_cb: EXPECT_WRITE_CB;
+        tick_info_active: AFTER_WRITE_TICK_INFO;
+        after_write_pending: AFTER_WRITE_PENDING;
+        buffered_flag: BUFFERED;
+        has_write_sync: HAS_WRITE_SYNC;
+    }
+    set {
+        set_constructed: CONSTRUCTED;
+        set_error_emitted: ERROR_EMITTED;
+        set_destroyed: DESTROYED;
+        set_close_emitted: CLOSE_EMITTED;
+    }
+}
+
 impl<T> WState<T> {
     // One argument per option the state reads once; called from one place.
     #[allow(clippy::too_many_arguments)]
@@ -108,43 +225,31 @@ impl<T> WState<T> {
         emit_close: bool,
         auto_destroy: bool,
     ) -> Self {
+        let mut flags = F::CONSTRUCTED | F::SYNC | F::ALL_NOOP;
+        if object_mode {
+            flags |= F::OBJECT_MODE;
+        }
+        if has_write_sync {
+            flags |= F::HAS_WRITE_SYNC;
+        }
         WState {
-            object_mode,
+            flags,
             hwm,
             len_of,
             has_writev,
-            has_write_sync,
             has_final,
             emit_close,
             auto_destroy,
             writable_side: true,
-            constructed: true,
+            closed: false,
             length: 0,
             writelen: 0,
-            writing: false,
-            sync: true,
-            expect_write_cb: false,
             corked: 0,
-            buffer_processing: false,
             buffered: VecDeque::new(),
-            buffered_flag: false,
-            all_noop: true,
-            need_drain: false,
             pendingcb: 0,
             writecb: Cb::Nop,
-            after_write_pending: false,
             tick_infos: VecDeque::new(),
-            tick_info_active: false,
-            ending: false,
-            ended: false,
-            final_called: false,
-            prefinished: false,
-            finished: false,
             on_finished: Vec::new(),
-            destroyed: false,
-            closed: false,
-            close_emitted: false,
-            error_emitted: false,
             errored: None,
             wakers: Vec::new(),
             lwm: 0,
@@ -160,23 +265,105 @@ impl<T> WState<T> {
         }
     }
 
+    /// The word itself, for mask tests of several flags at once.
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.flags
+    }
+
+    /// Whether any of the bits of `mask` is set.
+    #[inline]
+    pub(crate) fn any(&self, mask: u32) -> bool {
+        self.flags & mask != 0
+    }
+
+    /// Sets the bits of `mask` (no mirror bit).
+    #[inline]
+    pub(crate) fn set(&mut self, mask: u32) {
+        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
+        self.flags |= mask;
+    }
+
+    /// Clears the bits of `mask` (no mirror bit).
+    #[inline]
+    pub(crate) fn clear(&mut self, mask: u32) {
+        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
+        self.flags &= !mask;
+    }
+
+    /// `corked`: the count of `cork()` calls not yet undone.
+    #[inline]
+    pub(crate) fn corked(&self) -> u32 {
+        self.corked
+    }
+
+    /// `corked = n`, with [`F::CORKED`] kept in step.
+    #[inline]
+    pub(crate) fn set_corked(&mut self, n: u32) {
+        self.corked = n;
+        if n > 0 {
+            self.flags |= F::CORKED;
+        } else {
+            self.flags &= !F::CORKED;
+        }
+    }
+
+    /// `cork()`: one more level.
+    #[inline]
+    pub(crate) fn cork(&mut self) {
+        self.set_corked(self.corked.saturating_add(1));
+    }
+
+    /// The error the side failed with, if any.
+    #[inline]
+    pub(crate) fn errored(&self) -> Option<&Error> {
+        self.errored.as_ref()
+    }
+
+    /// `errored.is_some()`, from the mirror bit.
+    #[inline]
+    pub(crate) fn is_errored(&self) -> bool {
+        self.flags & F::ERRORED != 0
+    }
+
+    /// `errored = err`, with [`F::ERRORED`] kept in step.
+    #[inline]
+    pub(crate) fn set_errored(&mut self, err: Option<Error>) {
+        if err.is_some() {
+            self.flags |= F::ERRORED;
+        } else {
+            self.flags &= !F::ERRORED;
+        }
+        self.errored = err;
+    }
+
+    /// `checkError`'s "if none yet": records `err` unless the side already
+    /// has an error.
+    #[inline]
+    pub(crate) fn set_errored_once(&mut self, err: &Error) {
+        if self.errored.is_none() {
+            self.set_errored(Some(err.clone()));
+        }
+    }
+
+    /// Debug builds: the mirror bits agree with the values they mirror.
+    #[inline]
+    fn debug_check_mirrors(&self) {
+        debug_assert_eq!(self.flags & F::CORKED != 0, self.corked > 0);
+        debug_assert_eq!(self.flags & F::ERRORED != 0, self.errored.is_some());
+    }
+
     /// The common case of `write()`: open, constructed, nothing in flight,
-    /// buffered, corked, errored or waiting for `'drain'`.
+    /// buffered, corked, errored or waiting for `'drain'`. One mask test.
     #[inline]
     pub(crate) fn may_write_now(&self) -> bool {
-        !(self.ending
-            | self.destroyed
-            | self.writing
-            | self.buffered_flag
-            | self.need_drain
-            | !self.constructed)
-            && self.corked == 0
-            && self.errored.is_none()
+        self.debug_check_mirrors();
+        self.flags & F::NOT_NOW == F::CONSTRUCTED
     }
 
     /// Chunks accepted and not yet written (buffered and in flight).
     pub(crate) fn items(&self) -> usize {
-        self.buffered.len() + if self.writing { self.writeitems } else { 0 }
+        self.buffered.len() + if self.writing() { self.writeitems } else { 0 }
     }
 
     /// A snapshot for [`WritableStats`].
@@ -187,7 +374,7 @@ impl<T> WState<T> {
             high_water_mark: self.hwm,
             low_water_mark: self.lwm,
             max_items: self.max_items,
-            need_drain: self.need_drain,
+            need_drain: self.need_drain(),
             peak_length: self.peak,
             writes: self.writes,
             false_returns: self.false_returns,
@@ -199,18 +386,13 @@ impl<T> WState<T> {
         }
     }
 
-    /// Node's `needFinish(state)`.
+    /// Node's `needFinish(state)`: `ending` and `constructed` set, none of
+    /// `destroyed`, `finished`, `writing`, `errorEmitted`, `closeEmitted`,
+    /// `errored`, `kBuffered`, and nothing left to write. One mask test.
+    #[inline]
     pub(crate) fn need_finish(&self) -> bool {
-        self.ending
-            && self.constructed
-            && !self.destroyed
-            && !self.finished
-            && !self.writing
-            && !self.error_emitted
-            && !self.close_emitted
-            && self.errored.is_none()
-            && !self.buffered_flag
-            && self.length == 0
+        self.debug_check_mirrors();
+        self.flags & F::FINISH == F::ENDING | F::CONSTRUCTED && self.length == 0
     }
 
     /// Node's `resetBuffer(state)`. Entries pushed re-entrantly while a
@@ -218,9 +400,9 @@ impl<T> WState<T> {
     /// with the array, losing those writes and leaving `length` stuck).
     pub(crate) fn reset_buffer(&mut self) {
         if self.buffered.is_empty() {
-            self.buffered_flag = false;
+            self.flags &= !F::BUFFERED;
         }
-        self.all_noop = true;
+        self.flags |= F::ALL_NOOP;
     }
 
     #[inline]

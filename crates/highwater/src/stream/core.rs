@@ -192,17 +192,16 @@ impl<R: 'static, W: 'static> Core<R, W> {
 
     /// `destroyed` of either side (Node checks both in `destroy.js`).
     pub(crate) fn is_destroyed(&self) -> bool {
-        self.w.as_ref().is_some_and(|w| w.state.borrow().destroyed)
+        self.w
+            .as_ref()
+            .is_some_and(|w| w.state.borrow().destroyed())
             || self.r.as_ref().is_some_and(|r| r.state.borrow().destroyed)
     }
 
     /// `checkError`: record `err` as the error of both sides, if they have none.
     pub(crate) fn set_errored(&self, err: &Error) {
         if let Some(w) = &self.w {
-            let mut st = w.state.borrow_mut();
-            if st.errored.is_none() {
-                st.errored = Some(err.clone());
-            }
+            w.state.borrow_mut().set_errored_once(err);
         }
         if let Some(r) = &self.r {
             let mut st = r.state.borrow_mut();
@@ -278,13 +277,13 @@ pub(crate) fn destroy_cb<R: 'static, W: 'static>(
         c.set_errored(e);
     }
     if let Some(w) = &c.w {
-        w.state.borrow_mut().destroyed = true;
+        w.state.borrow_mut().set_destroyed(true);
     }
     if let Some(r) = &c.r {
         r.state.borrow_mut().destroyed = true;
     }
     c.wake_all();
-    let constructed = c.w.as_ref().is_none_or(|w| w.state.borrow().constructed)
+    let constructed = c.w.as_ref().is_none_or(|w| w.state.borrow().constructed())
         && c.r.as_ref().is_none_or(|r| r.state.borrow().constructed);
     if !constructed {
         // Node waits for the construct hook (`once(kDestroy, …)`).
@@ -318,7 +317,7 @@ fn construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         return;
     }
     if let Some(w) = &c.w {
-        w.state.borrow_mut().constructed = false;
+        w.state.borrow_mut().set_constructed(false);
     }
     if let Some(r) = &c.r {
         r.state.borrow_mut().constructed = false;
@@ -333,7 +332,7 @@ pub(crate) fn on_construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Opti
         return;
     }
     if let Some(w) = &c.w {
-        w.state.borrow_mut().constructed = true;
+        w.state.borrow_mut().set_constructed(true);
     }
     if let Some(r) = &c.r {
         r.state.borrow_mut().constructed = true;
@@ -373,13 +372,15 @@ pub(crate) fn on_destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option
 }
 
 pub(crate) fn emit_error_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Error) {
-    let emitted = c.w.as_ref().is_some_and(|w| w.state.borrow().error_emitted)
-        || c.r.as_ref().is_some_and(|r| r.state.borrow().error_emitted);
+    let emitted =
+        c.w.as_ref()
+            .is_some_and(|w| w.state.borrow().error_emitted())
+            || c.r.as_ref().is_some_and(|r| r.state.borrow().error_emitted);
     if emitted {
         return;
     }
     if let Some(w) = &c.w {
-        w.state.borrow_mut().error_emitted = true;
+        w.state.borrow_mut().set_error_emitted(true);
     }
     if let Some(r) = &c.r {
         r.state.borrow_mut().error_emitted = true;
@@ -392,7 +393,7 @@ pub(crate) fn emit_close_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut emit = false;
     if let Some(w) = &c.w {
         let mut st = w.state.borrow_mut();
-        st.close_emitted = true;
+        st.set_close_emitted(true);
         emit |= st.emit_close;
     }
     if let Some(r) = &c.r {
@@ -467,7 +468,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
 
     pub(crate) fn errored(&self) -> Option<Error> {
         if let Some(w) = &self.w {
-            if let Some(e) = &w.state.borrow().errored {
+            if let Some(e) = w.state.borrow().errored() {
                 return Some(e.clone());
             }
         }

@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use crate::state::writable::F;
 use crate::state::DuplexOptions;
 
 use super::core::Core;
@@ -150,9 +151,7 @@ impl<R: 'static, W: 'static> Duplex<R, W> {
         if !opts.writable_enabled {
             let mut st = w.state.borrow_mut();
             st.writable_side = false;
-            st.ending = true;
-            st.ended = true;
-            st.finished = true;
+            st.set(F::ENDING | F::ENDED | F::FINISHED);
         }
         let core = Core::new(Some(w), Some(r), opts.allow_half_open);
         if let Some(signal) = opts.abort_signal() {

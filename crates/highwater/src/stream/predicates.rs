@@ -90,9 +90,7 @@ pub fn is_destroyed(s: &impl StreamBase) -> bool {
 pub fn is_errored(s: &impl StreamBase) -> bool {
     let c = s.core();
     c.error_emitted_any()
-        || c.w
-            .as_ref()
-            .is_some_and(|w| w.state.borrow().errored.is_some())
+        || c.w.as_ref().is_some_and(|w| w.state.borrow().is_errored())
         || c.r
             .as_ref()
             .is_some_and(|r| r.state.borrow().errored.is_some())

@@ -584,7 +584,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// assert_eq!((calls.get(), w.writable_length()), (2, 0));
     /// ```
     fn cork(&self) {
-        self.core().ws().borrow_mut().corked += 1;
+        self.core().ws().borrow_mut().cork();
     }
 
     /// Undoes one [`cork`](Self::cork); at zero, hands the buffered chunks
@@ -905,7 +905,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// ```
     fn writable_need_drain(&self) -> bool {
         let st = self.core().ws().borrow();
-        st.need_drain && !st.destroyed && !st.ending
+        st.need_drain() && !st.destroyed() && !st.ending()
     }
 
     /// The cork depth.
@@ -925,7 +925,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// assert_eq!(w.writable_corked(), 0);
     /// ```
     fn writable_corked(&self) -> u32 {
-        self.core().ws().borrow().corked
+        self.core().ws().borrow().corked()
     }
 
     /// `end()` was called (Node's `writableEnded`).
@@ -942,7 +942,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// assert!(!w.writable_finished()); // 'finish' is still to come
     /// ```
     fn writable_ended(&self) -> bool {
-        self.core().ws().borrow().ending
+        self.core().ws().borrow().ending()
     }
 
     /// `'finish'` was emitted.
@@ -959,7 +959,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// assert!(w.writable_finished());
     /// ```
     fn writable_finished(&self) -> bool {
-        self.core().ws().borrow().finished
+        self.core().ws().borrow().finished()
     }
 
     /// Whether the writable side is in object mode.
@@ -975,7 +975,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// assert!(!bytes.writable_object_mode());
     /// ```
     fn writable_object_mode(&self) -> bool {
-        self.core().ws().borrow().object_mode
+        self.core().ws().borrow().object_mode()
     }
 
     /// Whether `write()` may be called: not ended, destroyed or errored.
@@ -994,7 +994,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// ```
     fn writable(&self) -> bool {
         let st = self.core().ws().borrow();
-        st.writable_side && !st.ending && !st.ended && !st.destroyed && st.errored.is_none()
+        st.writable_side && !st.ending() && !st.ended() && !st.destroyed() && !st.is_errored()
     }
 
     /// Destroyed or errored before `'finish'` (Node's `writableAborted`).
@@ -1014,7 +1014,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     /// ```
     fn writable_aborted(&self) -> bool {
         let st = self.core().ws().borrow();
-        st.writable_side && (st.destroyed || st.errored.is_some()) && !st.finished
+        st.writable_side && (st.destroyed() || st.is_errored()) && !st.finished()
     }
 
     /// Resolves once the producer may write again: at once when no
@@ -1091,9 +1091,9 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
             // a sink that failed synchronously), or because the buffer is full.
             let failed = {
                 let st = core.ws().borrow();
-                match &st.errored {
+                match st.errored() {
                     Some(e) => Some(e.clone()),
-                    None if st.destroyed => Some(Error::destroyed("write")),
+                    None if st.destroyed() => Some(Error::destroyed("write")),
                     None => None,
                 }
             };
@@ -1134,7 +1134,7 @@ pub trait WritableSide<T: 'static>: StreamBase + HasWritable + Handle<W = T> {
     fn end_async(&self) -> impl Future<Output = Result<(), Error>> + 'static {
         let core = self.core().clone();
         async move {
-            let ending = core.ws().borrow().ending;
+            let ending = core.ws().borrow().ending();
             if !ending {
                 wm::end(&core, None, Cb::Nop);
             }
@@ -1179,13 +1179,13 @@ pub(crate) fn drained_future<R: 'static, W: 'static>(
         // No 'drain' pending any more: it came, or the stream was ended and
         // none will come. Checked first, so that a stream that drained and
         // then finished (and was auto-destroyed) still reports success.
-        if !st.need_drain || st.ending {
+        if !st.need_drain() || st.ending() {
             return Poll::Ready(Ok(()));
         }
-        if let Some(e) = &st.errored {
+        if let Some(e) = st.errored() {
             return Poll::Ready(Err(e.clone()));
         }
-        if st.destroyed {
+        if st.destroyed() {
             return Poll::Ready(Err(Error::destroyed("write")));
         }
         park_waker(&mut st.wakers, cx.waker());
@@ -1198,13 +1198,13 @@ pub(crate) fn finished_future<R: 'static, W: 'static>(
 ) -> impl Future<Output = Result<(), Error>> + 'static {
     std::future::poll_fn(move |cx| {
         let mut st = core.ws().borrow_mut();
-        if st.finished {
+        if st.finished() {
             return Poll::Ready(Ok(()));
         }
-        if let Some(e) = &st.errored {
+        if let Some(e) = st.errored() {
             return Poll::Ready(Err(e.clone()));
         }
-        if st.destroyed {
+        if st.destroyed() {
             return Poll::Ready(Err(Error::new(ErrorKind::PrematureClose)));
         }
         park_waker(&mut st.wakers, cx.waker());

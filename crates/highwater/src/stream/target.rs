@@ -75,13 +75,13 @@ impl<R: 'static, W: 'static> PipeTarget<W> for Core<R, W> {
     }
     fn need_drain_getter(&self) -> bool {
         let st = self.ws().borrow();
-        st.need_drain && !st.destroyed && !st.ending
+        st.need_drain() && !st.destroyed() && !st.ending()
     }
     fn need_drain_raw(&self) -> bool {
-        self.ws().borrow().need_drain
+        self.ws().borrow().need_drain()
     }
     fn error_emitted(&self) -> bool {
-        self.ws().borrow().error_emitted
+        self.ws().borrow().error_emitted()
     }
     fn error_or_destroy(self: Rc<Self>, err: Error) {
         super::core::error_or_destroy(&self, err, false);
@@ -91,7 +91,7 @@ impl<R: 'static, W: 'static> PipeTarget<W> for Core<R, W> {
     }
     fn dead(&self) -> bool {
         let st = self.ws().borrow();
-        st.destroyed || st.errored.is_some()
+        st.destroyed() || st.is_errored()
     }
     fn drain(&self) -> &Listeners<()> {
         &self.events.drain

@@ -326,7 +326,7 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
         };
         if r_ended {
             next_tick(move || done.ok());
-        } else if before == r_len || r_len < r_hwm || c.ws().borrow().ended {
+        } else if before == r_len || r_len < r_hwm || c.ws().borrow().ended() {
             // (Node tests `wState.ended` first; the order changes nothing
             // but the borrows: the writable side is only looked at when the
             // readable one is full.)

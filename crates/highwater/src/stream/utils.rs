@@ -2,6 +2,7 @@
 //! (`finished`, `pipeline`, the async iterator) ask of a stream.
 
 use super::core::Core;
+use crate::state::writable::F;
 
 /// What `end-of-stream.js` asks of a stream (its `utils.js` predicates).
 impl<R: 'static, W: 'static> Core<R, W> {
@@ -29,13 +30,13 @@ impl<R: 'static, W: 'static> Core<R, W> {
             return None;
         }
         let st = self.ws().borrow();
-        if st.finished {
+        if st.finished() {
             return Some(true);
         }
-        if st.errored.is_some() {
+        if st.is_errored() {
             return Some(false);
         }
-        Some(!strict && st.ended && st.length == 0)
+        Some(!strict && st.ended() && st.length == 0)
     }
 
     /// `isReadableFinished(stream, strict)`.
@@ -76,12 +77,8 @@ impl<R: 'static, W: 'static> Core<R, W> {
         let (writable, ended) = {
             let st = w.state.borrow();
             (
-                st.writable_side
-                    && !st.ending
-                    && !st.ended
-                    && !st.destroyed
-                    && st.errored.is_none(),
-                st.ending || st.ended,
+                st.writable_side && !st.any(F::ENDING | F::ENDED | F::DESTROYED | F::ERRORED),
+                st.any(F::ENDING | F::ENDED),
             )
         };
         Some(self.is_writable_node_stream() && writable && !ended)
@@ -112,7 +109,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
     pub(crate) fn error_emitted_any(&self) -> bool {
         self.w
             .as_ref()
-            .is_some_and(|w| w.state.borrow().error_emitted)
+            .is_some_and(|w| w.state.borrow().error_emitted())
             || self
                 .r
                 .as_ref()

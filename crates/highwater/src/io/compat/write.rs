@@ -277,13 +277,13 @@ impl<T: 'static> WritableSink<T> {
     /// The error to report instead of going on, if any.
     fn failure(&self) -> Option<Error> {
         let st = self.core.ws().borrow();
-        if let Some(e) = &st.errored {
+        if let Some(e) = st.errored() {
             return Some(e.clone());
         }
         if let Some(e) = &*self.shared.error.borrow() {
             return Some(e.clone());
         }
-        if st.destroyed {
+        if st.destroyed() {
             return Some(Error::destroyed("write"));
         }
         None
@@ -294,7 +294,7 @@ impl<T: 'static> WritableSink<T> {
             return Poll::Ready(Err(e));
         }
         let mut st = self.core.ws().borrow_mut();
-        if !st.need_drain || st.ending {
+        if !st.need_drain() || st.ending() {
             return Poll::Ready(Ok(()));
         }
         park_waker(&mut st.wakers, cx.waker());
@@ -336,18 +336,18 @@ impl<T: 'static> WritableSink<T> {
     fn close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.closing {
             self.closing = true;
-            if !self.core.ws().borrow().ending {
+            if !self.core.ws().borrow().ending() {
                 self.core.clone().end();
             }
         }
         let mut st = self.core.ws().borrow_mut();
-        if st.finished {
+        if st.finished() {
             return Poll::Ready(Ok(()));
         }
-        if let Some(e) = &st.errored {
+        if let Some(e) = st.errored() {
             return Poll::Ready(Err(e.clone()));
         }
-        if st.destroyed {
+        if st.destroyed() {
             return Poll::Ready(Err(Error::new(ErrorKind::PrematureClose)));
         }
         park_waker(&mut st.wakers, cx.waker());
@@ -380,7 +380,7 @@ impl WritableSink<Bytes> {
     /// so a huge buffer is not copied into one huge chunk.
     fn room(&self) -> usize {
         let st = self.core.ws().borrow();
-        if st.object_mode {
+        if st.object_mode() {
             usize::MAX
         } else {
             st.hwm.saturating_sub(st.length).max(1)

@@ -527,7 +527,7 @@ fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             None => true,
             Some(w) => {
                 let ws = w.state.borrow();
-                ws.auto_destroy && (ws.finished || !ws.writable_side)
+                ws.auto_destroy && (ws.finished() || !ws.writable_side)
             }
         };
         if auto {
@@ -540,7 +540,7 @@ fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 fn writable_getter<R: 'static, W: 'static>(c: &Core<R, W>) -> bool {
     c.w.as_ref().is_some_and(|w| {
         let ws = w.state.borrow();
-        ws.writable_side && !ws.ending && !ws.ended && !ws.destroyed && ws.errored.is_none()
+        ws.writable_side && !ws.ending() && !ws.ended() && !ws.destroyed() && !ws.is_errored()
     })
 }
 

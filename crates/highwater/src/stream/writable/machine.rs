@@ -14,7 +14,7 @@ use std::rc::Rc;
 use crate::runtime::event_loop::next_tick;
 use crate::state::callback::Cb;
 use crate::state::op::WritableOp;
-use crate::state::writable::{Buffered, WState};
+use crate::state::writable::{Buffered, WState, F};
 use crate::state::Error;
 
 use crate::stream::core::{self as core_, Core};
@@ -27,7 +27,7 @@ pub(crate) fn run_tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: WritableO
         WritableOp::AfterWriteTick => {
             let info = {
                 let mut st = c.ws().borrow_mut();
-                st.tick_info_active = false;
+                st.clear(F::AFTER_WRITE_TICK_INFO);
                 st.tick_infos.pop_front()
             };
             if let Some((cb, count)) = info {
@@ -60,8 +60,8 @@ pub(crate) fn write_<R: 'static, W: 'static>(
     cb: Cb,
 ) -> Result<bool, Error> {
     let mut st = c.ws().borrow_mut();
-    if st.ending || st.destroyed {
-        let ending = st.ending;
+    if st.any(F::ENDING | F::DESTROYED) {
+        let ending = st.ending();
         drop(st);
         return Err(write_refused(c, ending, cb));
     }
@@ -99,11 +99,9 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
     }
     st.writelen = len;
     st.writeitems = 1;
-    st.writing = true;
-    st.sync = true;
-    st.expect_write_cb = true;
+    st.set(F::WRITING | F::SYNC | F::EXPECT_WRITE_CB);
     st.pendingcb += 1;
-    let write_sync = st.has_write_sync;
+    let write_sync = st.has_write_sync();
     drop(st);
     if write_sync {
         match w.imp.write_sync(chunk) {
@@ -114,16 +112,15 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
                 // In object mode Node defers every synchronous completion
                 // (see `on_write_general`): once one deferral is pending, the
                 // others only count down `pendingcb`, as here.
-                if st.expect_write_cb
-                    && !st.buffered_flag
-                    && !st.ending
-                    && !st.need_drain
-                    && (!st.object_mode || st.after_write_pending)
+                // `expect_write_cb && !buffered && !ending && !need_drain
+                // && (!object_mode || after_write_pending)`, as two masks.
+                let f = st.flags();
+                if f & (F::EXPECT_WRITE_CB | F::BUFFERED | F::ENDING | F::NEED_DRAIN)
+                    == F::EXPECT_WRITE_CB
+                    && f & (F::OBJECT_MODE | F::AFTER_WRITE_PENDING) != F::OBJECT_MODE
                 {
                     let length = st.length.saturating_sub(len);
-                    st.writing = false;
-                    st.expect_write_cb = false;
-                    st.sync = false;
+                    st.clear(F::WRITING | F::EXPECT_WRITE_CB | F::SYNC);
                     st.length = length;
                     st.bytes_out = st.bytes_out.wrapping_add(len as u64);
                     st.writelen = 0;
@@ -135,7 +132,7 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
                             Some(max) => st.buffered.len() < max || length == 0,
                             None => true,
                         };
-                        if under_max && !st.destroyed && st.errored.is_none() {
+                        if under_max && !st.any(F::DESTROYED | F::ERRORED) {
                             return true;
                         }
                     }
@@ -150,7 +147,7 @@ pub(crate) fn write_plain<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: W) 
         w.imp.write(chunk, Done::write(c));
     }
     let mut st = w.state.borrow_mut();
-    st.sync = false;
+    st.clear(F::SYNC);
     write_answer(&mut st)
 }
 
@@ -162,11 +159,11 @@ fn write_answer<T>(st: &mut WState<T>) -> bool {
         ret = ret && (st.items() < max || st.length == 0);
     }
     if !ret {
-        st.need_drain = true;
+        st.set(F::NEED_DRAIN);
         st.false_returns += 1;
         st.pressure.start();
     }
-    ret && !st.destroyed && st.errored.is_none()
+    ret && !st.any(F::DESTROYED | F::ERRORED)
 }
 
 /// A write after `end()` or `destroy()`: the callback gets the error on the
@@ -204,20 +201,19 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
     if st.length > st.peak {
         st.peak = st.length;
     }
-    if st.writing || st.errored.is_some() || st.corked > 0 || !st.constructed {
+    // `writing || errored || corked || !constructed`, one mask test.
+    if st.flags() & (F::WRITING | F::ERRORED | F::CORKED | F::CONSTRUCTED) != F::CONSTRUCTED {
         if !cb.is_nop() {
-            st.all_noop = false;
+            st.clear(F::ALL_NOOP);
         }
         st.buffered.push_back(Buffered { chunk, len, cb });
-        st.buffered_flag = true;
+        st.set(F::BUFFERED);
     } else {
         st.writelen = len;
         st.writeitems = 1;
         set_writecb(&mut st, cb);
-        st.writing = true;
-        st.sync = true;
-        st.expect_write_cb = true;
-        let write_sync = st.has_write_sync;
+        st.set(F::WRITING | F::SYNC | F::EXPECT_WRITE_CB);
+        let write_sync = st.has_write_sync();
         drop(st);
         if write_sync {
             let r = c.wimp().write_sync(chunk);
@@ -226,7 +222,7 @@ fn write_or_buffer<'a, R: 'static, W: 'static>(
             c.wimp().write(chunk, Done::write(c));
         }
         st = c.ws().borrow_mut();
-        st.sync = false;
+        st.clear(F::SYNC);
     }
     write_answer(&mut st)
 }
@@ -253,17 +249,15 @@ fn do_writev<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, len: usize, chunks: Vec
         st.writelen = len;
         st.writeitems = chunks.len();
         set_writecb(&mut st, cb);
-        st.writing = true;
-        st.sync = true;
-        st.expect_write_cb = true;
-        st.destroyed
+        st.set(F::WRITING | F::SYNC | F::EXPECT_WRITE_CB);
+        st.destroyed()
     };
     if destroyed {
         on_write(c, Some(Error::destroyed("write")));
     } else {
         c.wimp().writev(chunks, Done::write(c));
     }
-    c.ws().borrow_mut().sync = false;
+    c.ws().borrow_mut().clear(F::SYNC);
 }
 
 /// Node's `onwriteError`: the write callback first, then the buffer, then
@@ -296,15 +290,19 @@ pub(crate) fn on_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Er
 pub(crate) fn on_write_ok<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     {
         let mut st = c.ws().borrow_mut();
-        if st.expect_write_cb && st.sync && !st.buffered_flag && !st.ending && st.writecb.is_nop() {
+        // `expect_write_cb && sync && !buffered && !ending`, one mask test.
+        let f = st.flags();
+        if f & (F::EXPECT_WRITE_CB | F::SYNC | F::BUFFERED | F::ENDING)
+            == F::EXPECT_WRITE_CB | F::SYNC
+            && st.writecb.is_nop()
+        {
             let length = st.length.saturating_sub(st.writelen);
             // What `on_write_general` would defer to an after-write tick
             // ('drain' due, or any object-mode completion): unless such a
             // tick is already pending, it is not this path's to do.
-            let need_tick = (st.need_drain && length <= st.lwm) || st.object_mode;
-            if !need_tick || st.after_write_pending {
-                st.writing = false;
-                st.expect_write_cb = false;
+            let need_tick = (f & F::NEED_DRAIN != 0 && length <= st.lwm) || f & F::OBJECT_MODE != 0;
+            if !need_tick || f & F::AFTER_WRITE_PENDING != 0 {
+                st.clear(F::WRITING | F::EXPECT_WRITE_CB);
                 st.length = length;
                 st.bytes_out = st.bytes_out.wrapping_add(st.writelen as u64);
                 st.writelen = 0;
@@ -320,15 +318,14 @@ pub(crate) fn on_write_ok<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 #[inline(never)]
 fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error>) {
     let mut st = c.ws().borrow_mut();
-    if !st.expect_write_cb {
+    if !st.expect_write_cb() {
         drop(st);
         error_or_destroy(c, Error::multiple_callback(), false);
         return;
     }
-    let sync = st.sync;
+    let sync = st.sync();
     let cb = std::mem::replace(&mut st.writecb, Cb::Nop);
-    st.writing = false;
-    st.expect_write_cb = false;
+    st.clear(F::WRITING | F::EXPECT_WRITE_CB);
     st.length = st.length.saturating_sub(st.writelen);
     if er.is_none() {
         st.bytes_out = st.bytes_out.wrapping_add(st.writelen as u64);
@@ -336,9 +333,7 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
     st.writelen = 0;
 
     if let Some(er) = er {
-        if st.errored.is_none() {
-            st.errored = Some(er.clone());
-        }
+        st.set_errored_once(&er);
         drop(st);
         // A Duplex: the readable side learns of the error too.
         if let Some(r) = &c.r {
@@ -356,7 +351,7 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
         return;
     }
 
-    if st.buffered_flag {
+    if st.buffered_flag() {
         drop(st);
         clear_buffer(c);
         st = c.ws().borrow_mut();
@@ -368,41 +363,40 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
         return;
     }
 
-    let need_drain = st.need_drain && st.length <= st.lwm;
+    let need_drain = st.need_drain() && st.length <= st.lwm;
     // Node writes `(state[kState] & kDestroyed !== 0)`, which by precedence is
     // `state[kState] & 1`: the objectMode bit. So every synchronous completion
     // in object mode takes the deferred path. Kept, as it decides when
     // `pendingcb` drops and so when 'finish' may come.
-    let need_tick = need_drain || st.object_mode || !cb.is_nop();
+    let need_tick = need_drain || st.object_mode() || !cb.is_nop();
     if cb.is_nop() {
         // Nothing to drop: skip the drop glue on the hottest path.
         std::mem::forget(cb);
-        if !st.after_write_pending && need_tick {
-            st.after_write_pending = true;
+        if !st.after_write_pending() && need_tick {
+            st.set(F::AFTER_WRITE_PENDING);
             drop(st);
             tick(c, WritableOp::AfterWriteNop);
         } else {
             st.pendingcb -= 1;
-            let ending = st.ending;
+            let ending = st.ending();
             drop(st);
             if ending {
                 finish_maybe(c, true);
             }
         }
-    } else if st.tick_info_active && st.tick_infos.back().is_some_and(|(c, _)| c.same(&cb)) {
+    } else if st.tick_info_active() && st.tick_infos.back().is_some_and(|(c, _)| c.same(&cb)) {
         if let Some((_, count)) = st.tick_infos.back_mut() {
             *count += 1;
         }
     } else if need_tick {
         st.tick_infos.push_back((cb, 1));
-        st.after_write_pending = true;
-        st.tick_info_active = true;
+        st.set(F::AFTER_WRITE_PENDING | F::AFTER_WRITE_TICK_INFO);
         drop(st);
         tick(c, WritableOp::AfterWriteTick);
     } else {
         // Unreachable in practice (a callback always needs a tick), kept as Node has it.
         st.pendingcb -= 1;
-        let ending = st.ending;
+        let ending = st.ending();
         drop(st);
         if ending {
             finish_maybe(c, true);
@@ -414,14 +408,16 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
 fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb: Cb) {
     let drain = {
         let mut st = c.ws().borrow_mut();
-        st.after_write_pending = false;
-        let drain = st.need_drain && !st.ending && !st.destroyed && st.length <= st.lwm;
+        st.clear(F::AFTER_WRITE_PENDING);
+        // `need_drain && !ending && !destroyed`, one mask test.
+        let drain = st.flags() & (F::NEED_DRAIN | F::ENDING | F::DESTROYED) == F::NEED_DRAIN
+            && st.length <= st.lwm;
         if drain {
-            st.need_drain = false;
+            st.clear(F::NEED_DRAIN);
             st.drains += 1;
             st.pressure.stop();
             st.wake_all();
-        } else if cb.is_nop() && !st.destroyed && !st.ending {
+        } else if cb.is_nop() && !st.any(F::DESTROYED | F::ENDING) {
             // The common case, in one borrow: no event, no callback to call,
             // nothing to fail or finish.
             st.pendingcb -= count as isize;
@@ -442,7 +438,7 @@ fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb:
     }
     let (destroyed, ending) = {
         let st = c.ws().borrow();
-        (st.destroyed, st.ending)
+        (st.destroyed(), st.ending())
     };
     if destroyed {
         error_buffer(c);
@@ -455,7 +451,7 @@ fn after_write<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, count: usize, mut cb:
 /// Node's `errorBuffer`: fails every buffered write and every waiting `end()`
 /// callback, once no write is in flight.
 pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    if c.ws().borrow().writing {
+    if c.ws().borrow().writing() {
         return;
     }
     loop {
@@ -465,8 +461,8 @@ pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
                 Some(e) => {
                     st.length = st.length.saturating_sub(e.len);
                     let err = st
-                        .errored
-                        .clone()
+                        .errored()
+                        .cloned()
                         .unwrap_or_else(|| Error::destroyed("write"));
                     Some((e, err))
                 }
@@ -487,8 +483,8 @@ pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let err = c
         .ws()
         .borrow()
-        .errored
-        .clone()
+        .errored()
+        .cloned()
         .unwrap_or_else(|| Error::destroyed("end"));
     call_finished_callbacks(c, Err(err));
     c.ws().borrow_mut().reset_buffer();
@@ -498,18 +494,21 @@ pub(crate) fn error_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// batch when there are several and the sink has `writev`.
 pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.ws().borrow_mut();
-    if st.destroyed || st.buffer_processing || st.corked > 0 || !st.buffered_flag || !st.constructed
-    {
+    // `destroyed || buffer_processing || corked || !buffered || !constructed`,
+    // one mask test.
+    const GUARD: u32 =
+        F::DESTROYED | F::BUFFER_PROCESSING | F::CORKED | F::BUFFERED | F::CONSTRUCTED;
+    if st.flags() & GUARD != F::BUFFERED | F::CONSTRUCTED {
         return;
     }
     let n = st.buffered.len();
     if n == 0 {
         return;
     }
-    st.buffer_processing = true;
+    st.set(F::BUFFER_PROCESSING);
     if n > 1 && st.has_writev {
         st.pendingcb -= n as isize - 1;
-        let all_noop = st.all_noop;
+        let all_noop = st.all_noop();
         let len = st.length;
         let mut chunks = Vec::with_capacity(n);
         let mut cbs = Vec::new();
@@ -534,10 +533,8 @@ pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             st.writelen = len;
             st.writeitems = 1;
             set_writecb(&mut st, cb);
-            st.writing = true;
-            st.sync = true;
-            st.expect_write_cb = true;
-            let (destroyed, write_sync) = (st.destroyed, st.has_write_sync);
+            st.set(F::WRITING | F::SYNC | F::EXPECT_WRITE_CB);
+            let (destroyed, write_sync) = (st.destroyed(), st.has_write_sync());
             drop(st);
             if destroyed {
                 on_write(c, Some(Error::destroyed("write")));
@@ -549,8 +546,8 @@ pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
                 c.wimp().write(chunk, Done::write(c));
             }
             st = c.ws().borrow_mut();
-            st.sync = false;
-            if st.buffered.is_empty() || st.writing {
+            st.clear(F::SYNC);
+            if st.buffered.is_empty() || st.writing() {
                 break;
             }
         }
@@ -558,15 +555,16 @@ pub(crate) fn clear_buffer<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             st.reset_buffer();
         }
     }
-    st.buffer_processing = false;
+    st.clear(F::BUFFER_PROCESSING);
 }
 
 /// `uncork()`.
 pub(crate) fn uncork<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.ws().borrow_mut();
-    if st.corked > 0 {
-        st.corked -= 1;
-        let writing = st.writing;
+    let corked = st.corked();
+    if corked > 0 {
+        st.set_corked(corked - 1);
+        let writing = st.writing();
         drop(st);
         if !writing {
             clear_buffer(c);
@@ -582,20 +580,20 @@ pub(crate) fn end<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<W>, 
             err = Some(e);
         }
     }
-    let corked = c.ws().borrow().corked > 0;
+    let corked = c.ws().borrow().corked() > 0;
     if corked {
-        c.ws().borrow_mut().corked = 1;
+        c.ws().borrow_mut().set_corked(1);
         uncork(c);
     }
     if err.is_none() {
         let (ending, errored, finished, destroyed) = {
             let st = c.ws().borrow();
-            (st.ending, st.errored.is_some(), st.finished, st.destroyed)
+            (st.ending(), st.is_errored(), st.finished(), st.destroyed())
         };
         if !ending && !errored {
-            c.ws().borrow_mut().ending = true;
+            c.ws().borrow_mut().set(F::ENDING);
             finish_maybe(c, true);
-            c.ws().borrow_mut().ended = true;
+            c.ws().borrow_mut().set(F::ENDED);
         } else if finished {
             err = Some(Error::already_finished("end"));
         } else if destroyed {
@@ -608,9 +606,9 @@ pub(crate) fn end<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<W>, 
     let mut st = c.ws().borrow_mut();
     let result = if let Some(e) = err {
         Some(Err(e))
-    } else if let Some(e) = st.errored.clone() {
+    } else if let Some(e) = st.errored().cloned() {
         Some(Err(e))
-    } else if st.finished {
+    } else if st.finished() {
         Some(Ok(()))
     } else {
         None
@@ -628,19 +626,17 @@ pub(crate) fn end<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<W>, 
 /// Node's `prefinish`: calls `_final`, or emits `'prefinish'` when there is none.
 fn prefinish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.ws().borrow_mut();
-    if st.prefinished || st.final_called {
+    if st.any(F::PREFINISHED | F::FINAL_CALLED) {
         return;
     }
-    if st.has_final && !st.destroyed {
-        st.final_called = true;
-        st.sync = true;
+    if st.has_final && !st.destroyed() {
+        st.set(F::FINAL_CALLED | F::SYNC);
         st.pendingcb += 1;
         drop(st);
         c.wimp().finish(Done::finish(c));
-        c.ws().borrow_mut().sync = false;
+        c.ws().borrow_mut().clear(F::SYNC);
     } else {
-        st.final_called = true;
-        st.prefinished = true;
+        st.set(F::FINAL_CALLED | F::PREFINISHED);
         drop(st);
         c.events.prefinish.emit(&());
     }
@@ -649,19 +645,19 @@ fn prefinish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// Node's `onFinish`: the `_final` callback.
 pub(crate) fn on_final<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Option<Error>) {
     let mut st = c.ws().borrow_mut();
-    if st.prefinished {
+    if st.prefinished() {
         drop(st);
         error_or_destroy(c, err.unwrap_or_else(Error::multiple_callback), false);
         return;
     }
     st.pendingcb -= 1;
     if let Some(err) = err {
-        let sync = st.sync;
+        let sync = st.sync();
         drop(st);
         call_finished_callbacks(c, Err(err.clone()));
         error_or_destroy(c, err, sync);
     } else if st.need_finish() {
-        st.prefinished = true;
+        st.set(F::PREFINISHED);
         drop(st);
         c.events.prefinish.emit(&());
         c.ws().borrow_mut().pendingcb += 1;
@@ -694,7 +690,7 @@ fn finish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     {
         let mut st = c.ws().borrow_mut();
         st.pendingcb -= 1;
-        st.finished = true;
+        st.set(F::FINISHED);
         st.wake_all();
     }
     call_finished_callbacks(c, Ok(()));
@@ -725,7 +721,7 @@ fn call_finished_callbacks<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, r: Result
 pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let (writing, ending) = {
         let st = c.ws().borrow();
-        (st.writing, st.ending)
+        (st.writing(), st.ending())
     };
     if !writing {
         clear_buffer(c);
@@ -740,7 +736,7 @@ pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 pub(crate) fn schedule_error_buffer_on_destroy<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let due = {
         let st = c.ws().borrow();
-        (st.buffered_flag || !st.on_finished.is_empty()) && !st.destroyed
+        (st.buffered_flag() || !st.on_finished.is_empty()) && !st.destroyed()
     };
     if due {
         tick(c, WritableOp::ErrorBuffer);

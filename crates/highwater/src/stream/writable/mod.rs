@@ -221,14 +221,14 @@ impl<T: 'static> fmt::Debug for Writable<T> {
         let st = self.core.ws().borrow();
         f.debug_struct("Writable")
             .field("id", &self.core.id)
-            .field("object_mode", &st.object_mode)
+            .field("object_mode", &st.object_mode())
             .field("high_water_mark", &st.hwm)
             .field("length", &st.length)
-            .field("need_drain", &st.need_drain)
-            .field("corked", &st.corked)
-            .field("ending", &st.ending)
-            .field("finished", &st.finished)
-            .field("destroyed", &st.destroyed)
+            .field("need_drain", &st.need_drain())
+            .field("corked", &st.corked())
+            .field("ending", &st.ending())
+            .field("finished", &st.finished())
+            .field("destroyed", &st.destroyed())
             .finish()
     }
 }
