@@ -91,8 +91,8 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
     {
         let mut pipes = src.pipes.borrow_mut();
         let mut st = src.rs().borrow_mut();
-        if pipes.len() == 1 && !st.multi_await_drain {
-            st.multi_await_drain = true;
+        if pipes.len() == 1 && !st.multi_await_drain() {
+            st.set_multi_await_drain(true);
             st.await_drain = match std::mem::take(&mut st.await_drain) {
                 AwaitDrain::One(id) => AwaitDrain::Set(vec![id]),
                 _ => AwaitDrain::Set(Vec::new()),
@@ -125,7 +125,7 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
             }
         })
     };
-    if src.rs().borrow().end_emitted {
+    if src.rs().borrow().end_emitted() {
         let f = end_fn.clone();
         next_tick(move || f());
     } else {
@@ -231,7 +231,7 @@ pub(crate) fn pipe<R: Clone + 'static, W: 'static>(
 
     if dest.need_drain_getter() {
         pause(&link);
-    } else if src.rs().borrow().flowing != Some(true) {
+    } else if !src.rs().borrow().is_flowing() {
         src.resume();
     }
     // The listeners hold the link (and through it both streams) until
@@ -248,7 +248,7 @@ fn pause<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
             let only = pipes.len() == 1 && pipes[0].0 == did;
             if only {
                 st.await_drain = AwaitDrain::One(did);
-                st.multi_await_drain = false;
+                st.set_multi_await_drain(false);
             } else if pipes.len() > 1 && pipes.iter().any(|p| p.0 == did) {
                 if let AwaitDrain::Set(set) = &mut st.await_drain {
                     if !set.contains(&did) {
@@ -276,7 +276,7 @@ fn pipe_on_drain<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
     let did = l.dest_id;
     let resume = {
         let mut st = l.src.rs().borrow_mut();
-        let multi = st.multi_await_drain;
+        let multi = st.multi_await_drain();
         match &mut st.await_drain {
             AwaitDrain::One(id) if *id == did => st.await_drain = AwaitDrain::Nobody,
             AwaitDrain::Set(set) if multi => set.retain(|x| *x != did),
@@ -287,7 +287,7 @@ fn pipe_on_drain<R: 'static, W: 'static>(l: &Rc<Link<R, W>>) {
             AwaitDrain::Set(s) => s.is_empty(),
             AwaitDrain::One(_) => false,
         };
-        none && st.data_listening
+        none && st.data_listening()
     };
     if resume {
         l.src.resume();

@@ -110,7 +110,7 @@ impl<R: 'static, W: 'static> Stage for Core<R, W> {
         match &self.r {
             Some(r) => {
                 let st = r.state.borrow();
-                st.ended && st.errored.is_none() && !st.error_emitted
+                st.ended() && !st.is_errored() && !st.error_emitted()
             }
             None => false,
         }

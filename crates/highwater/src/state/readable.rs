@@ -9,6 +9,20 @@
 //! pushed data is buffered rather than emitted), `need_readable`,
 //! `emitted_readable`, `reading_more` (a `maybeReadMore` tick is queued),
 //! `resume_scheduled`.
+//!
+//! As in Node (`state[kState]`), the flags the transitions test live in one
+//! word, [`RState::flags`], one bit each ([`F`]): `kObjectMode` is
+//! [`F::OBJECT_MODE`], `kReading` [`F::READING`], `kDataListening`
+//! [`F::DATA_LISTENING`], and so on. Two bits mirror values kept beside the
+//! word: [`F::ERRORED`] is `errored.is_some()` and [`F::DECODER`] is
+//! `text.is_some()` (Node's `kErrored` and `kDecoder`). Both values are
+//! private to this module and written only through [`RState::set_errored`]
+//! and [`RState::set_encoding`], which update the bit in the same step. The
+//! tri-state `flowing` is two bits, as Node's `kHasFlowing` and `kFlowing`
+//! ([`F::HAS_FLOWING`], [`F::FLOWING`]; `FLOWING` alone is `Some(true)`),
+//! written only through [`RState::set_flowing`]. So `push()`'s "no decoder,
+//! open, not errored" and `read()`'s "may call `_read`" are each one mask
+//! test of the word.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -63,55 +77,104 @@ pub(crate) fn wake(wakers: &mut Vec<Waker>) {
     }
 }
 
+/// The bits of [`RState::flags`], named after Node's `kState` bits of
+/// `ReadableState`.
+///
+/// `ERRORED` and `DECODER` mirror values kept beside the word, and
+/// `HAS_FLOWING`/`FLOWING` are the tri-state `flowing` itself (see the
+/// module docs): only their own setters change them, never [`RState::set`]
+/// or [`RState::clear`].
+pub(crate) struct F;
+
+impl F {
+    // `ENDED` is bit 0: `length == 0 && ended` (`howMuchToRead`, twice
+    // per `read()`) then tests the word without a shift.
+    pub(crate) const ENDED: u32 = 1 << 0;
+    pub(crate) const OBJECT_MODE: u32 = 1 << 1;
+    pub(crate) const END_EMITTED: u32 = 1 << 2;
+    pub(crate) const READING: u32 = 1 << 3;
+    /// False while an asynchronous `construct` hook runs: no `_read` yet.
+    pub(crate) const CONSTRUCTED: u32 = 1 << 4;
+    pub(crate) const SYNC: u32 = 1 << 5;
+    pub(crate) const NEED_READABLE: u32 = 1 << 6;
+    pub(crate) const EMITTED_READABLE: u32 = 1 << 7;
+    pub(crate) const READABLE_LISTENING: u32 = 1 << 8;
+    pub(crate) const RESUME_SCHEDULED: u32 = 1 << 9;
+    pub(crate) const ERROR_EMITTED: u32 = 1 << 10;
+    pub(crate) const DESTROYED: u32 = 1 << 11;
+    pub(crate) const CLOSE_EMITTED: u32 = 1 << 12;
+    pub(crate) const MULTI_AWAIT_DRAIN: u32 = 1 << 13;
+    pub(crate) const READING_MORE: u32 = 1 << 14;
+    pub(crate) const DATA_EMITTED: u32 = 1 << 15;
+    /// Mirror: `errored.is_some()`.
+    pub(crate) const ERRORED: u32 = 1 << 16;
+    /// Mirror: `text.is_some()` (Node's `kDecoder`).
+    pub(crate) const DECODER: u32 = 1 << 17;
+    /// `flowing` is not `None` (Node's `kHasFlowing`).
+    pub(crate) const HAS_FLOWING: u32 = 1 << 18;
+    /// `flowing == Some(true)`; never set without `HAS_FLOWING`.
+    pub(crate) const FLOWING: u32 = 1 << 19;
+    pub(crate) const HAS_PAUSED: u32 = 1 << 20;
+    pub(crate) const PAUSED: u32 = 1 << 21;
+    pub(crate) const DATA_LISTENING: u32 = 1 << 22;
+
+    /// The bits only their own setters may change.
+    const MIRRORS: u32 = F::ERRORED | F::DECODER | F::HAS_FLOWING | F::FLOWING;
+
+    /// What sends `push()` off its fast path: a decoder, `ended`,
+    /// `destroyed` or `errored`.
+    pub(crate) const PUSH_SLOW: u32 = F::DECODER | F::ENDED | F::DESTROYED | F::ERRORED;
+
+    /// `addChunk`'s hand-off to `'data'`: flowing, outside `_read`, with a
+    /// `'data'` listener; only `FLOWING | DATA_LISTENING` may be set.
+    pub(crate) const HAND_OFF: u32 = F::FLOWING | F::SYNC | F::DATA_LISTENING;
+
+    /// What stops `read()` from calling `_read`: `reading`, `ended`,
+    /// `destroyed`, `errored`, or not `constructed`; only `CONSTRUCTED`
+    /// may be set.
+    pub(crate) const NO_READ: u32 =
+        F::READING | F::ENDED | F::DESTROYED | F::ERRORED | F::CONSTRUCTED;
+}
+
 /// Node's `ReadableState` (of its encodings, UTF-8 only).
 pub(crate) struct RState<R> {
-    pub(crate) object_mode: bool,
+    /// Node's `state[kState]`: the bits of [`F`].
+    flags: u32,
     pub(crate) hwm: usize,
     pub(crate) ops: ChunkOps<R>,
+    // Options read once per stream or per rare transition stay plain
+    // bools: no hot test combines them with other flags, so moving them
+    // into `flags` would gain nothing. `closed` likewise (set once, read
+    // by `Core::is_closed`).
     pub(crate) emit_close: bool,
     pub(crate) auto_destroy: bool,
     /// Node's `readable` option: false for a Duplex whose readable side is
     /// disabled (it starts ended and end-emitted).
     pub(crate) readable_side: bool,
-    /// False while an asynchronous `construct` hook runs: no `_read` yet.
-    pub(crate) constructed: bool,
+    pub(crate) closed: bool,
 
     /// The chunks, each with the length it counts for (`chunk_len`, kept
     /// so that the per-chunk paths never ask `ops.len` twice).
     pub(crate) buffer: VecDeque<(R, usize)>,
     pub(crate) length: usize,
-    pub(crate) flowing: Option<bool>,
-    pub(crate) paused: bool,
-    pub(crate) has_paused: bool,
-    pub(crate) ended: bool,
-    pub(crate) end_emitted: bool,
-    pub(crate) reading: bool,
-    pub(crate) sync: bool,
-    pub(crate) need_readable: bool,
-    pub(crate) emitted_readable: bool,
-    pub(crate) readable_listening: bool,
-    pub(crate) data_listening: bool,
-    pub(crate) resume_scheduled: bool,
-    pub(crate) reading_more: bool,
-    pub(crate) data_emitted: bool,
     pub(crate) await_drain: AwaitDrain,
-    pub(crate) multi_await_drain: bool,
 
-    pub(crate) destroyed: bool,
-    pub(crate) closed: bool,
-    pub(crate) close_emitted: bool,
-    pub(crate) error_emitted: bool,
-    pub(crate) errored: Option<Error>,
+    /// Mirrored by [`F::ERRORED`]: written only by [`RState::set_errored`].
+    errored: Option<Error>,
 
     pub(crate) wakers: Vec<Waker>,
 
     /// Node's `decoder` and `encoding`: set by `setEncoding`; every chunk
-    /// pushed is then decoded to whole UTF-8 characters.
-    pub(crate) text: Option<Box<TextState<R>>>,
+    /// pushed is then decoded to whole UTF-8 characters. Mirrored by
+    /// [`F::DECODER`]: written only by [`RState::set_encoding`].
+    text: Option<Box<TextState<R>>>,
 
     // Beyond Node: weights, the item bound, the overflow policy and the
     // counters of `ReadableStats`.
-    /// Object mode whose chunks count `ops.len` instead of 1.
+    /// Object mode whose chunks count `ops.len` instead of 1. A bool, not
+    /// a bit: `chunk_len` tests `object_mode` alone first, which in byte
+    /// mode decides (one bit test), where a mask test of both would cost
+    /// more on every chunk.
     pub(crate) weighted: bool,
     pub(crate) max_items: Option<usize>,
     pub(crate) overflow: Overflow,
@@ -127,6 +190,64 @@ pub(crate) struct RState<R> {
     pub(crate) pressure: PressureClock,
 }
 
+/// Getters (`$get`) for flags of the word, under Node's names, for code
+/// that tests a single flag; setters (`$set`) for the flags set one at a
+/// time. The per-chunk paths test, set and clear masks instead
+/// ([`RState::flags`], [`RState::set`], [`RState::clear`]).
+macro_rules! flag_accessors {
+    (get { $($get:ident: $gbit:ident;)* } set { $($set:ident: $sbit:ident;)* }) => {
+        impl<R> RState<R> {
+            $(
+                #[inline]
+                pub(crate) fn $get(&self) -> bool {
+                    self.flags & F::$gbit != 0
+                }
+            )*
+            $(
+                #[inline]
+                pub(crate) fn $set(&mut self, on: bool) {
+                    if on {
+                        self.flags |= F::$sbit;
+                    } else {
+                        self.flags &= !F::$sbit;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+flag_accessors! {
+    get {
+        object_mode: OBJECT_MODE;
+        ended: ENDED;
+        end_emitted: END_EMITTED;
+        reading: READING;
+        constructed: CONSTRUCTED;
+        sync: SYNC;
+        need_readable: NEED_READABLE;
+        emitted_readable: EMITTED_READABLE;
+        readable_listening: READABLE_LISTENING;
+        resume_scheduled: RESUME_SCHEDULED;
+        error_emitted: ERROR_EMITTED;
+        destroyed: DESTROYED;
+        multi_await_drain: MULTI_AWAIT_DRAIN;
+        data_emitted: DATA_EMITTED;
+        reading_more: READING_MORE;
+        paused: PAUSED;
+        data_listening: DATA_LISTENING;
+    }
+    set {
+        set_constructed: CONSTRUCTED;
+        set_sync: SYNC;
+        set_readable_listening: READABLE_LISTENING;
+        set_error_emitted: ERROR_EMITTED;
+        set_destroyed: DESTROYED;
+        set_close_emitted: CLOSE_EMITTED;
+        set_multi_await_drain: MULTI_AWAIT_DRAIN;
+    }
+}
+
 impl<R> RState<R> {
     pub(crate) fn new(
         object_mode: bool,
@@ -135,36 +256,21 @@ impl<R> RState<R> {
         emit_close: bool,
         auto_destroy: bool,
     ) -> Self {
+        let mut flags = F::CONSTRUCTED | F::SYNC;
+        if object_mode {
+            flags |= F::OBJECT_MODE;
+        }
         RState {
-            object_mode,
+            flags,
             hwm,
             ops,
             emit_close,
             auto_destroy,
             readable_side: true,
-            constructed: true,
+            closed: false,
             buffer: VecDeque::new(),
             length: 0,
-            flowing: None,
-            paused: false,
-            has_paused: false,
-            ended: false,
-            end_emitted: false,
-            reading: false,
-            sync: true,
-            need_readable: false,
-            emitted_readable: false,
-            readable_listening: false,
-            data_listening: false,
-            resume_scheduled: false,
-            reading_more: false,
-            data_emitted: false,
             await_drain: AwaitDrain::Nobody,
-            multi_await_drain: false,
-            destroyed: false,
-            closed: false,
-            close_emitted: false,
-            error_emitted: false,
             errored: None,
             wakers: Vec::new(),
             text: None,
@@ -182,6 +288,118 @@ impl<R> RState<R> {
             overflow_errors: 0,
             pressure: PressureClock::default(),
         }
+    }
+
+    /// The word itself, for mask tests of several flags at once.
+    #[inline]
+    pub(crate) fn flags(&self) -> u32 {
+        self.debug_check_mirrors();
+        self.flags
+    }
+
+    /// Whether any of the bits of `mask` is set.
+    #[inline]
+    pub(crate) fn any(&self, mask: u32) -> bool {
+        self.flags & mask != 0
+    }
+
+    /// Sets the bits of `mask` (no mirror bit).
+    #[inline]
+    pub(crate) fn set(&mut self, mask: u32) {
+        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
+        self.flags |= mask;
+    }
+
+    /// Clears the bits of `mask` (no mirror bit).
+    #[inline]
+    pub(crate) fn clear(&mut self, mask: u32) {
+        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
+        self.flags &= !mask;
+    }
+
+    /// Node's tri-state `flowing`: `None` until a consumer chose.
+    #[inline]
+    pub(crate) fn flowing(&self) -> Option<bool> {
+        self.debug_check_mirrors();
+        if self.flags & F::HAS_FLOWING != 0 {
+            Some(self.flags & F::FLOWING != 0)
+        } else {
+            None
+        }
+    }
+
+    /// `flowing == Some(true)`, one bit test.
+    #[inline]
+    pub(crate) fn is_flowing(&self) -> bool {
+        self.flags & F::FLOWING != 0
+    }
+
+    /// `flowing = v`: both bits in one step.
+    #[inline]
+    pub(crate) fn set_flowing(&mut self, v: Option<bool>) {
+        self.flags &= !(F::HAS_FLOWING | F::FLOWING);
+        match v {
+            None => {}
+            Some(false) => self.flags |= F::HAS_FLOWING,
+            Some(true) => self.flags |= F::HAS_FLOWING | F::FLOWING,
+        }
+    }
+
+    /// The error the side failed with, if any.
+    #[inline]
+    pub(crate) fn errored(&self) -> Option<&Error> {
+        self.errored.as_ref()
+    }
+
+    /// `errored.is_some()`, from the mirror bit.
+    #[inline]
+    pub(crate) fn is_errored(&self) -> bool {
+        self.debug_check_mirrors();
+        self.flags & F::ERRORED != 0
+    }
+
+    /// `errored = err`, with [`F::ERRORED`] kept in step.
+    #[inline]
+    pub(crate) fn set_errored(&mut self, err: Option<Error>) {
+        if err.is_some() {
+            self.flags |= F::ERRORED;
+        } else {
+            self.flags &= !F::ERRORED;
+        }
+        self.errored = err;
+    }
+
+    /// `checkError`'s "if none yet": records `err` unless the side already
+    /// has an error.
+    #[inline]
+    pub(crate) fn set_errored_once(&mut self, err: &Error) {
+        if self.errored.is_none() {
+            self.set_errored(Some(err.clone()));
+        }
+    }
+
+    /// The decoder, if `setEncoding` was called.
+    #[inline]
+    pub(crate) fn text(&self) -> Option<&TextState<R>> {
+        self.text.as_deref()
+    }
+
+    /// The decoder, to decode with.
+    #[inline]
+    pub(crate) fn text_mut(&mut self) -> Option<&mut TextState<R>> {
+        self.text.as_deref_mut()
+    }
+
+    /// Debug builds: the mirror bits agree with the values they mirror,
+    /// and `FLOWING` never stands without `HAS_FLOWING`.
+    #[inline]
+    fn debug_check_mirrors(&self) {
+        debug_assert_eq!(self.flags & F::ERRORED != 0, self.errored.is_some());
+        debug_assert_eq!(self.flags & F::DECODER != 0, self.text.is_some());
+        debug_assert!(
+            self.flags & (F::HAS_FLOWING | F::FLOWING) != F::FLOWING,
+            "FLOWING without HAS_FLOWING"
+        );
     }
 
     /// A snapshot for [`ReadableStats`].
@@ -207,7 +425,7 @@ impl<R> RState<R> {
     #[inline(always)]
     pub(crate) fn push_answer(&mut self) -> bool {
         let more = self.can_push_more();
-        if !more && !self.ended {
+        if !more && !self.ended() {
             self.false_returns += 1;
             self.pressure.start();
         }
@@ -227,9 +445,9 @@ impl<R> RState<R> {
     /// chunk counts as in and out.
     #[inline]
     pub(crate) fn count_hand_off(&mut self, len: usize) {
-        let multi = self.multi_await_drain;
+        let multi = self.multi_await_drain();
         self.await_drain.clear(multi);
-        self.data_emitted = true;
+        self.flags |= F::DATA_EMITTED;
         self.pushes += 1;
         self.bytes_in = self.bytes_in.wrapping_add(len as u64);
         self.bytes_out = self.bytes_out.wrapping_add(len as u64);
@@ -237,7 +455,7 @@ impl<R> RState<R> {
 
     #[inline]
     pub(crate) fn chunk_len(&self, c: &R) -> usize {
-        if self.object_mode && !self.weighted {
+        if self.object_mode() && !self.weighted {
             1
         } else {
             (self.ops.len)(c)
@@ -247,7 +465,7 @@ impl<R> RState<R> {
     /// Node's `canPushMore`.
     #[inline]
     pub(crate) fn can_push_more(&self) -> bool {
-        !self.ended
+        !self.ended()
             && ((self.length < self.hwm && self.max_items.is_none_or(|m| self.buffer.len() < m))
                 || self.length == 0)
     }
@@ -255,15 +473,15 @@ impl<R> RState<R> {
     /// Node's `howMuchToRead`; `n == None` is `read()` without a size (NaN).
     #[inline(always)]
     pub(crate) fn how_much_to_read(&self, n: Option<usize>) -> usize {
-        if n == Some(0) || (self.length == 0 && self.ended) {
+        if n == Some(0) || (self.length == 0 && self.ended()) {
             return 0;
         }
-        if self.object_mode {
+        if self.object_mode() {
             return 1;
         }
         match n {
             None => {
-                if self.flowing == Some(true) && self.length > 0 {
+                if self.is_flowing() && self.length > 0 {
                     self.buffer.front().map_or(0, |(_, len)| *len)
                 } else {
                     self.length
@@ -271,7 +489,7 @@ impl<R> RState<R> {
             }
             Some(n) if n <= self.length => n,
             Some(_) => {
-                if self.ended {
+                if self.ended() {
                     self.length
                 } else {
                     0
@@ -288,7 +506,7 @@ impl<R> RState<R> {
         if self.length == 0 {
             return None;
         }
-        if self.object_mode {
+        if self.object_mode() {
             return self.buffer.pop_front();
         }
         // The per-chunk case: exactly the first chunk (a flowing `read()`).
@@ -364,7 +582,7 @@ impl<R: TextChunk> RState<R> {
     pub(crate) fn set_encoding(&mut self, encoding: Encoding) {
         let mut text = TextState::<R>::new(encoding);
         let chunks: Vec<(R, usize)> = self.buffer.drain(..).collect();
-        if self.object_mode {
+        if self.object_mode() {
             for (c, len) in chunks {
                 let d = (text.decode)(&mut text.decoder, c);
                 // Still counted as before (1, or its weight).
@@ -396,6 +614,7 @@ impl<R: TextChunk> RState<R> {
             }
         }
         self.text = Some(Box::new(text));
+        self.flags |= F::DECODER;
     }
 }
 

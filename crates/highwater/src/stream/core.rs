@@ -195,7 +195,10 @@ impl<R: 'static, W: 'static> Core<R, W> {
         self.w
             .as_ref()
             .is_some_and(|w| w.state.borrow().destroyed())
-            || self.r.as_ref().is_some_and(|r| r.state.borrow().destroyed)
+            || self
+                .r
+                .as_ref()
+                .is_some_and(|r| r.state.borrow().destroyed())
     }
 
     /// `checkError`: record `err` as the error of both sides, if they have none.
@@ -204,10 +207,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
             w.state.borrow_mut().set_errored_once(err);
         }
         if let Some(r) = &self.r {
-            let mut st = r.state.borrow_mut();
-            if st.errored.is_none() {
-                st.errored = Some(err.clone());
-            }
+            r.state.borrow_mut().set_errored_once(err);
         }
     }
 
@@ -280,11 +280,11 @@ pub(crate) fn destroy_cb<R: 'static, W: 'static>(
         w.state.borrow_mut().set_destroyed(true);
     }
     if let Some(r) = &c.r {
-        r.state.borrow_mut().destroyed = true;
+        r.state.borrow_mut().set_destroyed(true);
     }
     c.wake_all();
     let constructed = c.w.as_ref().is_none_or(|w| w.state.borrow().constructed())
-        && c.r.as_ref().is_none_or(|r| r.state.borrow().constructed);
+        && c.r.as_ref().is_none_or(|r| r.state.borrow().constructed());
     if !constructed {
         // Node waits for the construct hook (`once(kDestroy, …)`).
         *c.pending_destroy.borrow_mut() = Some(err);
@@ -320,7 +320,7 @@ fn construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
         w.state.borrow_mut().set_constructed(false);
     }
     if let Some(r) = &c.r {
-        r.state.borrow_mut().constructed = false;
+        r.state.borrow_mut().set_constructed(false);
     }
     tick(c, StreamOp::Construct);
 }
@@ -335,7 +335,7 @@ pub(crate) fn on_construct<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Opti
         w.state.borrow_mut().set_constructed(true);
     }
     if let Some(r) = &c.r {
-        r.state.borrow_mut().constructed = true;
+        r.state.borrow_mut().set_constructed(true);
     }
     if c.is_destroyed() {
         // The destroy that waited: its own error wins over the construct's
@@ -375,7 +375,9 @@ pub(crate) fn emit_error_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Err
     let emitted =
         c.w.as_ref()
             .is_some_and(|w| w.state.borrow().error_emitted())
-            || c.r.as_ref().is_some_and(|r| r.state.borrow().error_emitted);
+            || c.r
+                .as_ref()
+                .is_some_and(|r| r.state.borrow().error_emitted());
     if emitted {
         return;
     }
@@ -383,7 +385,7 @@ pub(crate) fn emit_error_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, err: Err
         w.state.borrow_mut().set_error_emitted(true);
     }
     if let Some(r) = &c.r {
-        r.state.borrow_mut().error_emitted = true;
+        r.state.borrow_mut().set_error_emitted(true);
     }
     c.wake_all();
     c.events.error.emit(&err);
@@ -398,7 +400,7 @@ pub(crate) fn emit_close_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     }
     if let Some(r) = &c.r {
         let mut st = r.state.borrow_mut();
-        st.close_emitted = true;
+        st.set_close_emitted(true);
         emit |= st.emit_close;
     }
     c.wake_all();
@@ -474,7 +476,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
         }
         self.r
             .as_ref()
-            .and_then(|r| r.state.borrow().errored.clone())
+            .and_then(|r| r.state.borrow().errored().cloned())
     }
 }
 

@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
+use crate::state::readable::F as RF;
 use crate::state::writable::F;
 use crate::state::DuplexOptions;
 
@@ -145,8 +146,7 @@ impl<R: 'static, W: 'static> Duplex<R, W> {
         if !opts.readable_enabled {
             let mut st = r.state.borrow_mut();
             st.readable_side = false;
-            st.ended = true;
-            st.end_emitted = true;
+            st.set(RF::ENDED | RF::END_EMITTED);
         }
         if !opts.writable_enabled {
             let mut st = w.state.borrow_mut();

@@ -91,9 +91,7 @@ pub fn is_errored(s: &impl StreamBase) -> bool {
     let c = s.core();
     c.error_emitted_any()
         || c.w.as_ref().is_some_and(|w| w.state.borrow().is_errored())
-        || c.r
-            .as_ref()
-            .is_some_and(|r| r.state.borrow().errored.is_some())
+        || c.r.as_ref().is_some_and(|r| r.state.borrow().is_errored())
 }
 
 /// `stream.isDisturbed(s)`: whether data was read from the stream or it was
@@ -116,7 +114,7 @@ pub fn is_disturbed(s: &impl StreamBase) -> bool {
     let c = s.core();
     c.r.as_ref().is_some_and(|r| {
         let st = r.state.borrow();
-        st.data_emitted
-            || (st.readable_side && (st.destroyed || st.errored.is_some()) && !st.end_emitted)
+        st.data_emitted()
+            || (st.readable_side && (st.destroyed() || st.is_errored()) && !st.end_emitted())
     })
 }

@@ -1373,7 +1373,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// assert!(!r.is_paused());
     /// ```
     fn is_paused(&self) -> bool {
-        self.core().rs().borrow().paused
+        self.core().rs().borrow().paused()
     }
 
     /// Adds a `'data'` listener; starts flowing unless paused explicitly.
@@ -1738,7 +1738,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// assert_eq!(r.readable_flowing(), Some(false)); // paused by the consumer
     /// ```
     fn readable_flowing(&self) -> Option<bool> {
-        self.core().rs().borrow().flowing
+        self.core().rs().borrow().flowing()
     }
 
     /// `'end'` was emitted (Node's `readableEnded`).
@@ -1758,7 +1758,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// assert!(r.readable_ended());
     /// ```
     fn readable_ended(&self) -> bool {
-        self.core().rs().borrow().end_emitted
+        self.core().rs().borrow().end_emitted()
     }
 
     /// Whether the readable side is in object mode.
@@ -1774,7 +1774,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// assert!(!bytes.readable_object_mode());
     /// ```
     fn readable_object_mode(&self) -> bool {
-        self.core().rs().borrow().object_mode
+        self.core().rs().borrow().object_mode()
     }
 
     /// Some `'data'` was emitted (Node's `readableDidRead`).
@@ -1791,7 +1791,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// assert!(r.readable_did_read());
     /// ```
     fn readable_did_read(&self) -> bool {
-        self.core().rs().borrow().data_emitted
+        self.core().rs().borrow().data_emitted()
     }
 
     /// Whether reading may still produce data: not ended, destroyed or errored.
@@ -1811,7 +1811,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// ```
     fn readable(&self) -> bool {
         let st = self.core().rs().borrow();
-        st.readable_side && !st.destroyed && !st.error_emitted && !st.end_emitted
+        st.readable_side && !st.destroyed() && !st.error_emitted() && !st.end_emitted()
     }
 
     /// Destroyed or errored before `'end'` (Node's `readableAborted`).
@@ -1829,7 +1829,7 @@ pub trait ReadableSide<T: 'static>: StreamBase + HasReadable + Handle<R = T> {
     /// ```
     fn readable_aborted(&self) -> bool {
         let st = self.core().rs().borrow();
-        st.readable_side && (st.destroyed || st.errored.is_some()) && !st.end_emitted
+        st.readable_side && (st.destroyed() || st.is_errored()) && !st.end_emitted()
     }
 }
 

@@ -322,7 +322,7 @@ impl<In: 'static, Out: 'static> Shared<Out> for State<In, Out> {
         }
         let (r_ended, r_len, r_hwm) = {
             let rs = c.rs().borrow();
-            (rs.ended, rs.length, rs.hwm)
+            (rs.ended(), rs.length, rs.hwm)
         };
         if r_ended {
             next_tick(move || done.ok());
@@ -552,7 +552,7 @@ fn build<In: 'static, Out: 'static>(
         Box::new(WriteSide(state.clone())),
     );
     // Node's Transform clears the readable side's initial `sync`.
-    d.core.rs().borrow_mut().sync = false;
+    d.core.rs().borrow_mut().set_sync(false);
     let _ = state.core.set(Rc::downgrade(&d.core));
     if has_final {
         // Node's `this.on('prefinish', prefinish)`: with the user's own

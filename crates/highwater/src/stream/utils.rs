@@ -45,10 +45,10 @@ impl<R: 'static, W: 'static> Core<R, W> {
             return None;
         }
         let st = self.rs().borrow();
-        if st.errored.is_some() {
+        if st.is_errored() {
             return Some(false);
         }
-        Some(st.end_emitted || (!strict && st.ended && st.length == 0))
+        Some(st.end_emitted() || (!strict && st.ended() && st.length == 0))
     }
 
     /// `isReadable(stream)`: `None` for a stream without a readable side.
@@ -59,7 +59,7 @@ impl<R: 'static, W: 'static> Core<R, W> {
         }
         let readable = {
             let st = r.state.borrow();
-            st.readable_side && !st.destroyed && !st.error_emitted && !st.end_emitted
+            st.readable_side && !st.destroyed() && !st.error_emitted() && !st.end_emitted()
         };
         Some(
             self.is_readable_node_stream()
@@ -113,6 +113,6 @@ impl<R: 'static, W: 'static> Core<R, W> {
             || self
                 .r
                 .as_ref()
-                .is_some_and(|r| r.state.borrow().error_emitted)
+                .is_some_and(|r| r.state.borrow().error_emitted())
     }
 }

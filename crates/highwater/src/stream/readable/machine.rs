@@ -9,7 +9,7 @@
 use std::rc::Rc;
 
 use crate::state::op::ReadableOp;
-use crate::state::readable::RState;
+use crate::state::readable::{RState, F};
 use crate::state::{Error, ErrorKind, Overflow};
 
 use crate::stream::core::{self as core_, Core};
@@ -37,18 +37,20 @@ fn tick<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, op: ReadableOp) {
 pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>) -> bool {
     let mut st = c.rs().borrow_mut();
     let Some(chunk) = chunk else {
-        st.reading = false;
+        st.clear(F::READING);
         drop(st);
         on_eof_chunk(c);
         return false;
     };
     // The common cases, in one borrow: an open stream without a decoder
-    // and a chunk that is not empty (Node's `readableAddChunk`).
-    if st.text.is_none() && !st.ended && !st.destroyed && st.errored.is_none() {
+    // and a chunk that is not empty (Node's `readableAddChunk`). "No
+    // decoder, not ended, destroyed or errored" is one mask test.
+    if st.flags() & F::PUSH_SLOW == 0 {
         let len = st.chunk_len(&chunk);
-        if len > 0 || st.object_mode {
-            st.reading = false;
-            if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
+        if len > 0 || st.object_mode() {
+            st.clear(F::READING);
+            // `flowing == Some(true) && !sync && data_listening`, one mask test.
+            if st.flags() & F::HAND_OFF == F::FLOWING | F::DATA_LISTENING && st.length == 0 {
                 // `addChunk`'s hand-off: a flowing stream with an empty
                 // buffer, pushed to from outside `_read`, gives the chunk
                 // straight to its `'data'` listeners.
@@ -66,7 +68,7 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
                 }
                 st.buffer.push_back((chunk, len));
                 st.wake_all();
-                if st.need_readable {
+                if st.need_readable() {
                     drop(st);
                     emit_readable(c);
                     st = c.rs().borrow_mut();
@@ -77,8 +79,8 @@ pub(crate) fn push<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>)
                 return c.rs().borrow_mut().push_answer();
             }
             // `maybeReadMore` and the answer, in one borrow.
-            if !st.reading_more && st.constructed {
-                st.reading_more = true;
+            if !st.reading_more() && st.constructed() {
+                st.set(F::READING_MORE);
                 drop(st);
                 tick(c, ReadableOp::MaybeReadMore);
                 return c.rs().borrow_mut().push_answer();
@@ -97,33 +99,33 @@ fn push_general<'a, R: 'static, W: 'static>(
     chunk: Option<R>,
 ) -> bool {
     let Some(chunk) = chunk else {
-        st.reading = false;
+        st.clear(F::READING);
         drop(st);
         on_eof_chunk(c);
         return false;
     };
-    if !st.object_mode && (st.ops.len)(&chunk) == 0 {
-        st.reading = false;
+    if !st.object_mode() && (st.ops.len)(&chunk) == 0 {
+        st.clear(F::READING);
         drop(st);
         maybe_read_more(c);
         return c.rs().borrow().can_push_more();
     }
-    if st.ended {
+    if st.ended() {
         drop(st);
         core_::error_or_destroy(c, Error::new(ErrorKind::PushAfterEof), false);
         return false;
     }
-    if st.destroyed || st.errored.is_some() {
+    if st.any(F::DESTROYED | F::ERRORED) {
         return false;
     }
-    st.reading = false;
-    let chunk = match st.text.as_deref_mut() {
+    st.clear(F::READING);
+    let chunk = match st.text_mut() {
         None => chunk,
         Some(t) => {
             // Node: `chunk = state.decoder.write(chunk)`; a chunk that was
             // only the start of a character adds nothing.
             let chunk = (t.decode)(&mut t.decoder, chunk);
-            if !st.object_mode && (st.ops.len)(&chunk) == 0 {
+            if !st.object_mode() && (st.ops.len)(&chunk) == 0 {
                 drop(st);
                 maybe_read_more(c);
                 return c.rs().borrow_mut().push_answer();
@@ -140,24 +142,24 @@ fn push_general<'a, R: 'static, W: 'static>(
 pub(crate) fn unshift<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<R>) -> bool {
     let mut st = c.rs().borrow_mut();
     let Some(chunk) = chunk else {
-        st.reading = false;
+        st.clear(F::READING);
         drop(st);
         on_eof_chunk(c);
         return false;
     };
-    if !st.object_mode && (st.ops.len)(&chunk) == 0 {
+    if !st.object_mode() && (st.ops.len)(&chunk) == 0 {
         return st.can_push_more();
     }
-    if st.end_emitted {
+    if st.end_emitted() {
         drop(st);
         core_::error_or_destroy(c, Error::new(ErrorKind::UnshiftAfterEndEvent), false);
-    } else if st.destroyed || st.errored.is_some() {
+    } else if st.any(F::DESTROYED | F::ERRORED) {
         return false;
     } else {
         // With an encoding, the chunk put back is decoded on its own (Node
         // puts a Buffer back as is, among strings; highwater keeps every
         // chunk whole UTF-8).
-        let chunk = match st.text.as_deref() {
+        let chunk = match st.text() {
             Some(t) => (t.whole)(chunk),
             None => chunk,
         };
@@ -172,7 +174,7 @@ pub(crate) fn unshift<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: Option<
 fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) {
     let mut st = c.rs().borrow_mut();
     let len = st.chunk_len(&chunk);
-    if st.flowing == Some(true) && !st.sync && st.data_listening && st.length == 0 {
+    if st.flags() & F::HAND_OFF == F::FLOWING | F::DATA_LISTENING && st.length == 0 {
         st.count_hand_off(len);
         drop(st);
         emit_data_owned(c, chunk);
@@ -223,7 +225,7 @@ fn add_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, chunk: R, front: bool) 
             st.buffer.push_back((chunk, len));
         }
         st.wake_all();
-        let need = st.need_readable;
+        let need = st.need_readable();
         drop(st);
         if need {
             emit_readable(c);
@@ -270,17 +272,17 @@ fn read_<R: 'static, W: 'static>(
         }
     }
     if n != Some(0) {
-        st.emitted_readable = false;
+        st.clear(F::EMITTED_READABLE);
     }
     if n == Some(0)
-        && st.need_readable
+        && st.need_readable()
         && ((if st.hwm != 0 {
             st.length >= st.hwm
         } else {
             st.length > 0
-        }) || st.ended)
+        }) || st.ended())
     {
-        let end = st.length == 0 && st.ended;
+        let end = st.length == 0 && st.ended();
         drop(st);
         if end {
             end_readable(c);
@@ -290,7 +292,7 @@ fn read_<R: 'static, W: 'static>(
         return Read::Nothing;
     }
     let mut n = st.how_much_to_read(n);
-    if n == 0 && st.ended {
+    if n == 0 && st.ended() {
         let empty = st.length == 0;
         drop(st);
         if empty {
@@ -298,17 +300,18 @@ fn read_<R: 'static, W: 'static>(
         }
         return Read::Nothing;
     }
-    let mut do_read = st.need_readable;
+    let mut do_read = st.need_readable();
     if st.length == 0 || st.length.saturating_sub(n) < st.hwm {
         do_read = true;
     }
     // (Node also clears doRead here; nothing reads it afterwards.)
-    let blocked = st.reading || st.ended || st.destroyed || st.errored.is_some() || !st.constructed;
+    // `reading || ended || destroyed || errored || !constructed`, one mask test.
+    let blocked = st.flags() & F::NO_READ != F::CONSTRUCTED;
     if !blocked && do_read {
-        st.reading = true;
-        st.sync = true;
         if st.length == 0 {
-            st.need_readable = true;
+            st.set(F::READING | F::SYNC | F::NEED_READABLE);
+        } else {
+            st.set(F::READING | F::SYNC);
         }
         let hwm = st.hwm;
         st.pressure.stop();
@@ -318,8 +321,8 @@ fn read_<R: 'static, W: 'static>(
             None => c.rimp().read(hwm, &super::Source::new(c)),
         }
         st = c.rs().borrow_mut();
-        st.sync = false;
-        if !st.reading {
+        st.clear(F::SYNC);
+        if !st.reading() {
             n = st.how_much_to_read(n_orig);
         }
     }
@@ -333,7 +336,7 @@ fn read_<R: 'static, W: 'static>(
     let ret = match ret {
         None => {
             if st.length <= st.hwm {
-                st.need_readable = true;
+                st.set(F::NEED_READABLE);
             }
             n = 0;
             None
@@ -345,23 +348,24 @@ fn read_<R: 'static, W: 'static>(
             // stays true (see conformance/divergences).
             st.length -= took.min(st.length);
             st.bytes_out = st.bytes_out.wrapping_add(took as u64);
-            let multi = st.multi_await_drain;
+            let multi = st.multi_await_drain();
             st.await_drain.clear(multi);
             Some(chunk)
         }
     };
     let mut end = false;
     if st.length == 0 {
-        if !st.ended {
-            st.need_readable = true;
+        let ended = st.ended();
+        if !ended {
+            st.set(F::NEED_READABLE);
         }
-        if n_orig != Some(n) && st.ended {
+        if n_orig != Some(n) && ended {
             end = true;
         }
     }
-    let emit = ret.is_some() && !st.error_emitted && !st.close_emitted;
+    let emit = ret.is_some() && !st.any(F::ERROR_EMITTED | F::CLOSE_EMITTED);
     if emit {
-        st.data_emitted = true;
+        st.set(F::DATA_EMITTED);
     }
     drop(st);
     if end {
@@ -413,10 +417,10 @@ fn compute_new_high_water_mark(n: usize) -> usize {
 /// Node's `onEofChunk`: `push(null)`.
 fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if st.ended {
+    if st.ended() {
         return;
     }
-    if let Some(t) = st.text.as_deref_mut() {
+    if let Some(t) = st.text_mut() {
         // Node: what the decoder holds (an incomplete character) ends as U+FFFD.
         if let Some(last) = (t.end)(&mut t.decoder) {
             let n = st.chunk_len(&last);
@@ -424,14 +428,14 @@ fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             st.buffer.push_back((last, n));
         }
     }
-    st.ended = true;
+    st.set(F::ENDED);
     st.wake_all();
-    if st.sync {
+    if st.sync() {
         drop(st);
         emit_readable(c);
     } else {
-        st.need_readable = false;
-        st.emitted_readable = true;
+        st.clear(F::NEED_READABLE);
+        st.set(F::EMITTED_READABLE);
         drop(st);
         emit_readable_(c);
     }
@@ -440,9 +444,9 @@ fn on_eof_chunk<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// Node's `emitReadable`: schedules `'readable'` once.
 fn emit_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    st.need_readable = false;
-    if !st.emitted_readable {
-        st.emitted_readable = true;
+    st.clear(F::NEED_READABLE);
+    if !st.emitted_readable() {
+        st.set(F::EMITTED_READABLE);
         drop(st);
         tick(c, ReadableOp::EmitReadable);
     }
@@ -452,18 +456,18 @@ fn emit_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 fn emit_readable_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let emit = {
         let st = c.rs().borrow();
-        !st.destroyed && st.errored.is_none() && (st.length > 0 || st.ended)
+        !st.any(F::DESTROYED | F::ERRORED) && (st.length > 0 || st.ended())
     };
     if emit {
         c.events
             .readable
             .emit_with(&(), || on_readable_listener_removed(c));
-        c.rs().borrow_mut().emitted_readable = false;
+        c.rs().borrow_mut().clear(F::EMITTED_READABLE);
     }
     {
         let mut st = c.rs().borrow_mut();
-        if st.flowing != Some(true) && !st.ended && st.length <= st.hwm {
-            st.need_readable = true;
+        if !st.any(F::FLOWING | F::ENDED) && st.length <= st.hwm {
+            st.set(F::NEED_READABLE);
         }
     }
     flow(c);
@@ -472,8 +476,8 @@ fn emit_readable_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// Node's `maybeReadMore`: pre-fill the buffer up to the mark on the next tick.
 fn maybe_read_more<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if !st.reading_more && st.constructed {
-        st.reading_more = true;
+    if st.flags() & (F::READING_MORE | F::CONSTRUCTED) == F::CONSTRUCTED {
+        st.set(F::READING_MORE);
         drop(st);
         tick(c, ReadableOp::MaybeReadMore);
     }
@@ -483,9 +487,8 @@ fn maybe_read_more_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     loop {
         let len = {
             let st = c.rs().borrow();
-            let go = !st.reading
-                && !st.ended
-                && (st.length < st.hwm || (st.flowing == Some(true) && st.length == 0));
+            let go = !st.any(F::READING | F::ENDED)
+                && (st.length < st.hwm || (st.is_flowing() && st.length == 0));
             if !go {
                 break;
             }
@@ -496,14 +499,14 @@ fn maybe_read_more_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             break;
         }
     }
-    c.rs().borrow_mut().reading_more = false;
+    c.rs().borrow_mut().clear(F::READING_MORE);
 }
 
 /// Node's `endReadable`.
 fn end_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if !st.end_emitted {
-        st.ended = true;
+    if !st.end_emitted() {
+        st.set(F::ENDED);
         drop(st);
         tick(c, ReadableOp::EndReadable);
     }
@@ -512,10 +515,10 @@ fn end_readable<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 fn end_readable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     {
         let mut st = c.rs().borrow_mut();
-        if st.errored.is_some() || st.close_emitted || st.end_emitted || st.length != 0 {
+        if st.any(F::ERRORED | F::CLOSE_EMITTED | F::END_EMITTED) || st.length != 0 {
             return;
         }
-        st.end_emitted = true;
+        st.set(F::END_EMITTED);
         st.wake_all();
     }
     c.events.end.emit(&());
@@ -554,7 +557,7 @@ fn end_writable_nt<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 
 /// Node's `ReadableState[kOnConstructed]`.
 pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    if c.rs().borrow().need_readable {
+    if c.rs().borrow().need_readable() {
         maybe_read_more(c);
     }
 }
@@ -562,30 +565,31 @@ pub(crate) fn on_constructed<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// `resume()`.
 pub(crate) fn resume<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if st.flowing != Some(true) {
+    if !st.is_flowing() {
         // 'readable' listeners keep the stream out of flowing mode.
-        st.flowing = Some(!st.readable_listening);
-        if !st.resume_scheduled {
-            st.resume_scheduled = true;
+        let flowing = !st.readable_listening();
+        st.set_flowing(Some(flowing));
+        if !st.resume_scheduled() {
+            st.set(F::RESUME_SCHEDULED);
             drop(st);
             tick(c, ReadableOp::Resume);
             st = c.rs().borrow_mut();
         }
     }
-    st.has_paused = true;
-    st.paused = false;
+    st.set(F::HAS_PAUSED);
+    st.clear(F::PAUSED);
 }
 
 fn resume_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
-    if !c.rs().borrow().reading {
+    if !c.rs().borrow().reading() {
         let _ = read(c, Some(0));
     }
-    c.rs().borrow_mut().resume_scheduled = false;
+    c.rs().borrow_mut().clear(F::RESUME_SCHEDULED);
     c.events.resume.emit(&());
     flow(c);
     let again = {
         let st = c.rs().borrow();
-        st.flowing == Some(true) && !st.reading
+        st.flags() & (F::FLOWING | F::READING) == F::FLOWING
     };
     if again {
         let _ = read(c, Some(0));
@@ -595,12 +599,11 @@ fn resume_<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// `pause()`: `'pause'` synchronously if the stream was not already paused.
 pub(crate) fn pause<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    let emit = st.flowing != Some(false);
+    let emit = st.flowing() != Some(false);
     if emit {
-        st.flowing = Some(false);
+        st.set_flowing(Some(false));
     }
-    st.has_paused = true;
-    st.paused = true;
+    st.set(F::HAS_PAUSED | F::PAUSED);
     drop(st);
     if emit {
         c.events.pause.emit(&());
@@ -610,7 +613,7 @@ pub(crate) fn pause<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 /// Node's `flow`: one chunk per `read()` while flowing.
 fn flow<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let src = super::Source::new(c);
-    while c.rs().borrow().flowing == Some(true)
+    while c.rs().borrow().is_flowing()
         && !matches!(read_(c, None, false, Some(&src)), Read::Nothing)
     {}
 }
@@ -619,11 +622,11 @@ fn flow<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
 pub(crate) fn on_data_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let start = {
         let mut st = c.rs().borrow_mut();
-        st.data_listening = true;
+        st.set(F::DATA_LISTENING);
         if c.events.readable.count() > 0 {
-            st.readable_listening = true;
+            st.set(F::READABLE_LISTENING);
         }
-        st.flowing != Some(false)
+        st.flowing() != Some(false)
     };
     if start {
         resume(c);
@@ -633,15 +636,14 @@ pub(crate) fn on_data_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, W>>)
 /// `on('readable', …)` side effects: paused mode, and a `'readable'` soon.
 pub(crate) fn on_readable_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    if !st.end_emitted && !st.readable_listening {
-        st.readable_listening = true;
-        st.need_readable = true;
-        st.flowing = Some(false);
-        st.emitted_readable = false;
+    if !st.any(F::END_EMITTED | F::READABLE_LISTENING) {
+        st.set(F::READABLE_LISTENING | F::NEED_READABLE);
+        st.set_flowing(Some(false));
+        st.clear(F::EMITTED_READABLE);
         if st.length > 0 {
             drop(st);
             emit_readable(c);
-        } else if !st.reading {
+        } else if !st.reading() {
             drop(st);
             tick(c, ReadableOp::ReadZero);
         }
@@ -653,7 +655,7 @@ pub(crate) fn on_readable_listener_added<R: 'static, W: 'static>(c: &Rc<Core<R, 
 pub(crate) fn on_data_listener_removed<R: 'static, W: 'static>(c: &Core<R, W>) {
     if c.events.data.count() == 0 {
         if let Some(r) = &c.r {
-            r.state.borrow_mut().data_listening = false;
+            r.state.borrow_mut().clear(F::DATA_LISTENING);
         }
     }
 }
@@ -665,14 +667,17 @@ pub(crate) fn on_readable_listener_removed<R: 'static, W: 'static>(c: &Rc<Core<R
 
 fn update_readable_listening<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
     let mut st = c.rs().borrow_mut();
-    st.readable_listening = c.events.readable.count() > 0;
-    if st.has_paused && !st.paused && st.resume_scheduled {
-        st.flowing = Some(true);
-    } else if st.data_listening {
+    st.set_readable_listening(c.events.readable.count() > 0);
+    // `has_paused && !paused && resume_scheduled`, one mask test.
+    if st.flags() & (F::HAS_PAUSED | F::PAUSED | F::RESUME_SCHEDULED)
+        == F::HAS_PAUSED | F::RESUME_SCHEDULED
+    {
+        st.set_flowing(Some(true));
+    } else if st.data_listening() {
         drop(st);
         resume(c);
-    } else if !st.readable_listening {
-        st.flowing = None;
+    } else if !st.readable_listening() {
+        st.set_flowing(None);
     }
 }
 

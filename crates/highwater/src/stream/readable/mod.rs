@@ -426,13 +426,13 @@ impl<T: 'static> fmt::Debug for Readable<T> {
         let st = self.core.rs().borrow();
         f.debug_struct("Readable")
             .field("id", &self.core.id)
-            .field("object_mode", &st.object_mode)
+            .field("object_mode", &st.object_mode())
             .field("high_water_mark", &st.hwm)
             .field("length", &st.length)
-            .field("flowing", &st.flowing)
-            .field("ended", &st.ended)
-            .field("end_emitted", &st.end_emitted)
-            .field("destroyed", &st.destroyed)
+            .field("flowing", &st.flowing())
+            .field("ended", &st.ended())
+            .field("end_emitted", &st.end_emitted())
+            .field("destroyed", &st.destroyed())
             .finish()
     }
 }

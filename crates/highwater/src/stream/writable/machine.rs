@@ -337,10 +337,7 @@ fn on_write_general<R: 'static, W: 'static>(c: &Rc<Core<R, W>>, er: Option<Error
         drop(st);
         // A Duplex: the readable side learns of the error too.
         if let Some(r) = &c.r {
-            let mut rs = r.state.borrow_mut();
-            if rs.errored.is_none() {
-                rs.errored = Some(er.clone());
-            }
+            r.state.borrow_mut().set_errored_once(&er);
         }
         if sync {
             let c2 = c.clone();
@@ -701,7 +698,7 @@ fn finish<R: 'static, W: 'static>(c: &Rc<Core<R, W>>) {
             None => true,
             Some(r) => {
                 let rs = r.state.borrow();
-                rs.auto_destroy && (rs.end_emitted || !rs.readable_side)
+                rs.auto_destroy && (rs.end_emitted() || !rs.readable_side)
             }
         };
         if readable_done {
