@@ -8,6 +8,7 @@ pub(crate) mod abort;
 pub(crate) mod callback;
 pub(crate) mod chunk;
 pub(crate) mod error;
+mod flags;
 pub(crate) mod marks;
 pub(crate) mod op;
 pub(crate) mod options;

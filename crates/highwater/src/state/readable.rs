@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use super::chunk::ChunkOps;
+use super::flags::flag_word;
 use super::stats::{PressureClock, ReadableStats};
 use super::text::{text_ops, Encoding, TextChunk, TextState};
 use super::{Error, Overflow, StreamId};
@@ -190,34 +191,10 @@ pub(crate) struct RState<R> {
     pub(crate) pressure: PressureClock,
 }
 
-/// Getters (`$get`) for flags of the word, under Node's names, for code
-/// that tests a single flag; setters (`$set`) for the flags set one at a
-/// time. The per-chunk paths test, set and clear masks instead
-/// ([`RState::flags`], [`RState::set`], [`RState::clear`]).
-macro_rules! flag_accessors {
-    (get { $($get:ident: $gbit:ident;)* } set { $($set:ident: $sbit:ident;)* }) => {
-        impl<R> RState<R> {
-            $(
-                #[inline]
-                pub(crate) fn $get(&self) -> bool {
-                    self.flags & F::$gbit != 0
-                }
-            )*
-            $(
-                #[inline]
-                pub(crate) fn $set(&mut self, on: bool) {
-                    if on {
-                        self.flags |= F::$sbit;
-                    } else {
-                        self.flags &= !F::$sbit;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-flag_accessors! {
+// The word's accessors (`state/flags.rs`): a getter per flag for code
+// that tests one, a setter per flag other modules set one at a time.
+flag_word! {
+    RState<R>,
     get {
         object_mode: OBJECT_MODE;
         ended: ENDED;
@@ -290,33 +267,6 @@ impl<R> RState<R> {
         }
     }
 
-    /// The word itself, for mask tests of several flags at once.
-    #[inline]
-    pub(crate) fn flags(&self) -> u32 {
-        self.debug_check_mirrors();
-        self.flags
-    }
-
-    /// Whether any of the bits of `mask` is set.
-    #[inline]
-    pub(crate) fn any(&self, mask: u32) -> bool {
-        self.flags & mask != 0
-    }
-
-    /// Sets the bits of `mask` (no mirror bit).
-    #[inline]
-    pub(crate) fn set(&mut self, mask: u32) {
-        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
-        self.flags |= mask;
-    }
-
-    /// Clears the bits of `mask` (no mirror bit).
-    #[inline]
-    pub(crate) fn clear(&mut self, mask: u32) {
-        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
-        self.flags &= !mask;
-    }
-
     /// Node's tri-state `flowing`: `None` until a consumer chose.
     #[inline]
     pub(crate) fn flowing(&self) -> Option<bool> {
@@ -342,39 +292,6 @@ impl<R> RState<R> {
             None => {}
             Some(false) => self.flags |= F::HAS_FLOWING,
             Some(true) => self.flags |= F::HAS_FLOWING | F::FLOWING,
-        }
-    }
-
-    /// The error the side failed with, if any.
-    #[inline]
-    pub(crate) fn errored(&self) -> Option<&Error> {
-        self.errored.as_ref()
-    }
-
-    /// `errored.is_some()`, from the mirror bit.
-    #[inline]
-    pub(crate) fn is_errored(&self) -> bool {
-        self.debug_check_mirrors();
-        self.flags & F::ERRORED != 0
-    }
-
-    /// `errored = err`, with [`F::ERRORED`] kept in step.
-    #[inline]
-    pub(crate) fn set_errored(&mut self, err: Option<Error>) {
-        if err.is_some() {
-            self.flags |= F::ERRORED;
-        } else {
-            self.flags &= !F::ERRORED;
-        }
-        self.errored = err;
-    }
-
-    /// `checkError`'s "if none yet": records `err` unless the side already
-    /// has an error.
-    #[inline]
-    pub(crate) fn set_errored_once(&mut self, err: &Error) {
-        if self.errored.is_none() {
-            self.set_errored(Some(err.clone()));
         }
     }
 

@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 use std::task::Waker;
 
 use super::callback::Cb;
+use super::flags::flag_word;
 use super::stats::{PressureClock, WritableStats};
 use super::Error;
 
@@ -157,34 +158,10 @@ pub(crate) struct WState<T> {
     pub(crate) pressure: PressureClock,
 }
 
-/// Getters (`$get`) for flags of the word, under Node's names, for code
-/// that tests a single flag; setters (`$set`) for the flags other modules
-/// set one at a time. The machine sets and clears masks instead
-/// ([`WState::set`], [`WState::clear`]).
-macro_rules! flag_accessors {
-    (get { $($get:ident: $gbit:ident;)* } set { $($set:ident: $sbit:ident;)* }) => {
-        impl<T> WState<T> {
-            $(
-                #[inline]
-                pub(crate) fn $get(&self) -> bool {
-                    self.flags & F::$gbit != 0
-                }
-            )*
-            $(
-                #[inline]
-                pub(crate) fn $set(&mut self, on: bool) {
-                    if on {
-                        self.flags |= F::$sbit;
-                    } else {
-                        self.flags &= !F::$sbit;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-flag_accessors! {
+// The word's accessors (`state/flags.rs`): a getter per flag for code
+// that tests one, a setter per flag other modules set one at a time.
+flag_word! {
+    WState<T>,
     get {
         object_mode: OBJECT_MODE;
         ended: ENDED;
@@ -265,32 +242,6 @@ impl<T> WState<T> {
         }
     }
 
-    /// The word itself, for mask tests of several flags at once.
-    #[inline]
-    pub(crate) fn flags(&self) -> u32 {
-        self.flags
-    }
-
-    /// Whether any of the bits of `mask` is set.
-    #[inline]
-    pub(crate) fn any(&self, mask: u32) -> bool {
-        self.flags & mask != 0
-    }
-
-    /// Sets the bits of `mask` (no mirror bit).
-    #[inline]
-    pub(crate) fn set(&mut self, mask: u32) {
-        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
-        self.flags |= mask;
-    }
-
-    /// Clears the bits of `mask` (no mirror bit).
-    #[inline]
-    pub(crate) fn clear(&mut self, mask: u32) {
-        debug_assert_eq!(mask & F::MIRRORS, 0, "mirror bits have their own setters");
-        self.flags &= !mask;
-    }
-
     /// `corked`: the count of `cork()` calls not yet undone.
     #[inline]
     pub(crate) fn corked(&self) -> u32 {
@@ -312,38 +263,6 @@ impl<T> WState<T> {
     #[inline]
     pub(crate) fn cork(&mut self) {
         self.set_corked(self.corked.saturating_add(1));
-    }
-
-    /// The error the side failed with, if any.
-    #[inline]
-    pub(crate) fn errored(&self) -> Option<&Error> {
-        self.errored.as_ref()
-    }
-
-    /// `errored.is_some()`, from the mirror bit.
-    #[inline]
-    pub(crate) fn is_errored(&self) -> bool {
-        self.flags & F::ERRORED != 0
-    }
-
-    /// `errored = err`, with [`F::ERRORED`] kept in step.
-    #[inline]
-    pub(crate) fn set_errored(&mut self, err: Option<Error>) {
-        if err.is_some() {
-            self.flags |= F::ERRORED;
-        } else {
-            self.flags &= !F::ERRORED;
-        }
-        self.errored = err;
-    }
-
-    /// `checkError`'s "if none yet": records `err` unless the side already
-    /// has an error.
-    #[inline]
-    pub(crate) fn set_errored_once(&mut self, err: &Error) {
-        if self.errored.is_none() {
-            self.set_errored(Some(err.clone()));
-        }
     }
 
     /// Debug builds: the mirror bits agree with the values they mirror.
