@@ -46,10 +46,20 @@ fn nats_server_bin() -> Option<PathBuf> {
 
 /// A free loopback port (bound, then released for the server to take).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    free_ports(1)[0]
+}
+
+/// `n` free loopback ports, all different: every one is held until all are
+/// chosen (two ports taken one after the other could be the same one).
+/// Another process may still take one before the server does:
+/// [`Server::single`] then starts again on fresh ports.
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound port").port())
+        .collect()
 }
 
 /// One `nats-server` process; killed (SIGKILL) and reaped on drop.
@@ -65,9 +75,23 @@ struct Server {
 }
 
 impl Server {
-    /// A single JetStream server with its store in `dir`.
+    /// A single JetStream server with its store in `dir`. Should a port it
+    /// was given be taken by another process before the server binds it,
+    /// the server exits; it is then started again on fresh ports.
     fn single(exe: &Path, dir: &Path) -> Server {
-        let (port, monitor) = (free_port(), free_port());
+        let mut attempt = 0;
+        loop {
+            let mut s = Server::single_on(exe, dir, free_ports(2));
+            match s.try_start("Server is ready") {
+                Ok(()) => return s,
+                Err(log) if attempt < 5 && log.contains("address already in use") => attempt += 1,
+                Err(log) => panic!("nats-server exited before it was ready:\n{log}"),
+            }
+        }
+    }
+
+    fn single_on(exe: &Path, dir: &Path, ports: Vec<u16>) -> Server {
+        let (port, monitor) = (ports[0], ports[1]);
         let store = dir.join("store");
         let args = vec![
             "-js".into(),
@@ -80,21 +104,29 @@ impl Server {
             "-sd".into(),
             store.to_string_lossy().into_owned(),
         ];
-        let mut s = Server {
+        Server {
             exe: exe.to_path_buf(),
             args,
             log: dir.join("server.log"),
             child: None,
             port,
             monitor,
-        };
-        s.start("Server is ready");
-        s
+        }
     }
 
     /// Starts (or restarts, on the same ports and store) the process and
-    /// waits for `ready` in its log.
+    /// waits for `ready` in its log; panics with the log if the process
+    /// exits first.
     fn start(&mut self, ready: &str) {
+        if let Err(log) = self.try_start(ready) {
+            panic!("nats-server exited before it was ready:\n{log}");
+        }
+    }
+
+    /// [`start`](Self::start), giving back the log when the process exits
+    /// before it is ready (a port taken, a bad configuration) instead of
+    /// waiting out the deadline.
+    fn try_start(&mut self, ready: &str) -> Result<(), String> {
         let log = File::create(&self.log).expect("server log");
         let child = Command::new(&self.exe)
             .args(&self.args)
@@ -104,9 +136,22 @@ impl Server {
             .expect("nats-server starts");
         self.child = Some(child);
         let log = self.log.clone();
+        let mut exited = false;
         wait_until(&format!("'{ready}' in {}", log.display()), || {
-            std::fs::read_to_string(&log).is_ok_and(|l| l.contains(ready))
+            if std::fs::read_to_string(&log).is_ok_and(|l| l.contains(ready)) {
+                return true;
+            }
+            exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            exited
         });
+        if exited {
+            self.child = None;
+            return Err(std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        Ok(())
     }
 
     /// SIGKILL, and reaped.
@@ -627,8 +672,9 @@ fn a_receiver_killed_mid_transfer_resumes_from_the_acknowledged_point() {
 fn a_three_node_cluster_loses_nothing_when_a_node_dies() {
     let Some(exe) = nats_server_bin() else { return };
     let s = Scratch::new("nats-cluster");
-    let ports: Vec<(u16, u16, u16)> = (0..3)
-        .map(|_| (free_port(), free_port(), free_port()))
+    let ports: Vec<(u16, u16, u16)> = free_ports(9)
+        .chunks(3)
+        .map(|p| (p[0], p[1], p[2]))
         .collect();
     let routes: Vec<String> = ports
         .iter()
