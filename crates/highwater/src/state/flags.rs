@@ -104,3 +104,100 @@ macro_rules! flag_word {
 }
 
 pub(crate) use flag_word;
+
+#[cfg(test)]
+mod tests {
+    //! The invariants every mask test of the two words relies on: a mirror
+    //! bit says exactly what the value it mirrors says, after every setter.
+
+    use bytes::Bytes;
+
+    use crate::state::chunk::ChunkOps;
+    use crate::state::readable::{RState, F as RF};
+    use crate::state::text::Encoding;
+    use crate::state::writable::{WState, F as WF};
+    use crate::state::Error;
+
+    fn rstate() -> RState<Bytes> {
+        RState::new(false, 16, ChunkOps::bytes(), true, true)
+    }
+
+    fn wstate() -> WState<Bytes> {
+        WState::new(
+            false,
+            16,
+            |b: &Bytes| b.len(),
+            false,
+            false,
+            false,
+            true,
+            true,
+        )
+    }
+
+    #[test]
+    fn readable_flowing_is_three_states_in_two_bits() {
+        let mut st = rstate();
+        assert_eq!(st.flowing(), None);
+        assert_eq!(st.flags() & (RF::HAS_FLOWING | RF::FLOWING), 0);
+        for v in [Some(true), Some(false), None, Some(true), None] {
+            st.set_flowing(v);
+            assert_eq!(st.flowing(), v);
+            assert_eq!(st.is_flowing(), v == Some(true));
+            assert_eq!(st.flags() & RF::HAS_FLOWING != 0, v.is_some());
+        }
+    }
+
+    #[test]
+    fn readable_errored_and_decoder_mirrors_follow_their_setters() {
+        let mut st = rstate();
+        assert!(!st.is_errored() && st.flags() & RF::PUSH_SLOW == 0);
+        st.set_errored_once(&Error::custom("E_ONE", "first"));
+        st.set_errored_once(&Error::custom("E_TWO", "second"));
+        assert_eq!(
+            st.errored().map(|e| e.code().to_string()),
+            Some("E_ONE".into())
+        );
+        assert!(st.is_errored() && st.flags() & RF::ERRORED != 0);
+        st.set_errored(None);
+        assert!(!st.is_errored() && st.errored().is_none());
+
+        st.set_encoding(Encoding::Utf8);
+        assert!(st.text().is_some() && st.flags() & RF::DECODER != 0);
+        // A decoder alone sends push() off its fast path.
+        assert_ne!(st.flags() & RF::PUSH_SLOW, 0);
+    }
+
+    #[test]
+    fn writable_corked_and_errored_mirrors_follow_their_setters() {
+        let mut st = wstate();
+        assert!(st.may_write_now());
+        st.cork();
+        st.cork();
+        assert_eq!(st.corked(), 2);
+        assert!(st.flags() & WF::CORKED != 0 && !st.may_write_now());
+        st.set_corked(1);
+        assert!(st.flags() & WF::CORKED != 0);
+        st.set_corked(0);
+        assert!(st.flags() & WF::CORKED == 0 && st.may_write_now());
+
+        st.set_errored_once(&Error::custom("E_ONE", "first"));
+        assert!(st.is_errored() && !st.may_write_now());
+        st.set_errored(None);
+        assert!(!st.is_errored() && st.may_write_now());
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "mirror bits have their own setters")]
+    fn a_mirror_bit_cannot_be_set_through_the_generic_setter() {
+        rstate().set(RF::ERRORED);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "mirror bits have their own setters")]
+    fn a_writable_mirror_bit_cannot_be_cleared_through_the_generic_setter() {
+        wstate().clear(WF::CORKED);
+    }
+}
